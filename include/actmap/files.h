@@ -1,0 +1,25 @@
+// Small file helpers shared by every loader and writer.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+namespace actmap {
+
+// Reads a whole file; throws actmap::Error naming the path when it cannot.
+std::vector<std::uint8_t> read_file_bytes(const std::string& path);
+std::string read_file_text(const std::string& path);
+
+// Writes to a temporary file beside `path`, flushes it, then renames it over `path`, so a crash
+// never leaves a half-written file behind.
+void write_file_atomic(const std::string& path, const void* data, std::size_t size);
+inline void write_file_atomic(const std::string& path, const std::string& text) {
+  write_file_atomic(path, text.data(), text.size());
+}
+
+// SHA-256 of a byte range and of a file, as lowercase hex.
+std::string sha256_hex(const void* data, std::size_t size);
+std::string sha256_file(const std::string& path);
+
+}  // namespace actmap

@@ -1,0 +1,26 @@
+// 8-bit images and PNG files (no LibTorch types here: the GUI and tools include this freely).
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+namespace actmap {
+
+struct Image {
+  int width = 0, height = 0, channels = 0;  // channels: 1 (grey), 3 (RGB) or 4 (RGBA)
+  std::vector<std::uint8_t> pixels;         // row-major, interleaved
+};
+
+// Pixel value of a generator output value v in [low, high]: round((v - low) / (high - low) * 255),
+// clamped to [0, 255]. One definition, so the GUI and the CLI give the same pixels.
+std::uint8_t to_pixel(float v, double low, double high);
+
+// Images side by side in a near-square grid with `gap` pixels of `background` between them.
+Image tile_images(const std::vector<Image>& images, int gap = 2, std::uint8_t background = 0);
+
+std::string encode_png(const Image& image);
+void write_png(const std::string& path, const Image& image);  // atomic
+Image read_image(const std::string& path);                     // PNG, JPEG, ... via stb_image
+
+}  // namespace actmap

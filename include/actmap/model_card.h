@@ -1,0 +1,90 @@
+// Model cards: the JSON files under models/ that say what a generator is and where its weights are.
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+namespace actmap {
+
+enum class LayerType {
+  Linear, Conv2d, ConvTranspose2d, BatchNorm2d, Reshape, ReLU, LeakyReLU, SiLU, Tanh, Sigmoid
+};
+const char* layer_type_name(LayerType type);
+std::optional<LayerType> layer_type_from_name(const std::string& name);
+bool is_activation(LayerType type);
+
+// One layer of a `sequential` card (the `dcgan` family expands to the same list).
+struct LayerSpec {
+  LayerType type = LayerType::ReLU;
+  std::string name;     // module path, e.g. "main.5"; names taps placed after this layer
+  std::string weights;  // weight-key prefix, e.g. "main.3" -> "main.3.weight"
+  std::int64_t in = 0, out = 0, kernel = 0, stride = 1, padding = 0, output_padding = 0;
+  bool bias = false;
+  double eps = 1e-5;    // batch_norm2d
+  double slope = 0.01;  // leaky_relu
+  std::vector<std::int64_t> shape;  // reshape target (without the batch dimension)
+  std::optional<bool> tap;          // force (true) or suppress (false) a tap after this layer
+};
+
+enum class LatentDistribution { Normal, Uniform };  // Uniform is U(-1, 1)
+const char* latent_distribution_name(LatentDistribution d);
+
+struct LatentSpec {
+  std::int64_t size = 0;
+  LatentDistribution distribution = LatentDistribution::Normal;
+};
+
+// A named point in the forward pass whose activation can be seen and edited.
+struct TapInfo {
+  std::string name;
+  std::int64_t channels = 0, height = 0, width = 0;
+  int depth = 0;  // position in the forward pass, 0 nearest the latent
+};
+
+struct ModelCard {
+  std::string path;  // the card file ("" when parsed from memory); relative paths resolve from it
+  std::string name, family, description, license;
+  LatentSpec latent;
+  double output_low = -1.0, output_high = 1.0;  // generator output range mapped to [0, 1] pixels
+  std::string weights_path;    // as written in the card
+  std::string weights_sha256;  // optional; checked with a warning on mismatch
+  std::vector<LayerSpec> layers;                 // dcgan and sequential families
+  std::map<std::string, std::string> tap_names;  // default tap name -> display name
+  nlohmann::json document;                       // the whole card, for family-specific keys
+};
+
+// Parses and validates a card; errors name the card and the key at fault.
+ModelCard parse_model_card(const std::string& json_text, const std::string& path);
+ModelCard load_model_card(const std::string& path);
+
+// The weights file: relative to the card first, then in each directory of ACTMAP_MODEL_PATH.
+std::string resolve_weights_path(const ModelCard& card);
+
+// Where each stage of a layer-list generator ends and the tap it produces. Shapes are inferred
+// from the layer hyper-parameters, so a card is checked without loading weights.
+struct Stage {
+  std::size_t first_layer = 0, end_layer = 0;  // [first, end)
+  TapInfo tap;
+};
+std::vector<Stage> plan_stages(const ModelCard& card);
+
+// Colon-separated directories from ACTMAP_MODEL_PATH.
+std::vector<std::string> model_search_path();
+
+}  // namespace actmap
+
+namespace actmap {
+
+// A card given by path, or by name ("ffhq64-vae" -> ffhq64-vae.json) searched in the directories
+// of ACTMAP_MODEL_PATH and then in actmap's own models/ directory.
+std::string find_model_card(const std::string& name_or_path);
+
+// Directories searched for cards by name, in order.
+std::vector<std::string> model_card_dirs();
+
+}  // namespace actmap

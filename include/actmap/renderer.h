@@ -1,0 +1,63 @@
+// The renderer runs latent -> image, caches every tap's activation and, when only edits changed,
+// re-runs from the first tap whose edits changed, reusing everything cached before it.
+#pragma once
+
+#include <cstddef>
+#include <map>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include <ATen/core/Tensor.h>
+
+#include "actmap/edit.h"
+#include "actmap/generator.h"
+
+namespace actmap {
+
+struct RenderTimings {
+  std::size_t first_stage = 0;    // the stage the run started from (0: a full forward pass)
+  std::vector<double> stage_ms;   // per stage, 0 for stages taken from the cache
+  std::vector<double> edit_ms;    // per stage, time spent applying its edits
+  double total_ms = 0.0;
+};
+
+struct RenderResult {
+  at::Tensor output;  // the generator output [N, C, H, W], edits applied
+  RenderTimings timings;
+};
+
+class Renderer {
+ public:
+  explicit Renderer(std::shared_ptr<const Generator> generator);
+
+  // Renders latents z [N, latent_size] with the edits (disabled ones skipped, applied in order).
+  // Throws actmap::Error for edits that name unknown taps or channels; the cache stays valid.
+  RenderResult render(const at::Tensor& z, const std::vector<Edit>& edits);
+
+  // Activations of the last render: after the edits at that tap, and before them.
+  const at::Tensor& activation(std::size_t tap) const;
+  const at::Tensor& unedited_activation(std::size_t tap) const;
+
+  // Cluster labels per tap name, used by {"cluster": k} selectors.
+  void set_clusters(std::map<std::string, std::vector<int>> clusters);
+
+  void invalidate();  // forget the cache (e.g. after the weights changed)
+  const Generator& generator() const { return *generator_; }
+
+ private:
+  std::shared_ptr<const Generator> generator_;
+  std::map<std::string, std::vector<int>> clusters_;
+  at::Tensor z_;                       // the latents the cache belongs to
+  std::vector<std::string> signature_; // per tap: the edits applied there, as canonical JSON
+  TapState input_;                     // prepare(z)
+  std::vector<TapState> edited_;       // per tap, after edits
+  std::vector<at::Tensor> unedited_;   // per tap, before edits
+};
+
+// Applies edits (all for the same tap) to a copy of x [N, C, H, W] and returns it; returns x
+// itself when `edits` is empty. Used by the renderer; exposed for tests.
+at::Tensor apply_edits(const at::Tensor& x, const std::vector<const Edit*>& edits, const TapInfo& tap,
+                       const std::vector<int>& cluster_labels = {});
+
+}  // namespace actmap

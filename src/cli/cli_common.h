@@ -1,0 +1,30 @@
+// Shared pieces of actmap-cli's subcommands.
+#pragma once
+
+#include <memory>
+#include <string>
+
+#include "actmap/generator.h"
+
+namespace CLI {
+class App;
+}
+
+namespace actmap::cli {
+
+// Options every model-using command shares.
+struct ModelOptions {
+  std::string model = "ffhq64-vae";
+  std::string device = "cpu";
+  int threads = 0;
+};
+void add_model_options(CLI::App& cmd, ModelOptions& opts);
+
+// Loads the card named by opts.model and its generator on opts.device, setting the thread count.
+std::shared_ptr<const Generator> open_model(const ModelOptions& opts);
+
+void register_layers(CLI::App& app);
+void register_render(CLI::App& app);
+void register_bench(CLI::App& app);
+
+}  // namespace actmap::cli

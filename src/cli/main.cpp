@@ -1,0 +1,34 @@
+// actmap-cli: the headless front end over the core library.
+#include <iostream>
+
+#include <CLI/CLI.hpp>
+#include <c10/util/Exception.h>
+
+#include "actmap/error.h"
+#include "cli_common.h"
+
+int main(int argc, char** argv) {
+  CLI::App app{"actmap-cli: look inside image generators, edit their activations, render the result headless.\n"
+               "Models are cards (models/*.json) given by path or by name; weights are found beside the\n"
+               "card or in the directories of ACTMAP_MODEL_PATH (colon-separated)."};
+  app.require_subcommand(1);
+  actmap::cli::register_layers(app);
+  actmap::cli::register_render(app);
+  actmap::cli::register_bench(app);
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    return app.exit(e);
+  } catch (const actmap::Error& e) {
+    std::cerr << "actmap-cli: error: " << e.what() << "\n";
+    return 1;
+  } catch (const c10::Error& e) {
+    const std::string what = e.what_without_backtrace();
+    std::cerr << "actmap-cli: error: " << what.substr(0, what.find('\n')) << "\n";
+    return 1;
+  } catch (const std::exception& e) {
+    std::cerr << "actmap-cli: error: " << e.what() << "\n";
+    return 1;
+  }
+  return 0;
+}

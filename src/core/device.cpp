@@ -1,0 +1,71 @@
+#include "actmap/device.h"
+
+#include <dlfcn.h>
+#include <climits>
+#include <cstdlib>
+#include <thread>
+
+#include <ATen/Context.h>
+#include <ATen/Parallel.h>
+
+#include "actmap/error.h"
+#include "torch_util.h"
+
+namespace actmap {
+
+c10::Device parse_device(const std::string& device) {
+  c10::Device d(c10::kCPU);
+  try {
+    d = c10::Device(device);
+  } catch (const std::exception&) {
+    throw Error("unknown device '" + device + "' (use cpu, cuda or cuda:N; available here: " +
+                available_devices() + ")");
+  }
+  if (d.is_cuda()) {
+    if (!at::hasCUDA()) {
+      throw Error("device '" + device + "' requested, but this build of LibTorch has no CUDA support or no GPU is visible "
+                  "(available here: " + available_devices() + "); build with -DCMAKE_PREFIX_PATH=<a CUDA LibTorch>");
+    }
+    const int count = static_cast<int>(at::getNumGPUs());
+    if (d.has_index() && d.index() >= count) {
+      throw Error("device '" + device + "' requested, but only " + std::to_string(count) + " GPU(s) are visible");
+    }
+  } else if (!d.is_cpu()) {
+    throw Error("device '" + device + "' is not supported (use cpu or cuda)");
+  }
+  return d;
+}
+
+void check_device(const std::string& device) { parse_device(device); }
+
+std::string available_devices() {
+  std::string s = "cpu";
+  if (at::hasCUDA()) s += ", cuda (" + std::to_string(at::getNumGPUs()) + " GPU)";
+  return s;
+}
+
+std::string blas_in_use() {
+  void* sym = dlsym(RTLD_DEFAULT, "sgemm_");
+  Dl_info info{};
+  if (!sym || !dladdr(sym, &info) || !info.dli_fname) return "unknown (no sgemm_ symbol loaded)";
+  char resolved[PATH_MAX];
+  const std::string path = realpath(info.dli_fname, resolved) ? resolved : info.dli_fname;
+  std::string kind = "reference BLAS or other";
+  if (path.find("openblas-pthread") != std::string::npos) kind = "OpenBLAS (pthread)";
+  else if (path.find("openblas-openmp") != std::string::npos) kind = "OpenBLAS (OpenMP)";
+  else if (path.find("openblas") != std::string::npos) kind = "OpenBLAS";
+  else if (path.find("blis") != std::string::npos) kind = "BLIS";
+  else if (path.find("mkl") != std::string::npos) kind = "MKL";
+  else if (path.find("/blas/") != std::string::npos) kind = "reference BLAS (slow: install libopenblas0-pthread)";
+  return kind + ": " + path;
+}
+
+int cpu_threads() { return at::get_num_threads(); }
+
+void set_cpu_threads(int threads) {
+  // LibTorch's own default is sometimes a single thread; 0 means every core.
+  if (threads <= 0) threads = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
+  at::set_num_threads(threads);
+}
+
+}  // namespace actmap

@@ -1,0 +1,13 @@
+// Constructors of each generator family (internal).
+#pragma once
+
+#include <memory>
+#include <string>
+
+#include "actmap/generator.h"
+
+namespace actmap {
+
+std::shared_ptr<const Generator> make_sequential_generator(const ModelCard& card, const std::string& device);
+
+}  // namespace actmap

@@ -1,0 +1,515 @@
+#include "actmap/model_card.h"
+
+#include <array>
+#include <cmath>
+#include <cstdlib>
+#include <filesystem>
+#include <sstream>
+
+#include "actmap/error.h"
+#include "actmap/files.h"
+
+namespace fs = std::filesystem;
+using nlohmann::json;
+
+namespace actmap {
+namespace {
+
+struct LayerTypeName {
+  LayerType type;
+  const char* name;
+};
+constexpr std::array<LayerTypeName, 10> kLayerTypes = {{
+    {LayerType::Linear, "linear"},
+    {LayerType::Conv2d, "conv2d"},
+    {LayerType::ConvTranspose2d, "conv_transpose2d"},
+    {LayerType::BatchNorm2d, "batch_norm2d"},
+    {LayerType::Reshape, "reshape"},
+    {LayerType::ReLU, "relu"},
+    {LayerType::LeakyReLU, "leaky_relu"},
+    {LayerType::SiLU, "silu"},
+    {LayerType::Tanh, "tanh"},
+    {LayerType::Sigmoid, "sigmoid"},
+}};
+
+// Typed access to card keys with errors that say where the fault is.
+class Reader {
+ public:
+  Reader(const json& obj, std::string where) : obj_(obj), where_(std::move(where)) {}
+
+  [[noreturn]] void fail(const std::string& key, const std::string& what) const {
+    throw Error(where_ + (key.empty() ? "" : "." + key) + ": " + what);
+  }
+  bool has(const std::string& key) const { return obj_.contains(key); }
+  const json& at(const std::string& key) const {
+    if (!obj_.contains(key)) fail(key, "missing required key");
+    return obj_.at(key);
+  }
+  std::int64_t integer(const std::string& key, std::int64_t min_value) const {
+    const json& v = at(key);
+    if (!v.is_number_integer()) fail(key, "must be an integer, got " + v.dump());
+    const auto x = v.get<std::int64_t>();
+    if (x < min_value) fail(key, "must be at least " + std::to_string(min_value) + ", got " + v.dump());
+    return x;
+  }
+  std::int64_t integer_or(const std::string& key, std::int64_t min_value, std::int64_t dflt) const {
+    return has(key) ? integer(key, min_value) : dflt;
+  }
+  double number_or(const std::string& key, double dflt) const {
+    if (!has(key)) return dflt;
+    const json& v = obj_.at(key);
+    if (!v.is_number()) fail(key, "must be a number, got " + v.dump());
+    return v.get<double>();
+  }
+  bool boolean_or(const std::string& key, bool dflt) const {
+    if (!has(key)) return dflt;
+    const json& v = obj_.at(key);
+    if (!v.is_boolean()) fail(key, "must be true or false, got " + v.dump());
+    return v.get<bool>();
+  }
+  std::string string(const std::string& key) const {
+    const json& v = at(key);
+    if (!v.is_string()) fail(key, "must be a string, got " + v.dump());
+    return v.get<std::string>();
+  }
+  std::string string_or(const std::string& key, const std::string& dflt) const {
+    return has(key) ? string(key) : dflt;
+  }
+  const std::string& where() const { return where_; }
+
+ private:
+  const json& obj_;
+  std::string where_;
+};
+
+LayerSpec parse_layer(const json& j, std::size_t index, const std::string& card_where,
+                      const std::string& module_prefix) {
+  const std::string where = card_where + ": layers[" + std::to_string(index) + "]";
+  if (!j.is_object()) throw Error(where + ": must be an object");
+  Reader r(j, where);
+  LayerSpec l;
+  const std::string type = r.string("type");
+  const auto t = layer_type_from_name(type);
+  if (!t) {
+    std::string known;
+    for (const auto& lt : kLayerTypes) known += std::string(known.empty() ? "" : ", ") + lt.name;
+    r.fail("type", "unknown layer type '" + type + "' (known: " + known + ")");
+  }
+  l.type = *t;
+  l.name = r.string_or("name", module_prefix + "." + std::to_string(index));
+  switch (l.type) {
+    case LayerType::Linear:
+      l.in = r.integer("in", 1);
+      l.out = r.integer("out", 1);
+      l.bias = r.boolean_or("bias", true);
+      l.weights = r.string("weights");
+      break;
+    case LayerType::Conv2d:
+    case LayerType::ConvTranspose2d:
+      l.in = r.integer("in", 1);
+      l.out = r.integer("out", 1);
+      l.kernel = r.integer("kernel", 1);
+      l.stride = r.integer_or("stride", 1, 1);
+      l.padding = r.integer_or("padding", 0, 0);
+      l.output_padding = l.type == LayerType::ConvTranspose2d ? r.integer_or("output_padding", 0, 0) : 0;
+      if (l.output_padding >= l.stride) r.fail("output_padding", "must be smaller than stride");
+      l.bias = r.boolean_or("bias", true);
+      l.weights = r.string("weights");
+      break;
+    case LayerType::BatchNorm2d:
+      l.in = l.out = r.integer("features", 1);
+      l.eps = r.number_or("eps", 1e-5);
+      if (!(l.eps > 0)) r.fail("eps", "must be positive");
+      l.weights = r.string("weights");
+      break;
+    case LayerType::Reshape: {
+      const json& s = r.at("shape");
+      if (!s.is_array() || s.empty() || s.size() > 3) r.fail("shape", "must be [F] or [C, H, W]");
+      for (const auto& d : s) {
+        if (!d.is_number_integer() || d.get<std::int64_t>() < 1) r.fail("shape", "entries must be positive integers");
+        l.shape.push_back(d.get<std::int64_t>());
+      }
+      break;
+    }
+    case LayerType::LeakyReLU:
+      l.slope = r.number_or("slope", 0.01);
+      break;
+    default:
+      break;
+  }
+  if (j.contains("tap")) l.tap = r.boolean_or("tap", false);
+  for (const auto& [key, value] : j.items()) {
+    static const std::array<const char*, 14> known = {"type", "name", "in", "out", "kernel", "stride",
+                                                      "padding", "output_padding", "bias", "features",
+                                                      "eps", "slope", "shape", "tap"};
+    bool ok = key == "weights" || key == "comment";
+    for (const char* k : known) ok = ok || key == k;
+    if (!ok) r.fail(key, "unknown key for a " + type + " layer");
+  }
+  return l;
+}
+
+// The Generator of the PyTorch DCGAN example (pytorch/examples dcgan/main.py), for square
+// power-of-two sizes: 64 as published; 32 and 128 by one block fewer or more.
+std::vector<LayerSpec> expand_dcgan(const json& cfg, const std::string& where) {
+  Reader r(cfg, where + ": config");
+  const std::int64_t nz = r.integer("nz", 1);
+  const std::int64_t ngf = r.integer_or("ngf", 1, 64);
+  const std::int64_t nc = r.integer_or("nc", 1, 3);
+  const std::int64_t size = r.integer_or("image_size", 16, 64);
+  if (size > 1024 || (size & (size - 1)) != 0) {
+    r.fail("image_size", "must be a power of two from 16 to 1024 (64 as in the PyTorch example), got " +
+                             std::to_string(size));
+  }
+  std::vector<LayerSpec> layers;
+  auto add = [&](LayerSpec l) {
+    l.name = "main." + std::to_string(layers.size());
+    if (l.type == LayerType::ConvTranspose2d || l.type == LayerType::BatchNorm2d) l.weights = l.name;
+    layers.push_back(l);
+  };
+  auto conv_t = [&](std::int64_t in, std::int64_t out, std::int64_t stride, std::int64_t padding) {
+    LayerSpec l;
+    l.type = LayerType::ConvTranspose2d;
+    l.in = in;
+    l.out = out;
+    l.kernel = 4;
+    l.stride = stride;
+    l.padding = padding;
+    l.bias = false;
+    add(l);
+  };
+  auto bn_relu = [&](std::int64_t features) {
+    LayerSpec bn;
+    bn.type = LayerType::BatchNorm2d;
+    bn.in = bn.out = features;
+    add(bn);
+    LayerSpec relu;
+    relu.type = LayerType::ReLU;
+    add(relu);
+  };
+  std::int64_t mult = size / 8;  // 8 for 64x64: ngf*8 channels at 4x4
+  conv_t(nz, ngf * mult, 1, 0);
+  bn_relu(ngf * mult);
+  for (; mult > 1; mult /= 2) {
+    conv_t(ngf * mult, ngf * mult / 2, 2, 1);
+    bn_relu(ngf * mult / 2);
+  }
+  conv_t(ngf, nc, 2, 1);
+  LayerSpec tanh;
+  tanh.type = LayerType::Tanh;
+  add(tanh);
+  return layers;
+}
+
+std::string shape_text(const std::vector<std::int64_t>& s) {
+  std::string out;
+  for (std::size_t i = 0; i < s.size(); ++i) out += (i ? "x" : "") + std::to_string(s[i]);
+  return out;
+}
+
+}  // namespace
+
+const char* layer_type_name(LayerType type) {
+  for (const auto& lt : kLayerTypes) {
+    if (lt.type == type) return lt.name;
+  }
+  return "?";
+}
+
+std::optional<LayerType> layer_type_from_name(const std::string& name) {
+  for (const auto& lt : kLayerTypes) {
+    if (name == lt.name) return lt.type;
+  }
+  return std::nullopt;
+}
+
+bool is_activation(LayerType type) {
+  switch (type) {
+    case LayerType::ReLU:
+    case LayerType::LeakyReLU:
+    case LayerType::SiLU:
+    case LayerType::Tanh:
+    case LayerType::Sigmoid:
+      return true;
+    default:
+      return false;
+  }
+}
+
+const char* latent_distribution_name(LatentDistribution d) {
+  return d == LatentDistribution::Normal ? "normal" : "uniform";
+}
+
+ModelCard parse_model_card(const std::string& json_text, const std::string& path) {
+  const std::string where = path.empty() ? std::string("model card") : path;
+  ModelCard card;
+  card.path = path;
+  try {
+    card.document = json::parse(json_text);
+  } catch (const json::parse_error& e) {
+    throw Error(where + ": not valid JSON: " + e.what());
+  }
+  const json& doc = card.document;
+  if (!doc.is_object()) throw Error(where + ": a model card must be a JSON object");
+  Reader r(doc, where);
+  if (doc.contains("actmap_model_card") && r.integer("actmap_model_card", 1) != 1) {
+    r.fail("actmap_model_card", "unsupported card version (this build reads version 1)");
+  }
+  card.family = r.string("family");
+  card.name = r.string_or("name", fs::path(path).stem().string());
+  card.description = r.string_or("description", "");
+  card.license = r.string_or("license", "");
+
+  const json& weights = r.at("weights");
+  if (weights.is_string()) {
+    card.weights_path = weights.get<std::string>();
+  } else if (weights.is_object()) {
+    Reader w(weights, where + ": weights");
+    card.weights_path = w.string("path");
+    card.weights_sha256 = w.string_or("sha256", "");
+  } else {
+    r.fail("weights", "must be a path or {\"path\": ..., \"sha256\": ...}");
+  }
+
+  if (doc.contains("output")) {
+    Reader o(r.at("output"), where + ": output");
+    if (o.has("range")) {
+      const json& range = o.at("range");
+      if (!range.is_array() || range.size() != 2 || !range[0].is_number() || !range[1].is_number() ||
+          !(range[0].get<double>() < range[1].get<double>())) {
+        o.fail("range", "must be [low, high] with low < high, got " + range.dump());
+      }
+      card.output_low = range[0].get<double>();
+      card.output_high = range[1].get<double>();
+    }
+  }
+
+  std::int64_t latent_size = 0;
+  std::string distribution = "normal";
+  if (doc.contains("latent")) {
+    Reader l(r.at("latent"), where + ": latent");
+    latent_size = l.integer_or("size", 1, 0);
+    distribution = l.string_or("distribution", "normal");
+  }
+  if (distribution == "normal") card.latent.distribution = LatentDistribution::Normal;
+  else if (distribution == "uniform") card.latent.distribution = LatentDistribution::Uniform;
+  else throw Error(where + ": latent.distribution: must be \"normal\" or \"uniform\", got \"" + distribution + "\"");
+
+  if (doc.contains("tap_names")) {
+    const json& names = r.at("tap_names");
+    if (!names.is_object()) r.fail("tap_names", "must map tap names to display names");
+    for (const auto& [k, v] : names.items()) {
+      if (!v.is_string()) r.fail("tap_names." + k, "must be a string");
+      card.tap_names[k] = v.get<std::string>();
+    }
+  }
+
+  if (card.family == "dcgan") {
+    card.layers = expand_dcgan(r.at("config"), where);
+    const std::int64_t nz = card.layers.front().in;
+    if (latent_size != 0 && latent_size != nz) {
+      throw Error(where + ": latent.size is " + std::to_string(latent_size) + " but config.nz is " +
+                  std::to_string(nz));
+    }
+    latent_size = nz;
+  } else if (card.family == "sequential") {
+    const json& layers = r.at("layers");
+    if (!layers.is_array() || layers.empty()) r.fail("layers", "must be a non-empty array");
+    const std::string prefix = r.string_or("module_prefix", "layers");
+    for (std::size_t i = 0; i < layers.size(); ++i) {
+      card.layers.push_back(parse_layer(layers[i], i, where, prefix));
+    }
+    if (latent_size == 0) r.fail("latent", "a sequential card needs latent.size");
+  } else if (card.family == "stylegan2") {
+    throw Error(where + ": family 'stylegan2' is not supported by this build yet");
+  } else {
+    throw Error(where + ": family: unknown family '" + card.family + "' (known: dcgan, sequential)");
+  }
+  card.latent.size = latent_size;
+  plan_stages(card);  // validates the layer chain now, before any weights are read
+  return card;
+}
+
+ModelCard load_model_card(const std::string& path) {
+  return parse_model_card(read_file_text(path), path);
+}
+
+std::vector<std::string> model_search_path() {
+  std::vector<std::string> dirs;
+  const char* env = std::getenv("ACTMAP_MODEL_PATH");
+  if (!env) return dirs;
+  std::stringstream ss(env);
+  std::string dir;
+  while (std::getline(ss, dir, ':')) {
+    if (!dir.empty()) dirs.push_back(dir);
+  }
+  return dirs;
+}
+
+std::string resolve_weights_path(const ModelCard& card) {
+  const fs::path rel(card.weights_path);
+  std::vector<fs::path> tried;
+  if (rel.is_absolute()) {
+    tried.push_back(rel);
+  } else {
+    tried.push_back(card.path.empty() ? rel : fs::path(card.path).parent_path() / rel);
+    for (const auto& dir : model_search_path()) tried.push_back(fs::path(dir) / rel);
+  }
+  for (const auto& p : tried) {
+    std::error_code ec;
+    if (fs::is_regular_file(p, ec)) return p.lexically_normal().string();
+  }
+  std::string msg = (card.path.empty() ? card.name : card.path) + ": weights file '" + card.weights_path +
+                    "' not found; looked in:";
+  for (const auto& p : tried) msg += "\n  " + p.string();
+  if (!rel.is_absolute() && model_search_path().empty()) {
+    msg += "\n(set ACTMAP_MODEL_PATH to the directories holding model weights, separated by ':')";
+  }
+  throw Error(msg);
+}
+
+std::vector<Stage> plan_stages(const ModelCard& card) {
+  const std::string where = card.path.empty() ? card.name : card.path;
+  std::vector<std::int64_t> shape = {card.latent.size};  // per sample, no batch dimension
+  std::vector<Stage> stages;
+  std::size_t stage_start = 0;
+  const LayerSpec* pending_tap = nullptr;  // a tap waits past reshapes that follow its layer
+
+  auto emit = [&](std::size_t end, const LayerSpec& named_by) {
+    Stage s;
+    s.first_layer = stage_start;
+    s.end_layer = end;
+    s.tap.name = named_by.name;
+    if (shape.size() == 3) {
+      s.tap.channels = shape[0];
+      s.tap.height = shape[1];
+      s.tap.width = shape[2];
+    } else {
+      s.tap.channels = shape[0];
+      s.tap.height = s.tap.width = 1;
+    }
+    s.tap.depth = static_cast<int>(stages.size());
+    stages.push_back(s);
+    stage_start = end;
+  };
+
+  for (std::size_t i = 0; i < card.layers.size(); ++i) {
+    const LayerSpec& l = card.layers[i];
+    auto fail = [&](const std::string& what) {
+      throw Error(where + ": layers[" + std::to_string(i) + "] (" + layer_type_name(l.type) + " '" + l.name +
+                  "'): " + what);
+    };
+    if (pending_tap && l.type != LayerType::Reshape) {
+      emit(i, *pending_tap);
+      pending_tap = nullptr;
+    }
+    const bool spatial = shape.size() == 3;
+    auto channels = [&] { return spatial ? shape[0] : shape[0]; };
+    switch (l.type) {
+      case LayerType::Linear: {
+        std::int64_t features = 1;
+        for (auto d : shape) features *= d;
+        if (l.in != features) {
+          fail("'in' is " + std::to_string(l.in) + " but its input has " + std::to_string(features) +
+               " features (" + shape_text(shape) + ")");
+        }
+        shape = {l.out};
+        break;
+      }
+      case LayerType::Conv2d:
+      case LayerType::ConvTranspose2d: {
+        if (!spatial) shape = {shape[0], 1, 1};  // a latent vector enters as [nz, 1, 1]
+        if (l.in != shape[0]) {
+          fail("'in' is " + std::to_string(l.in) + " but its input has " + std::to_string(shape[0]) +
+               " channels (" + shape_text(shape) + ")");
+        }
+        for (int d = 1; d <= 2; ++d) {
+          const std::int64_t n = shape[d];
+          const std::int64_t o = l.type == LayerType::Conv2d
+                                     ? (n + 2 * l.padding - l.kernel) / l.stride + 1
+                                     : (n - 1) * l.stride - 2 * l.padding + l.kernel + l.output_padding;
+          if (o < 1 || (l.type == LayerType::Conv2d && n + 2 * l.padding < l.kernel)) {
+            fail("output would be empty for a " + shape_text(shape) + " input");
+          }
+          shape[d] = o;
+        }
+        shape[0] = l.out;
+        break;
+      }
+      case LayerType::BatchNorm2d:
+        if (!spatial) fail("needs a [C, H, W] input, got " + shape_text(shape));
+        if (l.in != channels()) {
+          fail("'features' is " + std::to_string(l.in) + " but its input has " + std::to_string(shape[0]) +
+               " channels");
+        }
+        break;
+      case LayerType::Reshape: {
+        std::int64_t a = 1, b = 1;
+        for (auto d : shape) a *= d;
+        for (auto d : l.shape) b *= d;
+        if (a != b) fail("cannot reshape " + shape_text(shape) + " to " + shape_text(l.shape));
+        shape = l.shape;
+        break;
+      }
+      default:
+        break;
+    }
+    const bool last = i + 1 == card.layers.size();
+    const bool wants_tap = l.tap.value_or(is_activation(l.type));
+    if (last) {
+      emit(i + 1, pending_tap ? *pending_tap : l);
+      pending_tap = nullptr;
+    } else if (wants_tap) {
+      pending_tap = &l;
+    }
+  }
+  if (shape.size() != 3) {
+    throw Error(where + ": the last layer gives " + shape_text(shape) + ", but a generator must end in an image [C, H, W]");
+  }
+  for (auto& s : stages) {
+    const auto it = card.tap_names.find(s.tap.name);
+    if (it != card.tap_names.end()) s.tap.name = it->second;
+  }
+  for (std::size_t a = 0; a < stages.size(); ++a) {
+    for (std::size_t b = a + 1; b < stages.size(); ++b) {
+      if (stages[a].tap.name == stages[b].tap.name) {
+        throw Error(where + ": two taps are named '" + stages[a].tap.name + "'; rename one in tap_names");
+      }
+    }
+  }
+  return stages;
+}
+
+}  // namespace actmap
+
+namespace actmap {
+
+std::vector<std::string> model_card_dirs() {
+  std::vector<std::string> dirs = model_search_path();
+  if (const char* own = std::getenv("ACTMAP_MODELS_DIR")) dirs.emplace_back(own);
+#ifdef ACTMAP_SOURCE_MODELS_DIR
+  dirs.emplace_back(ACTMAP_SOURCE_MODELS_DIR);
+#endif
+  return dirs;
+}
+
+std::string find_model_card(const std::string& name_or_path) {
+  std::error_code ec;
+  if (fs::is_regular_file(name_or_path, ec)) return name_or_path;
+  const bool looks_like_path = name_or_path.find('/') != std::string::npos ||
+                               fs::path(name_or_path).extension() == ".json";
+  std::string msg = "model '" + name_or_path + "' not found";
+  if (!looks_like_path) {
+    msg += "; looked for " + name_or_path + ".json in:";
+    for (const auto& dir : model_card_dirs()) {
+      const fs::path p = fs::path(dir) / (name_or_path + ".json");
+      if (fs::is_regular_file(p, ec)) return p.string();
+      msg += "\n  " + dir;
+    }
+  } else {
+    msg += " (no such file)";
+  }
+  throw Error(msg);
+}
+
+}  // namespace actmap

@@ -1,0 +1,129 @@
+#include "actmap/renderer.h"
+
+#include <chrono>
+
+#include <ATen/ATen.h>
+#include <c10/core/InferenceMode.h>
+
+#include "actmap/error.h"
+
+namespace actmap {
+namespace {
+
+double ms_since(std::chrono::steady_clock::time_point t0) {
+  return std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
+}
+
+// Waits for queued GPU work so timings mean something; a no-op on the CPU.
+void sync_device(const at::Tensor& t) {
+  if (t.defined() && t.is_cuda()) t.cpu();
+}
+
+}  // namespace
+
+Renderer::Renderer(std::shared_ptr<const Generator> generator) : generator_(std::move(generator)) {
+  if (!generator_) throw Error("Renderer needs a generator");
+}
+
+void Renderer::set_clusters(std::map<std::string, std::vector<int>> clusters) {
+  clusters_ = std::move(clusters);
+  invalidate();
+}
+
+void Renderer::invalidate() {
+  z_ = at::Tensor();
+  signature_.clear();
+  edited_.clear();
+  unedited_.clear();
+}
+
+RenderResult Renderer::render(const at::Tensor& z, const std::vector<Edit>& edits) {
+  const auto t_start = std::chrono::steady_clock::now();
+  c10::InferenceMode guard;
+  const auto& taps = generator_->taps();
+  const std::size_t n = taps.size();
+
+  // Group enabled edits by tap (checking every tap name first, so a bad edit changes nothing).
+  std::vector<std::vector<const Edit*>> per_tap(n);
+  std::vector<std::string> signature(n);
+  for (const Edit& e : edits) {
+    if (!e.enabled) continue;
+    std::size_t i;
+    try {
+      i = generator_->tap_index(e.tap);
+    } catch (const Error& err) {
+      throw Error("edit '" + e.id + "': " + err.what());
+    }
+    per_tap[i].push_back(&e);
+    nlohmann::json j = e.to_json();
+    j.erase("id");  // ids do not change pixels
+    signature[i] += j.dump();
+  }
+
+  std::size_t first = 0;
+  const bool same_latent = z_.defined() && edited_.size() == n && z_.sizes() == z.sizes() &&
+                           z_.device() == z.device() && at::equal(z_, z);
+  if (same_latent) {
+    first = n;
+    for (std::size_t i = 0; i < n; ++i) {
+      if (signature[i] != signature_[i]) {
+        first = i;
+        break;
+      }
+    }
+  } else {
+    invalidate();
+    z_ = z.clone();
+    input_ = generator_->prepare(z_);
+    edited_.resize(n);
+    unedited_.resize(n);
+    signature_.assign(n, std::string("\x01"));  // matches no real signature
+  }
+
+  RenderResult result;
+  result.timings.first_stage = first;  // n when everything came from the cache
+  result.timings.stage_ms.assign(n, 0.0);
+  result.timings.edit_ms.assign(n, 0.0);
+  for (std::size_t i = first; i < n; ++i) {
+    const auto t0 = std::chrono::steady_clock::now();
+    TapState s;
+    try {
+      s = generator_->run_stage(i, i == 0 ? input_ : edited_[i - 1]);
+    } catch (const c10::Error& e) {
+      for (std::size_t k = i; k < n; ++k) signature_[k] = std::string("\x01");
+      const std::string what = e.what_without_backtrace();
+      throw Error("stage " + std::to_string(i) + " ('" + taps[i].name + "'): " + what.substr(0, what.find('\n')));
+    }
+    sync_device(s.x);
+    result.timings.stage_ms[i] = ms_since(t0);
+    unedited_[i] = s.x;
+    const auto t1 = std::chrono::steady_clock::now();
+    const auto labels = clusters_.find(taps[i].name);
+    try {
+      s.x = apply_edits(s.x, per_tap[i], taps[i], labels == clusters_.end() ? std::vector<int>{} : labels->second);
+    } catch (...) {
+      // The cache from this tap on no longer matches its signature.
+      for (std::size_t k = i; k < n; ++k) signature_[k] = std::string("\x01");
+      throw;
+    }
+    sync_device(s.x);
+    result.timings.edit_ms[i] = ms_since(t1);
+    edited_[i] = std::move(s);
+    signature_[i] = signature[i];
+  }
+  result.output = edited_[n - 1].x;
+  result.timings.total_ms = ms_since(t_start);
+  return result;
+}
+
+const at::Tensor& Renderer::activation(std::size_t tap) const {
+  if (tap >= edited_.size() || !edited_[tap].x.defined()) throw Error("no activation cached for tap " + std::to_string(tap));
+  return edited_[tap].x;
+}
+
+const at::Tensor& Renderer::unedited_activation(std::size_t tap) const {
+  if (tap >= unedited_.size() || !unedited_[tap].defined()) throw Error("no activation cached for tap " + std::to_string(tap));
+  return unedited_[tap];
+}
+
+}  // namespace actmap

@@ -1,0 +1,17 @@
+// Internal helpers shared by the LibTorch-based parts of the core.
+#pragma once
+
+#include <string>
+#include <vector>
+
+#include <ATen/ATen.h>
+
+namespace actmap {
+
+// "cpu", "cuda", "cuda:1" -> c10::Device, with actmap::Error for bad names or missing devices.
+c10::Device parse_device(const std::string& device);
+
+std::string shape_string(at::IntArrayRef shape);
+std::string shape_string(const std::vector<std::int64_t>& shape);
+
+}  // namespace actmap
