@@ -57,7 +57,10 @@ ChannelSelector ChannelSelector::from_json(const json& j, const std::string& whe
     s.kind = Kind::Random;
     s.fraction = f.get<double>();
     if (j.contains("seed")) {
-      if (!j.at("seed").is_number_unsigned()) throw Error(where + ".seed: must be a non-negative integer");
+      const json& seed = j.at("seed");
+      if (!seed.is_number_integer() || (!seed.is_number_unsigned() && seed.get<std::int64_t>() < 0)) {
+        throw Error(where + ".seed: must be a non-negative integer, got " + seed.dump());
+      }
       s.seed = j.at("seed").get<std::uint64_t>();
     }
   } else {

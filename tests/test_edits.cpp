@@ -1,0 +1,106 @@
+#include "actmap/edit.h"
+#include "actmap/ops.h"
+#include "actmap/renderer.h"
+#include "test_util.h"
+
+namespace actmap {
+namespace {
+
+using nlohmann::json;
+
+std::vector<std::int64_t> sel(const json& j, std::int64_t channels = 8) {
+  return ChannelSelector::from_json(j, "channels").resolve(channels, "main.5");
+}
+
+TEST(ChannelSelector, Forms) {
+  EXPECT_EQ(sel(3), (std::vector<std::int64_t>{3}));
+  EXPECT_EQ(sel(json::array({5, 1, 5})), (std::vector<std::int64_t>{1, 5}));
+  EXPECT_EQ(sel(json{{"range", {2, 4}}}), (std::vector<std::int64_t>{2, 3, 4}));
+  EXPECT_EQ(sel("all", 3), (std::vector<std::int64_t>{0, 1, 2}));
+  const auto r = sel(json{{"random", 0.5}, {"seed", 9}});
+  EXPECT_EQ(r.size(), 4u);
+  EXPECT_EQ(r, sel(json{{"random", 0.5}, {"seed", 9}}));  // deterministic
+  EXPECT_NE(r, sel(json{{"random", 0.5}, {"seed", 10}}));
+  const auto c = ChannelSelector::from_json(json{{"cluster", 1}}, "c").resolve(4, "t", {0, 1, 1, 2});
+  EXPECT_EQ(c, (std::vector<std::int64_t>{1, 2}));
+}
+
+TEST(ChannelSelector, RoundTripsJson) {
+  for (const json& j : {json(3), json::array({1, 2}), json{{"range", {0, 7}}}, json("all"), json{{"cluster", 2}}}) {
+    EXPECT_EQ(ChannelSelector::from_json(j, "c").to_json(), j);
+  }
+}
+
+TEST(ChannelSelector, OutOfRangeNamesTapAndCount) {
+  test::expect_error([] { sel(8); }, {"channel 8", "'main.5'", "8 channels"});
+  test::expect_error([] { sel(json{{"range", {2, 9}}}); }, {"channel 9", "'main.5'"});
+  test::expect_error([] { ChannelSelector::from_json("some", "edits[0].channels"); }, {"edits[0].channels", "\"all\""});
+  test::expect_error([] { ChannelSelector::from_json(json{{"cluster", 0}}, "c").resolve(4, "main.2"); }, {"'main.2'", "no clusters"});
+}
+
+TEST(EditList, ParsesValidatesAndFillsIds) {
+  const auto edits = edits_from_json(json::parse(R"({"edits":[
+      {"tap":"main.2","op":"multiply","params":{"factor":2},"channels":[0,1]},
+      {"id":"e1","tap":"main.5","op":"ablate","enabled":false}]})"), "s.json");
+  ASSERT_EQ(edits.size(), 2u);
+  EXPECT_EQ(edits[0].id, "e2");  // "e1" is taken
+  EXPECT_EQ(edits[1].id, "e1");
+  EXPECT_FALSE(edits[1].enabled);
+  EXPECT_EQ(edits[1].channels.kind, ChannelSelector::Kind::All);
+  const auto again = edits_from_json(edits_to_json(edits), "x");
+  EXPECT_EQ(edits_to_json(again), edits_to_json(edits));
+}
+
+TEST(EditList, ErrorsNameTheEditAndKey) {
+  test::expect_error([] { edits_from_json(json::parse(R"([{"tap":"a","op":"blur"}])"), "s.json"); },
+                     {"s.json[0]", "unknown op 'blur'", "multiply"});
+  test::expect_error([] { edits_from_json(json::parse(R"([{"tap":"a","op":"multiply","params":{"factr":2}}])"), "s.json"); },
+                     {"s.json[0].params.factr", "factor"});
+  test::expect_error([] { edits_from_json(json::parse(R"([{"tap":"a","op":"fill","params":{"value":"x"}}])"), "s.json"); },
+                     {"s.json[0].params.value", "number"});
+  test::expect_error([] { edits_from_json(json::parse(R"([{"tap":"a","op":"fill","params":{"value":1e9}}])"), "s.json"); },
+                     {"s.json[0].params.value", "outside"});
+  test::expect_error([] { edits_from_json(json::parse(R"([{"op":"fill"}])"), "s.json"); }, {"s.json[0].tap", "missing"});
+  test::expect_error([] { edits_from_json(json::parse(R"([{"id":"a","tap":"t","op":"ablate"},{"id":"a","tap":"t","op":"ablate"}])"), "s.json"); },
+                     {"s.json[1].id", "'a'", "twice"});
+}
+
+TEST(OpRegistry, ListsParametersWithDefaults) {
+  const OpSpec* m = find_op("multiply");
+  ASSERT_NE(m, nullptr);
+  ASSERT_EQ(m->params.size(), 1u);
+  EXPECT_EQ(m->params[0].name, "factor");
+  EXPECT_EQ(m->params[0].default_value, 1.0);
+  EXPECT_EQ(validate_op_params("add", json::object(), "e")["value"], 0.0);
+  for (const char* name : {"fill", "multiply", "add", "ablate"}) EXPECT_NE(find_op(name), nullptr) << name;
+}
+
+// Hand-computed: x[n, c, h, w] = c + 1 on a 1x3x2x2 tap.
+TEST(ApplyEdits, HandComputedValues) {
+  const at::Tensor x = (at::arange(3, at::kFloat) + 1).view({1, 3, 1, 1}).expand({1, 3, 2, 2}).contiguous();
+  const TapInfo tap{"t", 3, 2, 2, 0};
+  auto edit = [](const char* text) { return Edit::from_json(json::parse(text), "e"); };
+  const Edit add = edit(R"({"id":"a","tap":"t","op":"add","params":{"value":10},"channels":[0,2]})");
+  const Edit mul = edit(R"({"id":"m","tap":"t","op":"multiply","params":{"factor":-2},"channels":{"range":[1,2]}})");
+  const Edit fill = edit(R"({"id":"f","tap":"t","op":"fill","params":{"value":0.5},"channels":1})");
+  const Edit ablate = edit(R"({"id":"z","tap":"t","op":"ablate","channels":"all"})");
+
+  // add then multiply: channel 0: 1+10 = 11; channel 1: 2*-2 = -4; channel 2: (3+10)*-2 = -26.
+  at::Tensor y = apply_edits(x, {&add, &mul}, tap);
+  EXPECT_TRUE(at::equal(y.amax({2, 3}), at::tensor({11.f, -4.f, -26.f}).view({1, 3})));
+  EXPECT_TRUE(at::equal(y.amin({2, 3}), y.amax({2, 3})));
+  // multiply then add: channel 2: 3*-2+10 = 4.
+  y = apply_edits(x, {&mul, &add}, tap);
+  EXPECT_TRUE(at::equal(y.amax({2, 3}), at::tensor({11.f, -4.f, 4.f}).view({1, 3})));
+  y = apply_edits(x, {&fill}, tap);
+  EXPECT_TRUE(at::equal(y.amax({2, 3}), at::tensor({1.f, 0.5f, 3.f}).view({1, 3})));
+  y = apply_edits(x, {&ablate}, tap);
+  EXPECT_EQ(y.abs().sum().item<float>(), 0.f);
+  // The input is never changed in place.
+  EXPECT_TRUE(at::equal(x.amax({2, 3}), at::tensor({1.f, 2.f, 3.f}).view({1, 3})));
+  const Edit bad = edit(R"({"id":"b","tap":"t","op":"ablate","channels":[3]})");
+  test::expect_error([&] { apply_edits(x, {&bad}, tap); }, {"edit 'b'", "channel 3", "'t'", "3 channels"});
+}
+
+}  // namespace
+}  // namespace actmap

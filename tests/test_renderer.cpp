@@ -1,0 +1,80 @@
+#include "actmap/renderer.h"
+#include "test_util.h"
+
+namespace actmap {
+namespace {
+
+using nlohmann::json;
+
+class RendererTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    gen_ = load_generator(load_model_card(test::fixture("dcgan64/card.json")));
+    z_ = latents_from_seeds(gen_->card().latent, 11, 2);
+  }
+  Edit edit(const std::string& tap, const std::string& op, json params, json channels = "all") {
+    return Edit::from_json({{"id", tap + op}, {"tap", tap}, {"op", op}, {"params", params}, {"channels", channels}}, "e");
+  }
+  std::shared_ptr<const Generator> gen_;
+  at::Tensor z_;
+};
+
+TEST_F(RendererTest, RerunFromEditedTapEqualsFullRun) {
+  Renderer cached(gen_);
+  cached.render(z_, {});
+  const auto& taps = gen_->taps();
+  for (std::size_t k = 0; k < taps.size(); ++k) {
+    const std::vector<Edit> edits = {edit(taps[k].name, "multiply", {{"factor", -1.5}}, json::array({0, 2})),
+                                     edit(taps[k].name, "add", {{"value", 0.25}}, json{{"range", {1, 2}}})};
+    const RenderResult partial = cached.render(z_, edits);
+    EXPECT_EQ(partial.timings.first_stage, k);
+    for (std::size_t i = 0; i < k; ++i) EXPECT_EQ(partial.timings.stage_ms[i], 0.0);
+
+    Renderer fresh(gen_);
+    const RenderResult full = fresh.render(z_, edits);
+    EXPECT_EQ(full.timings.first_stage, 0u);
+    EXPECT_LE(test::closeness(partial.output, full.output, 1e-6, 0.0), 1.0) << "edit at " << taps[k].name;
+    for (std::size_t i = 0; i < taps.size(); ++i) {
+      EXPECT_LE(test::closeness(cached.activation(i), fresh.activation(i), 1e-6, 0.0), 1.0) << taps[i].name;
+    }
+    // The edit really changed the output (otherwise the comparison proves nothing).
+    EXPECT_GT((full.output - gen_->forward(z_)).abs().max().item<float>(), 1e-3) << taps[k].name;
+    cached.render(z_, {});  // back to no edits: re-runs from tap k again
+  }
+}
+
+TEST_F(RendererTest, ReusesCacheAndInvalidatesOnNewLatent) {
+  Renderer r(gen_);
+  const std::vector<Edit> edits = {edit("main.8", "ablate", json::object(), 3)};
+  EXPECT_EQ(r.render(z_, edits).timings.first_stage, 0u);
+  EXPECT_EQ(r.render(z_, edits).timings.first_stage, gen_->taps().size());  // all from cache
+  std::vector<Edit> renamed = edits;
+  renamed[0].id = "other";
+  EXPECT_EQ(r.render(z_, renamed).timings.first_stage, gen_->taps().size());  // ids do not change pixels
+  renamed[0].enabled = false;
+  EXPECT_EQ(r.render(z_, renamed).timings.first_stage, 2u);
+  const at::Tensor z2 = latents_from_seeds(gen_->card().latent, 12, 2);
+  EXPECT_EQ(r.render(z2, renamed).timings.first_stage, 0u);
+}
+
+TEST_F(RendererTest, EditsAtTapChangeThatTapOnly) {
+  Renderer r(gen_);
+  r.render(z_, {edit("main.5", "ablate", json::object(), json::array({1, 4}))});
+  const at::Tensor edited = r.activation(1), raw = r.unedited_activation(1);
+  EXPECT_EQ(edited.select(1, 1).abs().max().item<float>(), 0.f);
+  EXPECT_EQ(edited.select(1, 4).abs().max().item<float>(), 0.f);
+  EXPECT_TRUE(at::equal(edited.select(1, 0), raw.select(1, 0)));
+  EXPECT_GT(raw.select(1, 1).abs().max().item<float>(), 0.f);
+}
+
+TEST_F(RendererTest, BadEditIsAnErrorAndTheCacheStaysUsable) {
+  Renderer r(gen_);
+  const RenderResult good = r.render(z_, {});
+  test::expect_error([&] { r.render(z_, {edit("main.99", "ablate", json::object())}); }, {"main.99", "main.2"});
+  test::expect_error([&] { r.render(z_, {edit("main.8", "ablate", json::object(), 500)}); }, {"channel 500", "'main.8'", "16 channels"});
+  const RenderResult again = r.render(z_, {});
+  EXPECT_TRUE(at::equal(good.output, again.output));
+}
+
+}  // namespace
+}  // namespace actmap

@@ -1,0 +1,161 @@
+#include <cmath>
+#include <cstring>
+
+#include "actmap/generator.h"
+#include "actmap/model_card.h"
+#include "actmap/safetensors.h"
+#include "test_util.h"
+
+namespace actmap {
+namespace {
+
+// A safetensors file from a header text and raw data bytes.
+std::string raw_file(const std::string& header, const std::string& data, std::uint64_t claimed_len = UINT64_MAX) {
+  const std::uint64_t len = claimed_len == UINT64_MAX ? header.size() : claimed_len;
+  std::string out;
+  for (int i = 0; i < 8; ++i) out.push_back(static_cast<char>((len >> (8 * i)) & 0xff));
+  return out + header + data;
+}
+
+std::map<std::string, FloatTensor> parse(const std::string& bytes) {
+  return parse_safetensors(reinterpret_cast<const std::uint8_t*>(bytes.data()), bytes.size(), "w.safetensors");
+}
+
+std::string u16s(std::initializer_list<std::uint16_t> v) {
+  std::string s;
+  for (auto x : v) {
+    s.push_back(static_cast<char>(x & 0xff));
+    s.push_back(static_cast<char>(x >> 8));
+  }
+  return s;
+}
+
+TEST(Safetensors, RoundTripsFloat32AndMetadata) {
+  std::map<std::string, FloatTensor> in;
+  in["a.weight"] = {{2, 2}, {1.f, -2.f, 3.5f, 0.f}};
+  in["b"] = {{3}, {7.f, 8.f, 9.f}};
+  const auto out = parse(encode_safetensors(in));
+  ASSERT_EQ(out.size(), 2u);
+  EXPECT_EQ(out.at("a.weight").shape, in["a.weight"].shape);
+  EXPECT_EQ(out.at("a.weight").data, in["a.weight"].data);
+  EXPECT_EQ(out.at("b").data, in["b"].data);
+  const auto meta = raw_file(R"({"__metadata__":{"format":"pt"},"x":{"dtype":"F32","shape":[],"data_offsets":[0,4]}})",
+                             std::string("\x00\x00\x80\x3f", 4));
+  const auto h = parse_safetensors_header(reinterpret_cast<const std::uint8_t*>(meta.data()), meta.size(), "m");
+  EXPECT_EQ(h.metadata.at("format"), "pt");
+  EXPECT_EQ(parse(meta).at("x").data, std::vector<float>{1.f});
+}
+
+TEST(Safetensors, ConvertsHalfAndBFloat16Exactly) {
+  // F16: 1.0, -2.0, 65504 (largest), 2^-24 (smallest subnormal), 2^-14 (smallest normal)
+  const auto f16 = parse(raw_file(R"({"h":{"dtype":"F16","shape":[5],"data_offsets":[0,10]}})",
+                                  u16s({0x3c00, 0xc000, 0x7bff, 0x0001, 0x0400})));
+  EXPECT_EQ(f16.at("h").data, (std::vector<float>{1.f, -2.f, 65504.f, std::ldexp(1.f, -24), std::ldexp(1.f, -14)}));
+  // BF16: 1.0, -3.0, 0.15625 (0x3e20)
+  const auto bf16 = parse(raw_file(R"({"b":{"dtype":"BF16","shape":[3],"data_offsets":[0,6]}})", u16s({0x3f80, 0xc040, 0x3e20})));
+  EXPECT_EQ(bf16.at("b").data, (std::vector<float>{1.f, -3.f, 0.15625f}));
+}
+
+TEST(Safetensors, TruncatedFile) {
+  test::expect_error([] { parse("abc"); }, {"w.safetensors", "truncated", "3 bytes"});
+}
+
+TEST(Safetensors, HeaderLongerThanFile) {
+  test::expect_error([] { parse(raw_file("{}", "", 1000)); }, {"w.safetensors", "header length 1000", "longer than the file"});
+}
+
+TEST(Safetensors, InvalidJsonHeader) {
+  test::expect_error([] { parse(raw_file("{\"a\": [1, 2", "")); }, {"w.safetensors", "not valid JSON"});
+}
+
+TEST(Safetensors, NonUtf8Header) {
+  test::expect_error([] { parse(raw_file("{\"\xff\xfe\": 1}", "")); }, {"w.safetensors", "UTF-8"});
+  test::expect_error([] { parse(raw_file("{\"\xc0\xaf\": 1}", "")); }, {"UTF-8"});  // overlong '/'
+}
+
+TEST(Safetensors, OffsetsOutOfRange) {
+  test::expect_error([] { parse(raw_file(R"({"k":{"dtype":"F32","shape":[2],"data_offsets":[0,8]}})", "1234")); },
+                     {"w.safetensors", "'k'", "[0, 8]", "out of range", "4 bytes"});
+}
+
+TEST(Safetensors, OffsetsOverlapping) {
+  test::expect_error([] {
+    parse(raw_file(R"({"a":{"dtype":"F32","shape":[2],"data_offsets":[0,8]},"b":{"dtype":"F32","shape":[2],"data_offsets":[4,12]}})",
+                   std::string(12, '\0')));
+  }, {"w.safetensors", "'a'", "'b'", "overlap"});
+}
+
+TEST(Safetensors, SizeDisagreesWithShapeAndDtype) {
+  test::expect_error([] { parse(raw_file(R"({"k":{"dtype":"F32","shape":[3],"data_offsets":[0,8]}})", std::string(8, '\0'))); },
+                     {"'k'", "8 bytes", "F32 [3]", "needs 12"});
+}
+
+TEST(Safetensors, UnsupportedDtype) {
+  test::expect_error([] { parse(raw_file(R"({"k":{"dtype":"I64","shape":[1],"data_offsets":[0,8]}})", std::string(8, '\0'))); },
+                     {"'k'", "'I64'", "F32"});
+}
+
+TEST(Safetensors, NonFiniteValuesWarnWithCount) {
+  std::map<std::string, FloatTensor> in;
+  in["w"] = {{4}, {1.f, NAN, INFINITY, 2.f}};
+  std::vector<std::string> warnings;
+  set_warning_sink([&](const std::string& m) { warnings.push_back(m); });
+  parse(encode_safetensors(in));
+  set_warning_sink(nullptr);
+  ASSERT_EQ(warnings.size(), 1u);
+  EXPECT_NE(warnings[0].find("'w' (2 of 4)"), std::string::npos) << warnings[0];
+}
+
+// Faults found when a card's layers meet the file: missing, unexpected and mis-shaped keys.
+class WeightsAgainstCard : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    dir_ = test::temp_dir("weights");
+    card_ = R"({"family":"sequential","latent":{"size":4},"weights":"w.safetensors","layers":[
+      {"type":"linear","in":4,"out":12,"weights":"fc"},{"type":"reshape","shape":[3,2,2]},{"type":"tanh"}]})";
+    write_file_atomic(dir_ + "/card.json", card_);
+  }
+  void write(const std::map<std::string, FloatTensor>& t) {
+    write_file_atomic(dir_ + "/w.safetensors", encode_safetensors(t));
+  }
+  void load() { load_generator(load_model_card(dir_ + "/card.json")); }
+  std::string dir_, card_;
+};
+
+TEST_F(WeightsAgainstCard, LoadsWhenEverythingMatches) {
+  write({{"fc.weight", {{12, 4}, std::vector<float>(48, 0.1f)}}, {"fc.bias", {{12}, std::vector<float>(12, 0.f)}}});
+  EXPECT_NO_THROW(load());
+}
+
+TEST_F(WeightsAgainstCard, MissingKey) {
+  write({{"fc.weight", {{12, 4}, std::vector<float>(48, 0.1f)}}});
+  test::expect_error([&] { load(); }, {"w.safetensors", "missing key 'fc.bias'", "[12]"});
+}
+
+TEST_F(WeightsAgainstCard, UnexpectedKey) {
+  write({{"fc.weight", {{12, 4}, std::vector<float>(48, 0.1f)}}, {"fc.bias", {{12}, std::vector<float>(12, 0.f)}},
+         {"extra.weight", {{1}, {0.f}}}});
+  test::expect_error([&] { load(); }, {"w.safetensors", "unexpected key", "'extra.weight'"});
+}
+
+TEST_F(WeightsAgainstCard, WrongShape) {
+  write({{"fc.weight", {{4, 12}, std::vector<float>(48, 0.1f)}}, {"fc.bias", {{12}, std::vector<float>(12, 0.f)}}});
+  test::expect_error([&] { load(); }, {"w.safetensors", "'fc.weight'", "expected shape [12, 4]", "got [4, 12]"});
+}
+
+TEST_F(WeightsAgainstCard, HashMismatchWarns) {
+  write({{"fc.weight", {{12, 4}, std::vector<float>(48, 0.1f)}}, {"fc.bias", {{12}, std::vector<float>(12, 0.f)}}});
+  std::string card = card_;
+  card.replace(card.find("\"w.safetensors\""), 15, R"({"path":"w.safetensors","sha256":"00ff"})");
+  write_file_atomic(dir_ + "/card.json", card);
+  std::vector<std::string> warnings;
+  set_warning_sink([&](const std::string& m) { warnings.push_back(m); });
+  load();
+  set_warning_sink(nullptr);
+  ASSERT_EQ(warnings.size(), 1u);
+  EXPECT_NE(warnings[0].find("sha256"), std::string::npos);
+  EXPECT_NE(warnings[0].find("00ff"), std::string::npos);
+}
+
+}  // namespace
+}  // namespace actmap
