@@ -59,8 +59,8 @@ std::vector<ParityCase> cases() {
 }
 
 INSTANTIATE_TEST_SUITE_P(Generators, Parity, ::testing::ValuesIn(cases()),
-                         [](const auto& info) {
-                           std::string n = info.param.name + "_" + info.param.kernels;
+                         [](const auto& param_info) {
+                           std::string n = param_info.param.name + "_" + param_info.param.kernels;
                            for (char& ch : n) if (!std::isalnum(static_cast<unsigned char>(ch))) ch = '_';
                            return n;
                          });

@@ -193,7 +193,7 @@ std::vector<Edit> load_edits(const std::string& path) {
   json j;
   try {
     j = json::parse(read_file_text(path));
-  } catch (const json::parse_error& e) {
+  } catch (const json::exception& e) {
     throw Error(path + ": not valid JSON: " + e.what());
   }
   return edits_from_json(j, path);

@@ -246,7 +246,7 @@ ModelCard parse_model_card(const std::string& json_text, const std::string& path
   card.path = path;
   try {
     card.document = json::parse(json_text);
-  } catch (const json::parse_error& e) {
+  } catch (const json::exception& e) {
     throw Error(where + ": not valid JSON: " + e.what());
   }
   const json& doc = card.document;

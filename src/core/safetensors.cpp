@@ -70,7 +70,7 @@ SafetensorsHeader parse_safetensors_header(const std::uint8_t* bytes, std::size_
   nlohmann::json doc;
   try {
     doc = nlohmann::json::parse(text);
-  } catch (const nlohmann::json::parse_error& e) {
+  } catch (const nlohmann::json::exception& e) {
     throw Error(name + ": safetensors header is not valid JSON: " + e.what());
   }
   if (!doc.is_object()) throw Error(name + ": safetensors header must be a JSON object");

@@ -16,7 +16,7 @@ namespace {
 
 // A layer ready to run: weights on the device, eval-mode batch norm folded where possible.
 struct RunLayer {
-  LayerType type;
+  LayerType type = LayerType::ReLU;
   at::Tensor weight, bias;  // conv / linear; for an unfolded batch norm: per-channel scale, shift
   std::int64_t stride = 1, padding = 0, output_padding = 0;
   double slope = 0.01;
@@ -113,7 +113,13 @@ class SequentialGenerator final : public Generator {
       std::vector<RunLayer> stage;
       for (std::size_t i = s.first_layer; i < s.end_layer; ++i) {
         const LayerSpec& l = card_.layers[i];
-        RunLayer r{l.type, {}, {}, l.stride, l.padding, l.output_padding, l.slope, l.shape};
+        RunLayer r;
+        r.type = l.type;
+        r.stride = l.stride;
+        r.padding = l.padding;
+        r.output_padding = l.output_padding;
+        r.slope = l.slope;
+        r.shape = l.shape;
         switch (l.type) {
           case LayerType::Linear:
             r.weight = weights.take(l.weights + ".weight", {l.out, l.in}, l);

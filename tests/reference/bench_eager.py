@@ -25,8 +25,8 @@ import reference as R  # noqa: E402  (model definitions shared with the fixtures
 GRAD_MODES = {"no_grad": torch.no_grad, "inference_mode": torch.inference_mode}
 
 
-def build_models(models_dir):
-    models = {"ffhq64-vae": R.load_real("ffhq64-vae", models_dir)}
+def build_models(models_dir, real=True):
+    models = {"ffhq64-vae": R.load_real("ffhq64-vae", models_dir)} if real else {}
     torch.manual_seed(0)
     # randomized (not default-init) weights keep activations O(1): tiny values
     # could hit denormals and distort timings
@@ -64,7 +64,20 @@ def main(argv=None):
     ap.add_argument("--rounds", type=int, default=5, help="interleaved rounds; iters are split over them")
     ap.add_argument("--threads", default="1,2", help="comma-separated thread counts")
     ap.add_argument("--json", action="store_true", help="print JSON instead of a table")
+    ap.add_argument("--write-dcgan", metavar="DIR",
+                    help="write the benchmarked classic DCGAN as DIR/dcgan64-nz100-ngf64.{json,safetensors} and exit")
     args = ap.parse_args(argv)
+    if args.write_dcgan:
+        model = build_models(None, real=False)["dcgan64-nz100-ngf64"]
+        os.makedirs(args.write_dcgan, exist_ok=True)
+        R.write_safetensors(os.path.join(args.write_dcgan, "dcgan64-nz100-ngf64.safetensors"), R.dcgan_tensors(model))
+        card = {"actmap_model_card": 1, "name": "dcgan64-nz100-ngf64", "family": "dcgan",
+                "description": "The PyTorch DCGAN example generator with random weights (benchmarks only).",
+                "config": {"nz": 100, "ngf": 64, "nc": 3, "image_size": 64},
+                "weights": "dcgan64-nz100-ngf64.safetensors"}
+        with open(os.path.join(args.write_dcgan, "dcgan64-nz100-ngf64.json"), "w") as f:
+            json.dump(card, f, indent=2)
+        return 0
     thread_counts = [int(t) for t in args.threads.split(",")]
 
     # configs are interleaved over rounds so that slow drift of a shared VM
