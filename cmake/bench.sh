@@ -13,7 +13,7 @@ cli=build/release/src/cli/actmap-cli
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 /usr/bin/python3 tests/reference/bench_eager.py --write-dcgan "$work"
-echo "machine: $(lscpu | sed -n 's/^Model name: *//p'), $(nproc) cores; $($cli bench -m "$work/dcgan64-nz100-ngf64.json" --iters 1 --warmup 0 | head -1 | sed 's/.*BLAS/BLAS/')"
+echo "machine: $(lscpu | sed -n 's/^Model name: *//p'), $(nproc) cores; $($cli bench -m "$work/dcgan64-nz100-ngf64.json" --iters 1 --warmup 0 | head -1 | sed "s/.*, BLAS /BLAS /")"
 for r in $(seq "$rounds"); do
   /usr/bin/python3 tests/reference/bench_eager.py --models-dir "$ACTMAP_MODEL_PATH" --iters 200 --rounds 2 --json > "$work/eager.$r.json"
   $cli bench -m ffhq64-vae --iters 200 > "$work/ffhq.$r.txt"
