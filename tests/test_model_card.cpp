@@ -63,6 +63,9 @@ TEST(ModelCard, TapNamesRename) {
   const ModelCard c = parse_model_card(R"({"family":"dcgan","weights":"x","config":{"nz":4,"ngf":2,"image_size":16},
                                           "tap_names":{"main.2":"coarse"}})", "");
   EXPECT_EQ(plan_stages(c)[0].tap.name, "coarse");
+  test::expect_error([] {
+    parse_model_card(R"({"family":"dcgan","weights":"x","config":{"nz":4,"ngf":2,"image_size":16},"tap_names":{"main.3":"a"}})", "c.json");
+  }, {"c.json", "tap_names", "'main.3'", "main.2"});
 }
 
 TEST(ModelCard, ErrorsNameTheLayerAndKey) {

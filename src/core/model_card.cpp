@@ -1,5 +1,6 @@
 #include "actmap/model_card.h"
 
+#include <algorithm>
 #include <array>
 #include <cmath>
 #include <cstdlib>
@@ -465,6 +466,14 @@ std::vector<Stage> plan_stages(const ModelCard& card) {
   }
   if (shape.size() != 3) {
     throw Error(where + ": the last layer gives " + shape_text(shape) + ", but a generator must end in an image [C, H, W]");
+  }
+  for (const auto& [from, to] : card.tap_names) {
+    const bool known = std::any_of(stages.begin(), stages.end(), [&](const Stage& s) { return s.tap.name == from; });
+    if (!known) {
+      std::string names;
+      for (const auto& s : stages) names += (names.empty() ? "" : ", ") + s.tap.name;
+      throw Error(where + ": tap_names: there is no tap '" + from + "' to rename (taps: " + names + ")");
+    }
   }
   for (auto& s : stages) {
     const auto it = card.tap_names.find(s.tap.name);
