@@ -9,12 +9,6 @@
 
 namespace actmap {
 
-std::string shape_string(const std::vector<std::int64_t>& shape) {
-  std::string s = "[";
-  for (std::size_t i = 0; i < shape.size(); ++i) s += (i ? ", " : "") + std::to_string(shape[i]);
-  return s + "]";
-}
-
 std::string shape_string(at::IntArrayRef shape) { return shape_string(shape.vec()); }
 
 std::size_t Generator::tap_index(const std::string& name) const {

@@ -8,6 +8,7 @@
 #include "actmap/error.h"
 #include "actmap/files.h"
 #include "float_bits.h"
+#include "shape_text.h"
 
 namespace actmap {
 namespace {
@@ -46,11 +47,6 @@ bool valid_utf8(const std::string& s) {
   return true;
 }
 
-std::string shape_str(const std::vector<std::int64_t>& shape) {
-  std::string s = "[";
-  for (std::size_t i = 0; i < shape.size(); ++i) s += (i ? ", " : "") + std::to_string(shape[i]);
-  return s + "]";
-}
 
 }  // namespace
 
@@ -126,7 +122,7 @@ SafetensorsHeader parse_safetensors_header(const std::uint8_t* bytes, std::size_
     }
     if (e.end - e.begin != count * esize) {
       throw Error(where + ": data_offsets span " + std::to_string(e.end - e.begin) + " bytes but " +
-                  e.dtype + " " + shape_str(e.shape) + " needs " + std::to_string(count * esize));
+                  e.dtype + " " + shape_string(e.shape) + " needs " + std::to_string(count * esize));
     }
     header.tensors.emplace(key, std::move(e));
   }

@@ -6,12 +6,13 @@
 
 #include <ATen/ATen.h>
 
+#include "shape_text.h"
+
 namespace actmap {
 
 // "cpu", "cuda", "cuda:1" -> c10::Device, with actmap::Error for bad names or missing devices.
 c10::Device parse_device(const std::string& device);
 
 std::string shape_string(at::IntArrayRef shape);
-std::string shape_string(const std::vector<std::int64_t>& shape);
 
 }  // namespace actmap
