@@ -467,7 +467,8 @@ std::vector<Stage> plan_stages(const ModelCard& card) {
   if (shape.size() != 3) {
     throw Error(where + ": the last layer gives " + shape_text(shape) + ", but a generator must end in an image [C, H, W]");
   }
-  for (const auto& [from, to] : card.tap_names) {
+  for (const auto& rename : card.tap_names) {
+    const std::string& from = rename.first;  // a named variable: lambdas cannot capture bindings in C++17
     const bool known = std::any_of(stages.begin(), stages.end(), [&](const Stage& s) { return s.tap.name == from; });
     if (!known) {
       std::string names;
