@@ -11,6 +11,11 @@ namespace actmap {
 
 std::string shape_string(at::IntArrayRef shape) { return shape_string(shape.vec()); }
 
+std::string torch_error_text(const c10::Error& e) {
+  const std::string what = e.what_without_backtrace();
+  return what.substr(0, what.find('\n'));
+}
+
 std::size_t Generator::tap_index(const std::string& name) const {
   const auto& t = taps();
   for (std::size_t i = 0; i < t.size(); ++i) {
@@ -32,9 +37,7 @@ std::shared_ptr<const Generator> load_generator(const ModelCard& card, const std
   try {
     if (card.family == "dcgan" || card.family == "sequential") return make_sequential_generator(card, device);
   } catch (const c10::Error& e) {
-    // LibTorch's own messages carry C++ backtraces; keep the first line.
-    const std::string what = e.what_without_backtrace();
-    throw Error((card.path.empty() ? card.name : card.path) + ": " + what.substr(0, what.find('\n')));
+    throw Error((card.path.empty() ? card.name : card.path) + ": " + torch_error_text(e));
   }
   throw Error((card.path.empty() ? card.name : card.path) + ": unsupported family '" + card.family + "'");
 }

@@ -6,6 +6,7 @@
 #include <c10/core/InferenceMode.h>
 
 #include "actmap/error.h"
+#include "torch_util.h"
 
 namespace actmap {
 namespace {
@@ -85,31 +86,28 @@ RenderResult Renderer::render(const at::Tensor& z, const std::vector<Edit>& edit
   result.timings.stage_ms.assign(n, 0.0);
   result.timings.edit_ms.assign(n, 0.0);
   for (std::size_t i = first; i < n; ++i) {
-    const auto t0 = std::chrono::steady_clock::now();
-    TapState s;
     try {
-      s = generator_->run_stage(i, i == 0 ? input_ : edited_[i - 1]);
-    } catch (const c10::Error& e) {
-      for (std::size_t k = i; k < n; ++k) signature_[k] = std::string("\x01");
-      const std::string what = e.what_without_backtrace();
-      throw Error("stage " + std::to_string(i) + " ('" + taps[i].name + "'): " + what.substr(0, what.find('\n')));
-    }
-    sync_device(s.x);
-    result.timings.stage_ms[i] = ms_since(t0);
-    unedited_[i] = s.x;
-    const auto t1 = std::chrono::steady_clock::now();
-    const auto labels = clusters_.find(taps[i].name);
-    try {
+      const auto t0 = std::chrono::steady_clock::now();
+      TapState s = generator_->run_stage(i, i == 0 ? input_ : edited_[i - 1]);
+      sync_device(s.x);
+      result.timings.stage_ms[i] = ms_since(t0);
+      unedited_[i] = s.x;
+      const auto t1 = std::chrono::steady_clock::now();
+      const auto labels = clusters_.find(taps[i].name);
       s.x = apply_edits(s.x, per_tap[i], taps[i], labels == clusters_.end() ? std::vector<int>{} : labels->second);
+      sync_device(s.x);
+      result.timings.edit_ms[i] = ms_since(t1);
+      edited_[i] = std::move(s);
+      signature_[i] = signature[i];
     } catch (...) {
       // The cache from this tap on no longer matches its signature.
       for (std::size_t k = i; k < n; ++k) signature_[k] = std::string("\x01");
-      throw;
+      try {
+        throw;
+      } catch (const c10::Error& e) {
+        throw Error("stage " + std::to_string(i) + " ('" + taps[i].name + "'): " + torch_error_text(e));
+      }
     }
-    sync_device(s.x);
-    result.timings.edit_ms[i] = ms_since(t1);
-    edited_[i] = std::move(s);
-    signature_[i] = signature[i];
   }
   result.output = edited_[n - 1].x;
   result.timings.total_ms = ms_since(t_start);

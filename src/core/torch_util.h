@@ -15,4 +15,7 @@ c10::Device parse_device(const std::string& device);
 
 std::string shape_string(at::IntArrayRef shape);
 
+// LibTorch's messages carry C++ backtraces; users get the first line.
+std::string torch_error_text(const c10::Error& e);
+
 }  // namespace actmap
