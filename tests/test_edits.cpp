@@ -34,14 +34,14 @@ TEST(ChannelSelector, RoundTripsJson) {
 TEST(ChannelSelector, OutOfRangeNamesTapAndCount) {
   test::expect_error([] { sel(8); }, {"channel 8", "'main.5'", "8 channels"});
   test::expect_error([] { sel(json{{"range", {2, 9}}}); }, {"channel 9", "'main.5'"});
-  test::expect_error([] { ChannelSelector::from_json("some", "edits[0].channels"); }, {"edits[0].channels", "\"all\""});
+  test::expect_error([] { ChannelSelector::from_json("some", "/edits/0/channels"); }, {"/edits/0/channels: ", "\"all\""});
   test::expect_error([] { ChannelSelector::from_json(json{{"cluster", 0}}, "c").resolve(4, "main.2"); }, {"'main.2'", "no clusters"});
 }
 
 TEST(EditList, ParsesValidatesAndFillsIds) {
   const auto edits = edits_from_json(json::parse(R"({"edits":[
       {"tap":"main.2","op":"multiply","params":{"factor":2},"channels":[0,1]},
-      {"id":"e1","tap":"main.5","op":"ablate","enabled":false}]})"), "s.json");
+      {"id":"e1","tap":"main.5","op":"ablate","enabled":false}]})"));
   ASSERT_EQ(edits.size(), 2u);
   EXPECT_EQ(edits[0].id, "e2");  // "e1" is taken
   EXPECT_EQ(edits[1].id, "e1");
@@ -52,23 +52,24 @@ TEST(EditList, ParsesValidatesAndFillsIds) {
 }
 
 TEST(EditList, ErrorsNameTheEditAndKey) {
-  test::expect_error([] { edits_from_json(json::parse(R"([{"tap":"a","op":"blur"}])"), "s.json"); },
-                     {"s.json[0]", "unknown op 'blur'", "multiply"});
-  test::expect_error([] { edits_from_json(json::parse(R"([{"tap":"a","op":"multiply","params":{"factr":2}}])"), "s.json"); },
-                     {"s.json[0].params.factr", "factor"});
-  test::expect_error([] { edits_from_json(json::parse(R"([{"tap":"a","op":"fill","params":{"value":"x"}}])"), "s.json"); },
-                     {"s.json[0].params.value", "number"});
-  test::expect_error([] { edits_from_json(json::parse(R"([{"tap":"a","op":"fill","params":{"value":1e9}}])"), "s.json"); },
-                     {"s.json[0].params.value", "outside"});
-  test::expect_error([] { edits_from_json(json::parse(R"([{"op":"fill"}])"), "s.json"); }, {"s.json[0].tap", "missing"});
-  test::expect_error([] { edits_from_json(json::parse(R"([{"id":"a","tap":"t","op":"ablate"},{"id":"a","tap":"t","op":"ablate"}])"), "s.json"); },
-                     {"s.json[1].id", "'a'", "twice"});
+  test::expect_error([] { edits_from_json(json::parse(R"([{"tap":"a","op":"blurr"}])")); },
+                     {"/0/op: ", "unknown op \"blurr\"", "multiply"});
+  test::expect_error([] { edits_from_json(json::parse(R"([{"tap":"a","op":"multiply","params":{"factr":2}}])")); },
+                     {"/0/params/factr: ", "factor"});
+  test::expect_error([] { edits_from_json(json::parse(R"({"edits":[{"tap":"a","op":"fill","params":{"value":"x"}}]})")); },
+                     {"/edits/0/params/value: expected a number, got \"x\""});
+  test::expect_error([] { edits_from_json(json::parse(R"([{"tap":"a","op":"fill","params":{"value":1e9}}])")); },
+                     {"/0/params/value: ", "outside"});
+  test::expect_error([] { edits_from_json(json::parse(R"([{"op":"fill"}])")); }, {"/0/tap: ", "missing"});
+  test::expect_error([] { edits_from_json(json::parse(R"([{"id":"a","tap":"t","op":"ablate"},{"id":"a","tap":"t","op":"ablate"}])")); },
+                     {"/1/id: ", "\"a\"", "twice"});
 }
 
 TEST(OpRegistry, ListsParametersWithDefaults) {
   const OpSpec* m = find_op("multiply");
   ASSERT_NE(m, nullptr);
-  ASSERT_EQ(m->params.size(), 1u);
+  ASSERT_EQ(m->params.size(), 2u);
+  EXPECT_EQ(m->params[1].name, "renormalize");
   EXPECT_EQ(m->params[0].name, "factor");
   EXPECT_EQ(m->params[0].default_value, 1.0);
   EXPECT_EQ(validate_op_params("add", json::object(), "e")["value"], 0.0);

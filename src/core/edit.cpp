@@ -1,11 +1,15 @@
 #include "actmap/edit.h"
 
 #include <algorithm>
+#include <cmath>
+#include <filesystem>
 #include <numeric>
 #include <set>
 
 #include "actmap/error.h"
 #include "actmap/files.h"
+#include "actmap/image.h"
+#include "actmap/json_text.h"
 #include "actmap/latent.h"
 #include "actmap/ops.h"
 
@@ -16,7 +20,7 @@ namespace {
 
 std::int64_t channel_index(const json& v, const std::string& where) {
   if (!v.is_number_integer() || v.get<std::int64_t>() < 0) {
-    throw Error(where + ": channel indices must be non-negative integers, got " + v.dump());
+    throw Error(where + ": expected a non-negative channel index, got " + v.dump());
   }
   return v.get<std::int64_t>();
 }
@@ -35,31 +39,31 @@ ChannelSelector ChannelSelector::from_json(const json& j, const std::string& whe
   } else if (j.is_array()) {
     s.kind = Kind::List;
     if (j.empty()) throw Error(where + ": an empty channel list selects nothing");
-    for (const auto& v : j) s.list.push_back(channel_index(v, where));
+    for (std::size_t i = 0; i < j.size(); ++i) s.list.push_back(channel_index(j[i], json_pointer_join(where, i)));
   } else if (j.is_object() && j.contains("range")) {
     const json& r = j.at("range");
-    if (!r.is_array() || r.size() != 2) throw Error(where + ".range: must be [first, last]");
+    if (!r.is_array() || r.size() != 2) throw Error(where + "/range: expected [first, last], got " + r.dump());
     s.kind = Kind::Range;
-    s.first = channel_index(r[0], where + ".range");
-    s.last = channel_index(r[1], where + ".range");
-    if (s.first > s.last) throw Error(where + ".range: first " + r[0].dump() + " is after last " + r[1].dump());
+    s.first = channel_index(r[0], where + "/range/0");
+    s.last = channel_index(r[1], where + "/range/1");
+    if (s.first > s.last) throw Error(where + "/range: first " + r[0].dump() + " is after last " + r[1].dump());
   } else if (j.is_object() && j.contains("cluster")) {
     if (!j.at("cluster").is_number_integer() || j.at("cluster").get<int>() < 0) {
-      throw Error(where + ".cluster: must be a non-negative integer");
+      throw Error(where + "/cluster: expected a non-negative integer, got " + j.at("cluster").dump());
     }
     s.kind = Kind::Cluster;
     s.cluster = j.at("cluster").get<int>();
   } else if (j.is_object() && j.contains("random")) {
     const json& f = j.at("random");
     if (!f.is_number() || !(f.get<double>() > 0.0) || f.get<double>() > 1.0) {
-      throw Error(where + ".random: must be a fraction in (0, 1], got " + f.dump());
+      throw Error(where + "/random: expected a fraction in (0, 1], got " + f.dump());
     }
     s.kind = Kind::Random;
     s.fraction = f.get<double>();
     if (j.contains("seed")) {
       const json& seed = j.at("seed");
       if (!seed.is_number_integer() || (!seed.is_number_unsigned() && seed.get<std::int64_t>() < 0)) {
-        throw Error(where + ".seed: must be a non-negative integer, got " + seed.dump());
+        throw Error(where + "/seed: expected a non-negative integer, got " + seed.dump());
       }
       s.seed = j.at("seed").get<std::uint64_t>();
     }
@@ -133,49 +137,159 @@ std::vector<std::int64_t> ChannelSelector::resolve(std::int64_t channels, const 
   return out;
 }
 
-Edit Edit::from_json(const json& j, const std::string& where) {
-  if (!j.is_object()) throw Error(where + ": an edit must be an object");
-  static const std::set<std::string> known = {"id", "tap", "channels", "op", "params", "enabled"};
+namespace {
+
+double finite_number(const json& v, const std::string& where) {
+  if (!v.is_number() || !std::isfinite(v.get<double>())) throw Error(where + ": expected a number, got " + v.dump());
+  return v.get<double>();
+}
+
+}  // namespace
+
+SpatialMask SpatialMask::from_json(const json& j, const std::string& where, const std::string& base_dir) {
+  if (!j.is_object()) throw Error(where + ": expected an object such as {\"rect\": [x0, y0, x1, y1]}, got " + j.dump());
+  SpatialMask m;
   for (const auto& [key, value] : j.items()) {
-    if (key == "mask") throw Error(where + ".mask: spatial masks are not supported by this build yet");
-    if (!known.count(key)) throw Error(where + "." + key + ": unknown key in an edit");
+    const std::string at = json_pointer_join(where, key);
+    if (key == "invert") {
+      if (!value.is_boolean()) throw Error(at + ": expected true or false, got " + value.dump());
+      m.invert = value.get<bool>();
+      continue;
+    }
+    if (m.kind != Kind::None) throw Error(at + ": a mask has one shape (rect, ellipse, values or file)");
+    if (key == "rect" || key == "ellipse") {
+      if (!value.is_array() || value.size() != 4) {
+        throw Error(at + ": expected " + (key == "rect" ? "[x0, y0, x1, y1]" : "[cx, cy, rx, ry]") + ", got " + value.dump());
+      }
+      for (std::size_t i = 0; i < 4; ++i) m.shape[i] = finite_number(value[i], json_pointer_join(at, i));
+      if (key == "rect") {
+        m.kind = Kind::Rect;
+        if (m.shape[0] > m.shape[2] || m.shape[1] > m.shape[3]) throw Error(at + ": x0 > x1 or y0 > y1 in " + value.dump());
+      } else {
+        m.kind = Kind::Ellipse;
+        if (!(m.shape[2] > 0) || !(m.shape[3] > 0)) throw Error(at + ": the radii must be positive, got " + value.dump());
+      }
+    } else if (key == "values") {
+      if (!value.is_array() || value.empty() || !value[0].is_array() || value[0].empty()) {
+        throw Error(at + ": expected rows of weights [[w, ...], ...], got " + value.dump().substr(0, 80));
+      }
+      m.kind = Kind::Values;
+      m.height = static_cast<std::int64_t>(value.size());
+      m.width = static_cast<std::int64_t>(value[0].size());
+      if (m.height * m.width > (std::int64_t(1) << 24)) throw Error(at + ": mask is too large");
+      for (std::size_t r = 0; r < value.size(); ++r) {
+        const json& row = value[r];
+        const std::string row_at = json_pointer_join(at, r);
+        if (!row.is_array() || static_cast<std::int64_t>(row.size()) != m.width) {
+          throw Error(row_at + ": expected a row of " + std::to_string(m.width) + " weights like row 0");
+        }
+        for (std::size_t c = 0; c < row.size(); ++c) {
+          const double w = finite_number(row[c], json_pointer_join(row_at, c));
+          if (w < 0.0 || w > 1.0) throw Error(json_pointer_join(row_at, c) + ": weight " + row[c].dump() + " is outside [0, 1]");
+          m.values.push_back(static_cast<float>(w));
+        }
+      }
+    } else if (key == "file") {
+      if (!value.is_string() || value.get<std::string>().empty()) throw Error(at + ": expected a file name, got " + value.dump());
+      m.kind = Kind::File;
+      m.file = value.get<std::string>();
+      std::filesystem::path path(m.file);
+      if (path.is_relative() && !base_dir.empty()) path = std::filesystem::path(base_dir) / path;
+      Image img;
+      try {
+        img = read_image(path.string());
+      } catch (const Error& e) {
+        throw Error(at + ": " + e.what());
+      }
+      m.height = img.height;
+      m.width = img.width;
+      // White is 1; colour images use their mean of R, G, B; alpha is ignored.
+      const int ch = img.channels, grey = ch >= 3 ? 3 : 1;
+      m.values.resize(static_cast<std::size_t>(m.height * m.width));
+      for (std::size_t i = 0; i < m.values.size(); ++i) {
+        float sum = 0.0f;
+        for (int c = 0; c < grey; ++c) sum += img.pixels[i * static_cast<std::size_t>(ch) + static_cast<std::size_t>(c)];
+        m.values[i] = sum / (255.0f * static_cast<float>(grey));
+      }
+    } else {
+      throw Error(at + ": unknown key in a mask (use rect, ellipse, values or file, and invert)");
+    }
+  }
+  if (m.kind == Kind::None) throw Error(where + ": a mask needs one of rect, ellipse, values or file");
+  return m;
+}
+
+json SpatialMask::to_json() const {
+  json j = json::object();
+  switch (kind) {
+    case Kind::None: return json();
+    case Kind::Rect: j["rect"] = shape; break;
+    case Kind::Ellipse: j["ellipse"] = shape; break;
+    case Kind::Values: {
+      json rows = json::array();
+      for (std::int64_t r = 0; r < height; ++r) {
+        rows.push_back(std::vector<float>(values.begin() + r * width, values.begin() + (r + 1) * width));
+      }
+      j["values"] = std::move(rows);
+      break;
+    }
+    case Kind::File: j["file"] = file; break;
+  }
+  if (invert) j["invert"] = true;
+  return j;
+}
+
+Edit Edit::from_json(const json& j, const std::string& where, const std::string& base_dir) {
+  if (!j.is_object()) throw Error(where + ": expected an edit object {\"tap\", \"op\", ...}, got " + j.dump().substr(0, 80));
+  static const std::set<std::string> known = {"id", "tap", "channels", "op", "params", "enabled", "mask"};
+  for (const auto& [key, value] : j.items()) {
+    if (!known.count(key)) {
+      throw Error(json_pointer_join(where, key) + ": unknown key in an edit (keys: id, tap, channels, op, params, enabled, mask)");
+    }
   }
   Edit e;
   if (j.contains("id")) {
-    if (!j.at("id").is_string() || j.at("id").get<std::string>().empty()) throw Error(where + ".id: must be a non-empty string");
+    if (!j.at("id").is_string() || j.at("id").get<std::string>().empty()) {
+      throw Error(where + "/id: expected a non-empty string, got " + j.at("id").dump());
+    }
     e.id = j.at("id").get<std::string>();
   }
-  if (!j.contains("tap") || !j.at("tap").is_string()) throw Error(where + ".tap: missing (the tap's name)");
+  if (!j.contains("tap")) throw Error(where + "/tap: missing (the name of the tap to edit)");
+  if (!j.at("tap").is_string()) throw Error(where + "/tap: expected a tap name, got " + j.at("tap").dump());
   e.tap = j.at("tap").get<std::string>();
-  if (!j.contains("op") || !j.at("op").is_string()) throw Error(where + ".op: missing (the operation's name)");
+  if (!j.contains("op")) throw Error(where + "/op: missing (the operation's name: " + op_names() + ")");
+  if (!j.at("op").is_string()) throw Error(where + "/op: expected an op name, got " + j.at("op").dump());
   e.op = j.at("op").get<std::string>();
-  e.channels = ChannelSelector::from_json(j.value("channels", json("all")), where + ".channels");
+  e.channels = ChannelSelector::from_json(j.value("channels", json("all")), where + "/channels");
   e.params = validate_op_params(e.op, j.value("params", json::object()), where);
   if (j.contains("enabled")) {
-    if (!j.at("enabled").is_boolean()) throw Error(where + ".enabled: must be true or false");
+    if (!j.at("enabled").is_boolean()) throw Error(where + "/enabled: expected true or false, got " + j.at("enabled").dump());
     e.enabled = j.at("enabled").get<bool>();
   }
+  if (j.contains("mask") && !j.at("mask").is_null()) e.mask = SpatialMask::from_json(j.at("mask"), where + "/mask", base_dir);
   return e;
 }
 
 json Edit::to_json() const {
-  return {{"id", id}, {"tap", tap}, {"channels", channels.to_json()}, {"op", op}, {"params", params}, {"enabled", enabled}};
+  json j = {{"id", id}, {"tap", tap}, {"channels", channels.to_json()}, {"op", op}, {"params", params}, {"enabled", enabled}};
+  if (!mask.empty()) j["mask"] = mask.to_json();
+  return j;
 }
 
-std::vector<Edit> edits_from_json(const json& j, const std::string& where) {
+std::vector<Edit> edits_from_json(const json& j, const std::string& where, const std::string& base_dir) {
   const json* list = &j;
   std::string at = where;
   if (j.is_object() && j.contains("edits")) {
     list = &j.at("edits");
-    at += ": edits";
+    at += "/edits";
   }
-  if (!list->is_array()) throw Error(where + ": expected a list of edits or {\"edits\": [...]}");
+  if (!list->is_array()) throw Error((at.empty() ? "/" : at) + ": expected a list of edits or {\"edits\": [...]}");
   std::vector<Edit> edits;
   std::set<std::string> ids;
   for (std::size_t i = 0; i < list->size(); ++i) {
-    Edit e = Edit::from_json((*list)[i], at + "[" + std::to_string(i) + "]");
+    Edit e = Edit::from_json((*list)[i], json_pointer_join(at, i), base_dir);
     if (!e.id.empty() && !ids.insert(e.id).second) {
-      throw Error(at + "[" + std::to_string(i) + "].id: '" + e.id + "' is used twice");
+      throw Error(json_pointer_join(at, i) + "/id: \"" + e.id + "\" is used twice");
     }
     edits.push_back(std::move(e));
   }
@@ -190,13 +304,12 @@ std::vector<Edit> edits_from_json(const json& j, const std::string& where) {
 }
 
 std::vector<Edit> load_edits(const std::string& path) {
-  json j;
+  const json j = parse_json_text(read_file_text(path), path);
   try {
-    j = json::parse(read_file_text(path));
-  } catch (const json::exception& e) {
-    throw Error(path + ": not valid JSON: " + e.what());
+    return edits_from_json(j, "", std::filesystem::path(path).parent_path().string());
+  } catch (const Error& e) {
+    throw Error(path + ": " + e.what());
   }
-  return edits_from_json(j, path);
 }
 
 json edits_to_json(const std::vector<Edit>& edits) {

@@ -8,6 +8,7 @@
 #include <sstream>
 
 #include "actmap/error.h"
+#include "actmap/json_text.h"
 #include "actmap/files.h"
 
 namespace fs = std::filesystem;
@@ -245,11 +246,7 @@ ModelCard parse_model_card(const std::string& json_text, const std::string& path
   const std::string where = path.empty() ? std::string("model card") : path;
   ModelCard card;
   card.path = path;
-  try {
-    card.document = json::parse(json_text);
-  } catch (const json::exception& e) {
-    throw Error(where + ": not valid JSON: " + e.what());
-  }
+  card.document = parse_json_text(json_text, where);
   const json& doc = card.document;
   if (!doc.is_object()) throw Error(where + ": a model card must be a JSON object");
   Reader r(doc, where);

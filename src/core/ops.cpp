@@ -9,22 +9,213 @@ using nlohmann::json;
 namespace actmap {
 namespace {
 
-ParamSpec number(const char* name, double min, double max, double dflt, const char* help) {
-  return ParamSpec{name, ParamType::Number, min, max, dflt, {}, help};
+constexpr double kBig = 1e6;           // the widest value range an op accepts
+constexpr double kMaxSeed = 9007199254740992.0;  // 2^53: every seed survives a round trip through double
+constexpr std::size_t kMaxPoints = 100000;
+
+ParamSpec number(const char* name, double min, double max, double dflt, double ui_min, double ui_max, const char* help) {
+  ParamSpec p;
+  p.name = name;
+  p.type = ParamType::Number;
+  p.min = min;
+  p.max = max;
+  p.default_value = dflt;
+  p.ui_min = ui_min;
+  p.ui_max = ui_max;
+  p.help = help;
+  return p;
+}
+
+ParamSpec integer(const char* name, double min, double max, std::int64_t dflt, double ui_max, const char* help,
+                  bool odd = false) {
+  ParamSpec p = number(name, min, max, 0.0, min, ui_max, help);
+  p.type = ParamType::Integer;
+  p.default_value = dflt;
+  p.odd = odd;
+  return p;
+}
+
+ParamSpec choice(const char* name, std::vector<std::string> choices, const char* help) {
+  ParamSpec p;
+  p.name = name;
+  p.type = ParamType::Choice;
+  p.default_value = choices.front();
+  p.choices = std::move(choices);
+  p.help = help;
+  return p;
+}
+
+ParamSpec points(const char* help) {
+  ParamSpec p;
+  p.name = "points";
+  p.type = ParamType::Points;
+  p.default_value = json::array();
+  p.help = help;
+  return p;
+}
+
+ParamSpec seed(const char* help) { return integer("seed", 0, kMaxSeed, 0, 1000, help); }
+
+ParamSpec radius_param() {
+  return number("radius", 0.1, 1e4, 2.0, 0.5, 32.0, "Brush radius in tap pixels");
+}
+
+ParamSpec edge_param() {
+  return choice("edge", {"soft", "hard"},
+                "soft: weight falls linearly from 1 at the stroke to 0 at the radius; hard: 1 within the radius");
+}
+
+std::string fmt(double v) { return json(v).dump(); }
+
+void check_order(const json& p, const char* lo, const char* hi, const std::string& where, const char* what) {
+  if (p.at(lo).get<double>() > p.at(hi).get<double>()) {
+    throw Error(where + "/params/" + hi + ": " + fmt(p.at(hi).get<double>()) + " is " + what + " " + lo + " " +
+                fmt(p.at(lo).get<double>()));
+  }
+}
+
+std::vector<OpSpec> build_registry() {
+  std::vector<OpSpec> ops = {
+      // Painting: the Activation Map Editor's tools. Strokes are stored in tap coordinates, so
+      // they replay on any latent.
+      {"brush", "paint",
+       "Paint a stroke: the points are joined into a polyline; each pixel's weight w comes from its distance "
+       "to the line. add: x + strength*w; subtract: x - strength*w; set: x + (strength - x)*w.",
+       {points("The stroke, as [x, y] points in tap pixels"), radius_param(),
+        number("strength", -kBig, kBig, 1.0, 0.0, 10.0, "How much to add or subtract, or the value to set"), edge_param(),
+        choice("mode", {"add", "subtract", "set"}, "add, subtract (shift in the editor) or set")},
+       {}},
+      {"fill", "paint", "Set every selected value to a constant.",
+       {number("value", -kBig, kBig, 0.0, -10.0, 10.0, "The value to write")}, {}},
+      {"rect", "paint",
+       "Set a rectangle to a value: the pixels whose centres (column, row) lie in [x0, x1] x [y0, y1].",
+       {number("x0", -kBig, kBig, 0.0, 0.0, 64.0, "Left column"), number("y0", -kBig, kBig, 0.0, 0.0, 64.0, "Top row"),
+        number("x1", -kBig, kBig, 0.0, 0.0, 64.0, "Right column (inclusive)"),
+        number("y1", -kBig, kBig, 0.0, 0.0, 64.0, "Bottom row (inclusive)"),
+        number("value", -kBig, kBig, 0.0, -10.0, 10.0, "The value to write")},
+       [](const json& p, const std::string& where) {
+         check_order(p, "x0", "x1", where, "left of");
+         check_order(p, "y0", "y1", where, "above");
+       }},
+      {"erase", "paint", "Restore the unedited activation under a stroke (weighted like the brush).",
+       {points("The stroke, as [x, y] points in tap pixels"), radius_param(), edge_param()}, {}},
+
+      // Geometry: about the map's centre, bilinear, zeros where nothing maps.
+      {"rotate", "geometry", "Rotate about the centre, counter-clockwise as seen on screen (bilinear; zeros outside).",
+       {number("degrees", -3600.0, 3600.0, 0.0, -180.0, 180.0, "Angle in degrees, counter-clockwise")}, {}},
+      {"scale", "geometry", "Zoom about the centre: 2 doubles the size, 0.5 halves it (bilinear; zeros outside).",
+       {number("factor", 0.01, 100.0, 1.0, 0.25, 4.0, "Zoom factor")}, {}},
+      {"translate", "geometry", "Shift by fractions of the map (as in Network Bending); zeros move in.",
+       {number("dx", -10.0, 10.0, 0.0, -1.0, 1.0, "Rightwards, as a fraction of the width"),
+        number("dy", -10.0, 10.0, 0.0, -1.0, 1.0, "Downwards, as a fraction of the height")},
+       {}},
+      {"flip", "geometry", "Mirror the whole map.",
+       {choice("axis", {"horizontal", "vertical"}, "horizontal: left and right swap; vertical: top and bottom swap")}, {}},
+      {"mirror", "geometry", "Replace half of the map by the reflection of the other half.",
+       {choice("axis", {"x", "y"}, "x: the right half becomes the reflected left half; y: the bottom half the reflected top")},
+       {}},
+
+      // Values.
+      {"multiply", "value", "Scale the selected activations.",
+       {number("factor", -kBig, kBig, 1.0, -8.0, 8.0, "Multiplier; 0 ablates, negative flips the sign")}, {}},
+      {"add", "value", "Add a constant to the selected activations.",
+       {number("value", -kBig, kBig, 0.0, -10.0, 10.0, "The value to add")}, {}},
+      {"negate", "value", "-x.", {}, {}},
+      {"invert", "value", "1 - x (Network Bending's invert).", {}, {}},
+      {"threshold", "value", "Binary: 1 where x > t, else 0.",
+       {number("t", -kBig, kBig, 0.0, -5.0, 5.0, "Threshold")}, {}},
+      {"clamp", "value", "Limit values to [lo, hi].",
+       {number("lo", -kBig, kBig, 0.0, -10.0, 10.0, "Lower bound"),
+        number("hi", -kBig, kBig, 1.0, -10.0, 10.0, "Upper bound")},
+       [](const json& p, const std::string& where) { check_order(p, "lo", "hi", where, "below"); }},
+      {"ablate", "value", "Zero the selected channels (switch the units off).", {}, {}},
+
+      // Morphology and filters; borders use only the pixels inside the map (edge values repeat).
+      {"erode", "filter", "Grey-scale erosion: the minimum over a (2r+1) x (2r+1) square.",
+       {integer("radius", 1, 64, 1, 8, "Half the square's side")}, {}},
+      {"dilate", "filter", "Grey-scale dilation: the maximum over a (2r+1) x (2r+1) square.",
+       {integer("radius", 1, 64, 1, 8, "Half the square's side")}, {}},
+      {"mean_filter", "filter", "Mean over a size x size square (only pixels inside the map count).",
+       {integer("size", 1, 129, 3, 15, "Odd side length", /*odd=*/true)}, {}},
+      {"gaussian_blur", "filter", "Gaussian blur (kernel radius ceil(3 sigma), edges repeat).",
+       {number("sigma", 0.01, 64.0, 1.0, 0.1, 8.0, "Standard deviation in tap pixels")}, {}},
+      {"sharpen", "filter", "x + amount * (4x - the four neighbours); amount 1 is the classic sharpen kernel.",
+       {number("amount", -100.0, 100.0, 1.0, 0.0, 5.0, "Strength")}, {}},
+      {"sobel", "filter", "Gradient magnitude sqrt(gx^2 + gy^2) with 3x3 Sobel kernels (edges repeat).", {}, {}},
+
+      // Channel-level.
+      {"shuffle", "channel", "Permute the selected channels among themselves (seeded).",
+       {seed("Seed of the permutation")}, {}},
+      {"vanish", "channel", "Replace each selected channel by an unselected one chosen with the seed.",
+       {seed("Seed of the choice")}, {}},
+      {"sin_disrupt", "channel",
+       "Multiply by a sinusoid: x * sin(2 pi (fx * column / width + fy * row / height) + phase).",
+       {number("fx", -1000.0, 1000.0, 1.0, -8.0, 8.0, "Cycles across the width"),
+        number("fy", -1000.0, 1000.0, 0.0, -8.0, 8.0, "Cycles down the height"),
+        number("phase", -1000.0, 1000.0, 0.0, -3.14159, 3.14159, "Phase in radians")},
+       {}},
+  };
+  ParamSpec renorm;
+  renorm.name = "renormalize";
+  renorm.type = ParamType::Boolean;
+  renorm.default_value = false;
+  renorm.help = "Afterwards rescale each selected map to its mean and standard deviation before the edit";
+  for (auto& op : ops) op.params.push_back(renorm);
+  return ops;
+}
+
+void check_points(const json& v, const std::string& at) {
+  if (!v.is_array()) throw Error(at + ": expected a list of [x, y] points, got " + v.dump());
+  if (v.size() > kMaxPoints) throw Error(at + ": " + std::to_string(v.size()) + " points; at most " + std::to_string(kMaxPoints));
+  for (std::size_t i = 0; i < v.size(); ++i) {
+    const json& pt = v[i];
+    if (!pt.is_array() || pt.size() != 2 || !pt[0].is_number() || !pt[1].is_number() ||
+        !std::isfinite(pt[0].get<double>()) || !std::isfinite(pt[1].get<double>()) ||
+        std::abs(pt[0].get<double>()) > kBig || std::abs(pt[1].get<double>()) > kBig) {
+      throw Error(at + "/" + std::to_string(i) + ": expected an [x, y] pair of numbers, got " + pt.dump());
+    }
+  }
+}
+
+void check_value(const ParamSpec& p, const json& v, const std::string& at) {
+  switch (p.type) {
+    case ParamType::Number:
+    case ParamType::Integer: {
+      const bool integer = p.type == ParamType::Integer;
+      // 3.0 is accepted as an integer: JSON does not tell 3 from 3.0 for many writers.
+      if (!v.is_number() || (integer && !v.is_number_integer() && std::floor(v.get<double>()) != v.get<double>())) {
+        throw Error(at + ": expected " + (integer ? "an integer" : "a number") + ", got " + v.dump());
+      }
+      const double x = v.get<double>();
+      if (!std::isfinite(x) || x < p.min || x > p.max) {
+        throw Error(at + ": " + v.dump() + " is outside [" + fmt(p.min) + ", " + fmt(p.max) + "]");
+      }
+      if (p.odd && std::fmod(x, 2.0) == 0.0) throw Error(at + ": " + v.dump() + " must be odd");
+      break;
+    }
+    case ParamType::Boolean:
+      if (!v.is_boolean()) throw Error(at + ": expected true or false, got " + v.dump());
+      break;
+    case ParamType::Choice: {
+      bool ok = false;
+      for (const auto& c : p.choices) ok = ok || (v.is_string() && v.get<std::string>() == c);
+      if (!ok) {
+        std::string names;
+        for (const auto& c : p.choices) names += (names.empty() ? "\"" : ", \"") + c + "\"";
+        throw Error(at + ": expected one of " + names + ", got " + v.dump());
+      }
+      break;
+    }
+    case ParamType::Points:
+      check_points(v, at);
+      break;
+  }
 }
 
 }  // namespace
 
 const std::vector<OpSpec>& op_registry() {
-  static const std::vector<OpSpec> ops = {
-      {"fill", "paint", "Set every selected value to a constant.",
-       {number("value", -1e6, 1e6, 0.0, "The value to write")}},
-      {"multiply", "value", "Scale the selected activations.",
-       {number("factor", -1e6, 1e6, 1.0, "Multiplier; 0 ablates, negative flips the sign")}},
-      {"add", "value", "Add a constant to the selected activations.",
-       {number("value", -1e6, 1e6, 0.0, "The value to add")}},
-      {"ablate", "value", "Zero the selected channels (switch the units off).", {}},
-  };
+  static const std::vector<OpSpec> ops = build_registry();
   return ops;
 }
 
@@ -35,14 +226,16 @@ const OpSpec* find_op(const std::string& name) {
   return nullptr;
 }
 
+std::string op_names() {
+  std::string known;
+  for (const auto& o : op_registry()) known += (known.empty() ? "" : ", ") + o.name;
+  return known;
+}
+
 json validate_op_params(const std::string& op, const json& params, const std::string& where) {
   const OpSpec* spec = find_op(op);
-  if (!spec) {
-    std::string known;
-    for (const auto& o : op_registry()) known += (known.empty() ? "" : ", ") + o.name;
-    throw Error(where + ": unknown op '" + op + "' (known: " + known + ")");
-  }
-  if (!params.is_null() && !params.is_object()) throw Error(where + ".params: must be an object");
+  if (!spec) throw Error(where + "/op: unknown op \"" + op + "\" (known: " + op_names() + ")");
+  if (!params.is_null() && !params.is_object()) throw Error(where + "/params: expected an object, got " + params.dump());
   json out = json::object();
   if (params.is_object()) {
     for (const auto& [key, value] : params.items()) {
@@ -51,46 +244,22 @@ json validate_op_params(const std::string& op, const json& params, const std::st
       if (!known) {
         std::string names;
         for (const auto& p : spec->params) names += (names.empty() ? "" : ", ") + p.name;
-        throw Error(where + ".params." + key + ": op '" + op + "' has no parameter '" + key + "'" +
-                    (names.empty() ? " (it takes none)" : " (parameters: " + names + ")"));
+        throw Error(where + "/params/" + key + ": op \"" + op + "\" has no parameter \"" + key + "\" (parameters: " +
+                    names + ")");
       }
     }
   }
   for (const auto& p : spec->params) {
-    const std::string at = where + ".params." + p.name;
     if (!params.is_object() || !params.contains(p.name)) {
       out[p.name] = p.default_value;
       continue;
     }
     const json& v = params.at(p.name);
-    switch (p.type) {
-      case ParamType::Number:
-      case ParamType::Integer: {
-        if (!v.is_number() || (p.type == ParamType::Integer && !v.is_number_integer())) {
-          throw Error(at + ": must be " + (p.type == ParamType::Integer ? "an integer" : "a number") + ", got " + v.dump());
-        }
-        const double x = v.get<double>();
-        if (!std::isfinite(x) || x < p.min || x > p.max) {
-          throw Error(at + ": " + v.dump() + " is outside [" + json(p.min).dump() + ", " + json(p.max).dump() + "]");
-        }
-        break;
-      }
-      case ParamType::Boolean:
-        if (!v.is_boolean()) throw Error(at + ": must be true or false, got " + v.dump());
-        break;
-      case ParamType::Choice: {
-        bool ok = false;
-        for (const auto& c : p.choices) ok = ok || (v.is_string() && v.get<std::string>() == c);
-        if (!ok) {
-          std::string names;
-          for (const auto& c : p.choices) names += (names.empty() ? "" : ", ") + c;
-          throw Error(at + ": must be one of " + names + ", got " + v.dump());
-        }
-        break;
-      }
-    }
-    out[p.name] = v;
+    check_value(p, v, where + "/params/" + p.name);
+    // Integers are stored as integers even when written 3.0, so the canonical JSON is stable.
+    out[p.name] = p.type == ParamType::Integer ? json(static_cast<std::int64_t>(v.get<double>())) : v;
   }
+  if (spec->check) spec->check(out, where);
   return out;
 }
 
