@@ -5,6 +5,7 @@
 #include <cstddef>
 #include <map>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -12,6 +13,7 @@
 
 #include "actmap/edit.h"
 #include "actmap/generator.h"
+#include "actmap/session.h"
 
 namespace actmap {
 
@@ -39,8 +41,9 @@ class Renderer {
   const at::Tensor& activation(std::size_t tap) const;
   const at::Tensor& unedited_activation(std::size_t tap) const;
 
-  // Cluster labels per tap name, used by {"cluster": k} selectors.
+  // Cluster labels per tap name, used by {"cluster": k} selectors. Changing them forgets the cache.
   void set_clusters(std::map<std::string, std::vector<int>> clusters);
+  const std::map<std::string, std::vector<int>>& clusters() const { return clusters_; }
 
   void invalidate();  // forget the cache (e.g. after the weights changed)
   const Generator& generator() const { return *generator_; }
@@ -54,6 +57,13 @@ class Renderer {
   std::vector<TapState> edited_;       // per tap, after edits
   std::vector<at::Tensor> unedited_;   // per tap, before edits
 };
+
+// Renders a session (its latent, edits and clusters) with batch 1, so the GUI and actmap-cli give
+// the same pixels. `seed` replaces the session's latent by a seeded one (edits carry over).
+RenderResult render_session(Renderer& renderer, const Session& session, std::optional<std::uint64_t> seed = {});
+
+// The session's latent as a [1, latent_size] tensor on the generator's device.
+at::Tensor session_latent(const Session& session, const Generator& generator);
 
 // Applies edits (all for the same tap) to a copy of x [N, C, H, W] and returns it; returns x
 // itself when `edits` is empty. Used by the renderer; exposed for tests.

@@ -1,4 +1,6 @@
-// actmap-cli render: latents (seeds or an .npy) through the model, with optional edits, to PNG/NPY.
+// actmap-cli render: a session, or latents (seeds or an .npy) through a model with optional edits,
+// to PNG/NPY.
+#include <cstdio>
 #include <filesystem>
 #include <iostream>
 
@@ -9,53 +11,120 @@
 #include "actmap/image.h"
 #include "actmap/npy.h"
 #include "actmap/renderer.h"
+#include "actmap/session.h"
 #include "cli_common.h"
 
 namespace fs = std::filesystem;
 
 namespace actmap::cli {
+namespace {
+
+struct SeedRange {
+  std::uint64_t first = 0, last = 0;
+};
+
+SeedRange parse_seed_range(const std::string& text) {
+  std::uint64_t a = 0, b = 0;
+  char extra = 0;
+  const int n = std::sscanf(text.c_str(), "%lu-%lu%c", &a, &b, &extra);
+  if (n == 2 && a <= b && b - a < 100000) return {a, b};
+  if (n == 1 && text.find('-') == std::string::npos) return {a, a};
+  throw Error("--seeds: expected A-B with A <= B (at most 100000 seeds), got '" + text + "'");
+}
+
+void write_outputs(const at::Tensor& out, const ModelCard& card, const std::string& png, const std::string& npy) {
+  write_png(png, tile_images(output_to_images(out, card)));
+  if (!npy.empty()) write_npy(npy, tensor_shape(out), tensor_to_floats(out).data());
+}
+
+}  // namespace
 
 void register_render(CLI::App& app) {
   struct Options {
     ModelOptions model;
+    std::string session;
     std::uint64_t seed = 0;
     int count = 1;
-    std::string z_path, out_png, tensor_out, dump_taps, edits_path;
+    std::string seeds, z_path, out, tensor_out, dump_taps, edits_path;
   };
   auto opts = std::make_shared<Options>();
-  CLI::App* cmd = app.add_subcommand("render", "Render latents to a PNG (a grid when there are several)");
+  CLI::App* cmd = app.add_subcommand(
+      "render",
+      "Render a session, or latents through a model, to a PNG (a grid when there are several).\n"
+      "  actmap-cli render SESSION.json -o out.png              the session as saved\n"
+      "  actmap-cli render SESSION.json --seed 7 -o out.png     its edits on another latent\n"
+      "  actmap-cli render SESSION.json --seeds 0-15 -o DIR/    its edits on each seed: DIR/seed-N.png\n"
+      "  actmap-cli render -m MODEL --seed 0 --count 16 -o grid.png");
+  cmd->add_option("session", opts->session, "A session file (model, latent and edits come from it)");
   add_model_options(*cmd, opts->model);
-  auto* seed = cmd->add_option("--seed", opts->seed, "First seed; sample i uses seed+i")->capture_default_str();
-  cmd->add_option("--count", opts->count, "Number of samples from consecutive seeds")
-      ->check(CLI::Range(1, 4096))->capture_default_str()->needs(seed);
-  auto* z = cmd->add_option("--z", opts->z_path, "Latents from .npy, shape [N, nz] or [N, nz, 1, 1]")->excludes(seed);
-  seed->excludes(z);
-  cmd->add_option("-o,--out", opts->out_png, "Output PNG")->required();
-  cmd->add_option("--tensor-out", opts->tensor_out, "Also write the raw output as float32 .npy [N, C, H, W]");
-  cmd->add_option("--dump-taps", opts->dump_taps, "Write every tap's activation as DIR/<tap>.npy");
-  cmd->add_option("--edits", opts->edits_path, "Apply the edits in this JSON file ({\"edits\": [...]} or a list)");
-  cmd->callback([opts] {
-    const auto gen = open_model(opts->model);
-    const ModelCard& card = gen->card();
-    at::Tensor latents;
-    if (!opts->z_path.empty()) {
-      const FloatArray a = read_npy(opts->z_path);
-      latents = latents_from_array(card.latent, a.shape, a.data, opts->z_path, opts->model.device);
+  auto* seed = cmd->add_option("--seed", opts->seed, "Seed of the latent (with --count: the first of consecutive seeds)");
+  auto* count = cmd->add_option("--count", opts->count, "Number of samples from consecutive seeds, in one grid")
+                    ->check(CLI::Range(1, 4096))->needs(seed);
+  auto* seeds = cmd->add_option("--seeds", opts->seeds, "A-B: render each seed from A to B to its own file; -o is then a directory")
+                    ->excludes(seed);
+  auto* z = cmd->add_option("--z", opts->z_path, "Latents from .npy, shape [N, nz] or [N, nz, 1, 1]")->excludes(seed)->excludes(seeds);
+  cmd->add_option("-o,--out", opts->out, "Output PNG (a directory with --seeds)")->required();
+  cmd->add_option("--tensor-out", opts->tensor_out, "Also write the raw output as float32 .npy [N, C, H, W]")
+                     ->excludes(seeds);
+  cmd->add_option("--dump-taps", opts->dump_taps, "Write every tap's activation as DIR/<tap>.npy")->excludes(seeds);
+  auto* edits = cmd->add_option("--edits", opts->edits_path, "Apply the edits in this JSON file ({\"edits\": [...]} or a list)");
+  cmd->callback([opts, cmd, count, z, edits] {
+    std::shared_ptr<const Generator> gen;
+    std::vector<Edit> edit_list;
+    std::optional<Session> session;
+    if (!opts->session.empty()) {
+      if (cmd->count("--model")) throw Error("a session names its model; drop --model (or edit the session's \"model\")");
+      for (auto* o : {count, z, edits}) {
+        if (o->count()) throw Error(o->get_name() + " does not go with a session (use --seed or --seeds)");
+      }
+      session = load_session(opts->session);
+      ModelOptions m = opts->model;
+      m.model = session->card_path;
+      gen = open_model(m);
+      edit_list = session->edits;
     } else {
-      latents = latents_from_seeds(card.latent, opts->seed, opts->count, opts->model.device);
+      gen = open_model(opts->model);
+      if (!opts->edits_path.empty()) edit_list = load_edits(opts->edits_path);
     }
-    std::vector<Edit> edits;
-    if (!opts->edits_path.empty()) edits = load_edits(opts->edits_path);
-
+    const ModelCard& card = gen->card();
     Renderer renderer(gen);
-    const RenderResult r = renderer.render(latents, edits);
-    write_png(opts->out_png, tile_images(output_to_images(r.output, card)));
-    std::cout << "wrote " << opts->out_png << " (" << latents.size(0) << " sample" << (latents.size(0) > 1 ? "s" : "")
-              << ", " << card.name << ", " << r.timings.total_ms << " ms)\n";
-    if (!opts->tensor_out.empty()) {
-      write_npy(opts->tensor_out, tensor_shape(r.output), tensor_to_floats(r.output).data());
-      std::cout << "wrote " << opts->tensor_out << "\n";
+
+    if (!opts->seeds.empty()) {
+      const SeedRange range = parse_seed_range(opts->seeds);
+      std::error_code ec;
+      fs::create_directories(opts->out, ec);
+      if (ec) throw Error(opts->out + ": cannot create directory: " + ec.message());
+      double total_ms = 0.0;
+      for (std::uint64_t s = range.first;; ++s) {
+        const RenderResult r = session ? render_session(renderer, *session, s)
+                                       : renderer.render(latents_from_seeds(card.latent, s, 1, gen->device()), edit_list);
+        total_ms += r.timings.total_ms;
+        write_outputs(r.output, card, (fs::path(opts->out) / ("seed-" + std::to_string(s) + ".png")).string(), "");
+        if (s == range.last) break;
+      }
+      std::cout << "wrote " << (range.last - range.first + 1) << " images to " << opts->out << "/ (seed-" << range.first
+                << ".png .. seed-" << range.last << ".png, " << card.name << ", " << total_ms << " ms)\n";
+      return;
     }
+
+    RenderResult r;
+    if (session) {
+      r = render_session(renderer, *session, cmd->count("--seed") > 0 ? std::optional<std::uint64_t>(opts->seed) : std::nullopt);
+    } else {
+      at::Tensor latents;
+      if (!opts->z_path.empty()) {
+        const FloatArray a = read_npy(opts->z_path);
+        latents = latents_from_array(card.latent, a.shape, a.data, opts->z_path, opts->model.device);
+      } else {
+        latents = latents_from_seeds(card.latent, opts->seed, opts->count, opts->model.device);
+      }
+      r = renderer.render(latents, edit_list);
+    }
+    write_outputs(r.output, card, opts->out, opts->tensor_out);
+    const auto n = r.output.size(0);
+    std::cout << "wrote " << opts->out << " (" << n << " sample" << (n > 1 ? "s" : "") << ", " << card.name << ", "
+              << r.timings.total_ms << " ms)\n";
+    if (!opts->tensor_out.empty()) std::cout << "wrote " << opts->tensor_out << "\n";
     if (!opts->dump_taps.empty()) {
       std::error_code ec;
       fs::create_directories(opts->dump_taps, ec);

@@ -27,6 +27,7 @@ Renderer::Renderer(std::shared_ptr<const Generator> generator) : generator_(std:
 }
 
 void Renderer::set_clusters(std::map<std::string, std::vector<int>> clusters) {
+  if (clusters == clusters_) return;
   clusters_ = std::move(clusters);
   invalidate();
 }
@@ -122,6 +123,23 @@ const at::Tensor& Renderer::activation(std::size_t tap) const {
 const at::Tensor& Renderer::unedited_activation(std::size_t tap) const {
   if (tap >= unedited_.size() || !unedited_[tap].defined()) throw Error("no activation cached for tap " + std::to_string(tap));
   return unedited_[tap];
+}
+
+}  // namespace actmap
+
+namespace actmap {
+
+at::Tensor session_latent(const Session& session, const Generator& generator) {
+  const LatentSpec& spec = generator.card().latent;
+  const std::vector<float> z = session.latent.values(spec);
+  return latents_from_array(spec, {1, spec.size}, z, "the session's latent", generator.device());
+}
+
+RenderResult render_session(Renderer& renderer, const Session& session, std::optional<std::uint64_t> seed) {
+  renderer.set_clusters(session.clusters);
+  const Generator& gen = renderer.generator();
+  const at::Tensor z = seed ? latents_from_seeds(gen.card().latent, *seed, 1, gen.device()) : session_latent(session, gen);
+  return renderer.render(z, session.edits);
 }
 
 }  // namespace actmap

@@ -1,0 +1,431 @@
+#include "actmap/session.h"
+
+#include <cmath>
+#include <ctime>
+#include <filesystem>
+#include <set>
+
+#include "actmap/error.h"
+#include "actmap/files.h"
+#include "actmap/json_text.h"
+#include "actmap/latent.h"
+#include "actmap/npy.h"
+
+namespace fs = std::filesystem;
+using nlohmann::json;
+
+namespace actmap {
+namespace {
+
+bool looks_like_path(const std::string& s) {
+  return s.find('/') != std::string::npos || fs::path(s).extension() == ".json";
+}
+
+std::string resolve(const std::string& path, const std::string& base_dir) {
+  fs::path p(path);
+  if (p.is_relative() && !base_dir.empty()) p = fs::path(base_dir) / p;
+  return p.lexically_normal().string();
+}
+
+// `path` (relative to `from_dir`) written relative to `to_dir`, or absolute when `to_dir` is "".
+std::string rebase(const std::string& path, const std::string& from_dir, const std::string& to_dir) {
+  std::error_code ec;
+  const fs::path abs = fs::absolute(resolve(path, from_dir), ec).lexically_normal();
+  if (to_dir.empty()) return abs.string();
+  const fs::path rel = abs.lexically_relative(fs::absolute(to_dir, ec).lexically_normal());
+  return rel.empty() ? abs.string() : rel.string();
+}
+
+void check_keys(const json& j, const std::string& where, const std::set<std::string>& known) {
+  for (const auto& [key, value] : j.items()) {
+    if (known.count(key)) continue;
+    std::string names;
+    for (const auto& k : known) names += (names.empty() ? "" : ", ") + k;
+    throw Error(json_pointer_join(where, key) + ": unknown key (known here: " + names + ")");
+  }
+}
+
+std::vector<float> z_from_npy(const std::string& path, std::int64_t size, const std::string& where) {
+  std::error_code ec;
+  if (!fs::is_regular_file(path, ec)) throw Error(where + ": no such file " + path);
+  FloatArray a;
+  try {
+    a = read_npy(path);
+  } catch (const Error& e) {
+    throw Error(where + ": " + e.what());
+  }
+  std::int64_t count = 1, big_dims = 0;
+  for (auto d : a.shape) {
+    count *= d;
+    if (d != 1) ++big_dims;
+  }
+  if (count != size || big_dims > 1) {
+    std::string shape;
+    for (auto d : a.shape) shape += (shape.empty() ? "" : ", ") + std::to_string(d);
+    throw Error(where + ": " + path + " has shape [" + shape + "]; the model's latent has " + std::to_string(size) +
+                " values (shape [" + std::to_string(size) + "] or [1, " + std::to_string(size) + "])");
+  }
+  for (float v : a.data) {
+    if (!std::isfinite(v)) throw Error(where + ": " + path + " holds a non-finite value");
+  }
+  return a.data;
+}
+
+SessionLatent parse_latent(const json& j, const std::string& base_dir, std::int64_t size) {
+  const std::string where = "/latent";
+  if (!j.is_object()) throw Error(where + ": expected {\"seed\": N}, {\"z\": [...]} or {\"z_file\": \"z.npy\"}, got " + j.dump().substr(0, 80));
+  check_keys(j, where, {"seed", "z", "z_file"});
+  if (j.size() != 1) throw Error(where + ": give exactly one of seed, z or z_file");
+  SessionLatent l;
+  if (j.contains("seed")) {
+    const json& s = j.at("seed");
+    if (!s.is_number_integer() || (!s.is_number_unsigned() && s.get<std::int64_t>() < 0)) {
+      throw Error(where + "/seed: expected a non-negative integer, got " + s.dump());
+    }
+    l.kind = SessionLatent::Kind::Seed;
+    l.seed = s.get<std::uint64_t>();
+  } else if (j.contains("z")) {
+    const json& z = j.at("z");
+    if (!z.is_array()) throw Error(where + "/z: expected a list of " + std::to_string(size) + " numbers");
+    if (static_cast<std::int64_t>(z.size()) != size) {
+      throw Error(where + "/z: has " + std::to_string(z.size()) + " values; the model's latent has " + std::to_string(size));
+    }
+    l.kind = SessionLatent::Kind::Z;
+    for (std::size_t i = 0; i < z.size(); ++i) {
+      if (!z[i].is_number() || !std::isfinite(z[i].get<double>())) {
+        throw Error(json_pointer_join(where + "/z", i) + ": expected a number, got " + z[i].dump());
+      }
+      l.z.push_back(z[i].get<float>());
+    }
+  } else {
+    const json& f = j.at("z_file");
+    if (!f.is_string() || f.get<std::string>().empty()) throw Error(where + "/z_file: expected a file name, got " + f.dump());
+    l.kind = SessionLatent::Kind::ZFile;
+    l.z_file = f.get<std::string>();
+    l.z = z_from_npy(resolve(l.z_file, base_dir), size, where + "/z_file");
+  }
+  return l;
+}
+
+std::map<std::string, std::vector<int>> parse_clusters(const json& j) {
+  if (!j.is_object()) throw Error("/clusters: expected {\"tap\": [label per channel, ...]}, got " + j.dump().substr(0, 80));
+  std::map<std::string, std::vector<int>> out;
+  for (const auto& [tap, labels] : j.items()) {
+    const std::string at = json_pointer_join("/clusters", tap);
+    if (!labels.is_array()) throw Error(at + ": expected a list with one cluster label per channel");
+    std::vector<int> v;
+    for (std::size_t i = 0; i < labels.size(); ++i) {
+      const json& x = labels[i];
+      if (!x.is_number_integer() || x.get<std::int64_t>() < 0 || x.get<std::int64_t>() > 1000000) {
+        throw Error(json_pointer_join(at, i) + ": expected a cluster label (a non-negative integer), got " + x.dump());
+      }
+      v.push_back(x.get<int>());
+    }
+    out[tap] = std::move(v);
+  }
+  return out;
+}
+
+std::string resolve_card(const std::string& model, const std::string& base_dir) {
+  if (looks_like_path(model)) {
+    const std::string path = resolve(model, base_dir);
+    std::error_code ec;
+    if (!fs::is_regular_file(path, ec)) throw Error("/model/card: no model card at " + path);
+    return path;
+  }
+  try {
+    return find_model_card(model);
+  } catch (const Error& e) {
+    throw Error(std::string("/model/card: ") + e.what());
+  }
+}
+
+Session parse_document(const json& doc, const std::string& base_dir, const std::string& source) {
+  if (!doc.is_object()) throw Error("/: expected a session object {\"actmap_session\": 1, ...}");
+  if (!doc.contains("actmap_session")) {
+    throw Error("/actmap_session: missing; this is not an actmap session (expected \"actmap_session\": 1)");
+  }
+  const json& version = doc.at("actmap_session");
+  if (!version.is_number_integer() || version.get<std::int64_t>() != kSessionVersion) {
+    throw Error("/actmap_session: unsupported schema version " + version.dump() + " (this build reads version " +
+                std::to_string(kSessionVersion) + ")");
+  }
+  check_keys(doc, "", {"actmap_session", "model", "latent", "edits", "clusters", "view", "notes", "recovery"});
+  for (const char* key : {"model", "latent", "edits"}) {
+    if (!doc.contains(key)) throw Error(std::string("/") + key + ": missing (a session needs model, latent and edits)");
+  }
+
+  Session s;
+  s.base_dir = base_dir;
+  const json& model = doc.at("model");
+  std::string expected_sha;
+  if (model.is_string()) {
+    s.model = model.get<std::string>();
+  } else if (model.is_object()) {
+    check_keys(model, "/model", {"card", "sha256"});
+    if (!model.contains("card") || !model.at("card").is_string()) {
+      throw Error("/model/card: missing (the model card's path or name)");
+    }
+    s.model = model.at("card").get<std::string>();
+    if (model.contains("sha256")) {
+      const json& h = model.at("sha256");
+      if (!h.is_string() || h.get<std::string>().size() != 64 ||
+          h.get<std::string>().find_first_not_of("0123456789abcdef") != std::string::npos) {
+        throw Error("/model/sha256: expected 64 lowercase hex digits, got " + h.dump());
+      }
+      expected_sha = h.get<std::string>();
+    }
+  } else {
+    throw Error("/model: expected {\"card\": \"path or name\", \"sha256\": \"...\"}, got " + model.dump().substr(0, 80));
+  }
+  if (s.model.empty()) throw Error("/model/card: empty");
+  s.card_path = resolve_card(s.model, base_dir);
+  ModelCard card;
+  try {
+    card = load_model_card(s.card_path);
+  } catch (const Error& e) {
+    throw Error(std::string("/model/card: ") + e.what());
+  }
+
+  s.latent = parse_latent(doc.at("latent"), base_dir, card.latent.size);
+  if (!doc.at("edits").is_array()) throw Error("/edits: expected a list of edits, got " + doc.at("edits").dump().substr(0, 80));
+  s.edits = edits_from_json(doc.at("edits"), "/edits", base_dir);
+  if (doc.contains("clusters")) s.clusters = parse_clusters(doc.at("clusters"));
+  if (doc.contains("view")) {
+    if (!doc.at("view").is_object()) throw Error("/view: expected an object, got " + doc.at("view").dump().substr(0, 80));
+    s.view = doc.at("view");
+  }
+  if (doc.contains("notes")) {
+    if (!doc.at("notes").is_string()) throw Error("/notes: expected a string, got " + doc.at("notes").dump().substr(0, 80));
+    s.notes = doc.at("notes").get<std::string>();
+  }
+  if (doc.contains("recovery")) {
+    const json& r = doc.at("recovery");
+    if (!r.is_object() || !r.value("session_path", json()).is_string()) {
+      throw Error("/recovery: expected {\"session_path\": \"...\", \"saved_unix\": N}");
+    }
+    s.recovered_from = r.at("session_path").get<std::string>();
+  }
+  check_session_against_card(s, card);
+
+  // The weights: a missing file is an error now, not at render time; another hash a warning.
+  std::string weights;
+  try {
+    weights = resolve_weights_path(card);
+  } catch (const Error& e) {
+    throw Error(std::string("/model: ") + e.what());
+  }
+  const std::string actual = sha256_file(weights);
+  if (!expected_sha.empty() && expected_sha != actual) {
+    warn(source + ": /model/sha256: the weights " + weights + " have sha256 " + actual + ", but this session was saved with " +
+         expected_sha + "; it may not render the same pixels");
+  }
+  s.weights_sha256 = actual;
+  return s;
+}
+
+}  // namespace
+
+SessionLatent SessionLatent::from_seed(std::uint64_t seed) {
+  SessionLatent l;
+  l.seed = seed;
+  return l;
+}
+
+SessionLatent SessionLatent::from_z(std::vector<float> z) {
+  SessionLatent l;
+  l.kind = Kind::Z;
+  l.z = std::move(z);
+  return l;
+}
+
+std::string SessionLatent::describe() const {
+  switch (kind) {
+    case Kind::Seed: return "seed " + std::to_string(seed);
+    case Kind::Z: return "explicit z";
+    case Kind::ZFile: return "z from " + z_file;
+  }
+  return "";
+}
+
+std::vector<float> SessionLatent::values(const LatentSpec& spec) const {
+  if (kind == Kind::Seed) return latent_from_seed(seed, spec);
+  if (static_cast<std::int64_t>(z.size()) != spec.size) {
+    throw Error("the latent has " + std::to_string(z.size()) + " values; the model's has " + std::to_string(spec.size));
+  }
+  return z;
+}
+
+bool SessionLatent::operator==(const SessionLatent& o) const {
+  return kind == o.kind && seed == o.seed && z == o.z && z_file == o.z_file;
+}
+
+const Edit* Session::find_edit(const std::string& id) const {
+  for (const auto& e : edits) {
+    if (e.id == id) return &e;
+  }
+  return nullptr;
+}
+
+std::vector<int> Session::cluster_labels(const std::string& tap) const {
+  const auto it = clusters.find(tap);
+  return it == clusters.end() ? std::vector<int>{} : it->second;
+}
+
+std::vector<TapInfo> card_taps(const ModelCard& card) {
+  std::vector<TapInfo> taps;
+  for (const auto& stage : plan_stages(card)) taps.push_back(stage.tap);
+  return taps;
+}
+
+void check_session_against_card(const Session& s, const ModelCard& card) {
+  const std::vector<TapInfo> taps = card_taps(card);
+  auto find_tap = [&](const std::string& name, const std::string& where) -> const TapInfo& {
+    for (const auto& t : taps) {
+      if (t.name == name) return t;
+    }
+    std::string names;
+    for (const auto& t : taps) names += (names.empty() ? "" : ", ") + t.name;
+    throw Error(where + ": no tap \"" + name + "\" in model " + card.name + " (taps: " + names + ")");
+  };
+  for (const auto& [tap, labels] : s.clusters) {
+    const TapInfo& t = find_tap(tap, json_pointer_join("/clusters", tap));
+    if (static_cast<std::int64_t>(labels.size()) != t.channels) {
+      throw Error(json_pointer_join("/clusters", tap) + ": " + std::to_string(labels.size()) + " labels, but tap \"" + tap +
+                  "\" has " + std::to_string(t.channels) + " channels");
+    }
+  }
+  for (std::size_t i = 0; i < s.edits.size(); ++i) {
+    const Edit& e = s.edits[i];
+    const std::string where = json_pointer_join("/edits", i);
+    const TapInfo& t = find_tap(e.tap, where + "/tap");
+    try {
+      (void)e.channels.resolve(t.channels, t.name, s.cluster_labels(t.name));
+    } catch (const Error& err) {
+      throw Error(where + "/channels: " + err.what());
+    }
+    if (e.op == "vanish" && e.channels.resolve(t.channels, t.name, s.cluster_labels(t.name)).size() ==
+                                static_cast<std::size_t>(t.channels)) {
+      throw Error(where + "/channels: vanish needs at least one channel of tap \"" + t.name + "\" outside the selection");
+    }
+  }
+}
+
+Session new_session(const std::string& model) {
+  Session s;
+  s.model = model;
+  s.card_path = looks_like_path(model) ? model : find_model_card(model);
+  const ModelCard card = load_model_card(s.card_path);
+  s.weights_sha256 = sha256_file(resolve_weights_path(card));
+  return s;
+}
+
+Session parse_session(const std::string& text, const std::string& source) {
+  const json doc = parse_json_text(text, source);
+  std::error_code ec;
+  const std::string base_dir = fs::absolute(fs::path(source), ec).parent_path().string();
+  try {
+    return parse_document(doc, base_dir, source);
+  } catch (const Error& e) {
+    throw Error(source + ": " + e.what());
+  }
+}
+
+Session load_session(const std::string& path) { return parse_session(read_file_text(path), path); }
+
+json session_to_json(const Session& s, const std::string& dir) {
+  json doc = json::object();
+  doc["actmap_session"] = kSessionVersion;
+  json model = {{"card", looks_like_path(s.model) ? rebase(s.card_path, "", dir) : s.model}};
+  if (!s.weights_sha256.empty()) model["sha256"] = s.weights_sha256;
+  doc["model"] = std::move(model);
+  switch (s.latent.kind) {
+    case SessionLatent::Kind::Seed: doc["latent"] = {{"seed", s.latent.seed}}; break;
+    case SessionLatent::Kind::Z: doc["latent"] = {{"z", s.latent.z}}; break;
+    case SessionLatent::Kind::ZFile: doc["latent"] = {{"z_file", rebase(s.latent.z_file, s.base_dir, dir)}}; break;
+  }
+  json edits = json::array();
+  for (const Edit& e : s.edits) {
+    json j = e.to_json();
+    if (e.mask.kind == SpatialMask::Kind::File) j["mask"]["file"] = rebase(e.mask.file, s.base_dir, dir);
+    edits.push_back(std::move(j));
+  }
+  doc["edits"] = std::move(edits);
+  if (!s.clusters.empty()) doc["clusters"] = s.clusters;
+  if (!s.view.empty()) doc["view"] = s.view;
+  if (!s.notes.empty()) doc["notes"] = s.notes;
+  return doc;
+}
+
+void save_session(Session& s, const std::string& path) {
+  std::error_code ec;
+  const std::string dir = fs::absolute(fs::path(path), ec).parent_path().string();
+  const json doc = session_to_json(s, dir);
+  write_file_atomic(path, doc.dump(2) + "\n");
+  // The in-memory session now lives beside the file it was saved to.
+  if (looks_like_path(s.model)) s.model = doc["model"]["card"].get<std::string>();
+  if (s.latent.kind == SessionLatent::Kind::ZFile) s.latent.z_file = doc["latent"]["z_file"].get<std::string>();
+  for (std::size_t i = 0; i < s.edits.size(); ++i) {
+    if (s.edits[i].mask.kind == SpatialMask::Kind::File) s.edits[i].mask.file = doc["edits"][i]["mask"]["file"].get<std::string>();
+  }
+  s.base_dir = dir;
+  s.recovered_from.clear();
+}
+
+std::string recovery_dir() {
+  const char* state = std::getenv("XDG_STATE_HOME");
+  if (state && *state) return (fs::path(state) / "actmap" / "recovery").string();
+  const char* home = std::getenv("HOME");
+  return (fs::path(home && *home ? home : ".") / ".local" / "state" / "actmap" / "recovery").string();
+}
+
+std::vector<RecoveryFile> list_recovery_files(const std::string& dir) {
+  std::vector<RecoveryFile> out;
+  std::error_code ec;
+  for (fs::directory_iterator it(dir, ec), end; !ec && it != end; it.increment(ec)) {
+    if (it->path().extension() != ".json") continue;
+    try {
+      const json j = json::parse(read_file_text(it->path().string()));
+      const json& r = j.at("recovery");
+      out.push_back({it->path().string(), r.value("session_path", std::string()), r.value("saved_unix", std::int64_t(0))});
+    } catch (const std::exception&) {
+      // Not a readable recovery file; leave it alone.
+    }
+  }
+  std::sort(out.begin(), out.end(), [](const RecoveryFile& a, const RecoveryFile& b) { return a.saved_unix > b.saved_unix; });
+  return out;
+}
+
+Autosaver::Autosaver(std::string recovery_path, double interval_s)
+    : path_(std::move(recovery_path)), interval_s_(interval_s) {}
+
+bool Autosaver::tick(const Session& s, std::uint64_t revision, const std::string& session_path, double now_s) {
+  if (written_revision_ == revision || now_s - last_write_s_ < interval_s_) return false;
+  last_write_s_ = now_s;
+  return flush(s, revision, session_path);
+}
+
+bool Autosaver::flush(const Session& s, std::uint64_t revision, const std::string& session_path) {
+  if (written_revision_ == revision) return false;
+  try {
+    json doc = session_to_json(s, "");
+    doc["recovery"] = {{"session_path", session_path}, {"saved_unix", static_cast<std::int64_t>(std::time(nullptr))}};
+    std::error_code ec;
+    fs::create_directories(fs::path(path_).parent_path(), ec);
+    write_file_atomic(path_, doc.dump(2) + "\n");
+    written_revision_ = revision;
+    return true;
+  } catch (const std::exception& e) {
+    if (!warned_) warn(std::string("autosave to ") + path_ + " failed: " + e.what());
+    warned_ = true;
+    return false;
+  }
+}
+
+void Autosaver::discard() {
+  std::error_code ec;
+  fs::remove(path_, ec);
+  written_revision_.reset();
+}
+
+}  // namespace actmap
