@@ -4,6 +4,7 @@
 #                            (until the desktop editor lands: render it to a PNG and print where)
 #   bash cmake/dev.sh test   install what is missing, build, and run every test
 #   bash cmake/dev.sh build  install and build only
+#   bash cmake/dev.sh fuzz   build the libFuzzer targets (clang) and run each for ACTMAP_FUZZ_SECONDS (20)
 # Environment: ACTMAP_PRESET (default: default; see CMakePresets.json), ACTMAP_MODEL_PATH
 # (defaults to ../shared/models beside the checkout when that exists).
 set -euo pipefail
@@ -14,7 +15,14 @@ preset=${ACTMAP_PRESET:-default}
 
 case "$what" in
   run|test|build) ;;
-  *) sed -n '2,9p' "$0" | sed 's/^# \{0,1\}//'; exit 2 ;;
+  fuzz)
+    bash cmake/install-deps.sh --no-gui --fuzz
+    cmake --preset fuzz -DACTMAP_FUZZ_SECONDS="${ACTMAP_FUZZ_SECONDS:-20}"
+    cmake --build --preset fuzz
+    ctest --preset fuzz
+    exit 0
+    ;;
+  *) sed -n '2,10p' "$0" | sed 's/^# \{0,1\}//'; exit 2 ;;
 esac
 
 gui_flag=""

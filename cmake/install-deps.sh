@@ -6,15 +6,18 @@
 #   cmake/install-deps.sh --no-gui   core, CLI and tests only (no GL stack, e.g. a GPU server)
 #   cmake/install-deps.sh --dev      also the tools for references, benchmarks and sanitizers
 #                                    (python3-torch, clang, hyperfine)
+#   cmake/install-deps.sh --fuzz     also clang and its libFuzzer runtime (the fuzz preset)
 set -euo pipefail
 
 want_gui=1
 want_dev=0
+want_fuzz=0
 for arg in "$@"; do
   case "$arg" in
     --no-gui) want_gui=0 ;;
     --dev) want_dev=1 ;;
-    -h|--help) sed -n '2,9p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    --fuzz) want_fuzz=1 ;;
+    -h|--help) sed -n '2,10p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
     *) echo "install-deps.sh: unknown option '$arg' (try --help)" >&2; exit 2 ;;
   esac
 done
@@ -31,6 +34,9 @@ if [ "$want_gui" = 1 ]; then
 fi
 if [ "$want_dev" = 1 ]; then
   pkgs+=(python3-torch python3-numpy clang libclang-rt-14-dev hyperfine)
+fi
+if [ "$want_fuzz" = 1 ]; then
+  pkgs+=(clang libclang-rt-14-dev)
 fi
 
 missing=()

@@ -23,6 +23,7 @@ struct ParamSpec {
   std::string help;
   double ui_min = 0.0, ui_max = 0.0;  // a slider's natural range (inside [min, max])
   bool odd = false;                   // Integer: must be odd (filter sizes)
+  bool required = false;              // no default: an edit must give it (a brush's stroke)
 };
 
 struct OpSpec {

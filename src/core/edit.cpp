@@ -196,6 +196,8 @@ SpatialMask SpatialMask::from_json(const json& j, const std::string& where, cons
       std::filesystem::path path(m.file);
       if (path.is_relative() && !base_dir.empty()) path = std::filesystem::path(base_dir) / path;
       Image img;
+      std::error_code ec;
+      if (!std::filesystem::is_regular_file(path, ec)) throw Error(at + ": no such file " + path.string());
       try {
         img = read_image(path.string());
       } catch (const Error& e) {

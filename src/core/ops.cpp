@@ -51,6 +51,7 @@ ParamSpec points(const char* help) {
   p.type = ParamType::Points;
   p.default_value = json::array();
   p.help = help;
+  p.required = true;
   return p;
 }
 
@@ -251,6 +252,7 @@ json validate_op_params(const std::string& op, const json& params, const std::st
   }
   for (const auto& p : spec->params) {
     if (!params.is_object() || !params.contains(p.name)) {
+      if (p.required) throw Error(where + "/params/" + p.name + ": missing (" + p.help + ")");
       out[p.name] = p.default_value;
       continue;
     }
