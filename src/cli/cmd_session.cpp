@@ -31,7 +31,9 @@ json registry_json() {
   for (const auto& op : op_registry()) {
     json params = json::array();
     for (const auto& p : op.params) {
-      json j = {{"name", p.name}, {"type", type_name(p.type)}, {"default", p.default_value}, {"help", p.help}};
+      json j = {{"name", p.name}, {"type", type_name(p.type)}, {"help", p.help}};
+      if (p.required) j["required"] = true;
+      else j["default"] = p.default_value;
       if (p.type == ParamType::Number || p.type == ParamType::Integer) {
         j["min"] = p.min;
         j["max"] = p.max;
@@ -43,6 +45,118 @@ json registry_json() {
     ops.push_back({{"name", op.name}, {"category", op.category}, {"help", op.help}, {"params", std::move(params)}});
   }
   return ops;
+}
+
+json param_schema(const ParamSpec& p) {
+  json j = {{"description", p.help}};
+  switch (p.type) {
+    case ParamType::Number:
+    case ParamType::Integer:
+      j["type"] = p.type == ParamType::Number ? "number" : "integer";
+      j["minimum"] = p.min;
+      j["maximum"] = p.max;
+      if (p.odd) j["not"] = {{"multipleOf", 2}};
+      break;
+    case ParamType::Boolean: j["type"] = "boolean"; break;
+    case ParamType::Choice: j["enum"] = p.choices; break;
+    case ParamType::Points:
+      j["type"] = "array";
+      j["items"] = {{"type", "array"}, {"items", {{"type", "number"}}}, {"minItems", 2}, {"maxItems", 2}};
+      break;
+  }
+  if (!p.required) j["default"] = p.default_value;
+  return j;
+}
+
+// The JSON Schema of session files (assets/session.schema.json is this, written out), generated
+// from the op registry so the two never drift.
+json session_schema() {
+  const json index = {{"type", "integer"}, {"minimum", 0}};
+  json defs = json::object();
+  defs["channels"] = {
+      {"description", "Which channels of the tap: one index, a list, an inclusive range, all, a cluster, or a seeded random fraction"},
+      {"oneOf",
+       {index,
+        {{"type", "array"}, {"items", index}, {"minItems", 1}},
+        {{"const", "all"}},
+        {{"type", "object"}, {"required", {"range"}}, {"additionalProperties", false},
+         {"properties", {{"range", {{"type", "array"}, {"items", index}, {"minItems", 2}, {"maxItems", 2}}}}}},
+        {{"type", "object"}, {"required", {"cluster"}}, {"additionalProperties", false}, {"properties", {{"cluster", index}}}},
+        {{"type", "object"}, {"required", {"random"}}, {"additionalProperties", false},
+         {"properties", {{"random", {{"type", "number"}, {"exclusiveMinimum", 0}, {"maximum", 1}}}, {"seed", index}}}}}}};
+  const json four = {{"type", "array"}, {"items", {{"type", "number"}}}, {"minItems", 4}, {"maxItems", 4}};
+  defs["mask"] = {
+      {"description", "Where the edit acts, in tap pixels (the centre of row r, column c is (c, r)); result = mask * edited + (1 - mask) * unedited"},
+      {"type", "object"},
+      {"properties",
+       {{"rect", {{"description", "[x0, y0, x1, y1], inclusive"}, {"allOf", {four}}}},
+        {"ellipse", {{"description", "[cx, cy, rx, ry]"}, {"allOf", {four}}}},
+        {"values", {{"type", "array"}, {"items", {{"type", "array"}, {"items", {{"type", "number"}, {"minimum", 0}, {"maximum", 1}}}}}}},
+        {"file", {{"type", "string"}, {"description", "A grey image, white = 1, relative to the session file"}}},
+        {"invert", {{"type", "boolean"}}}}},
+      {"additionalProperties", false},
+      {"oneOf", {{{"required", {"rect"}}}, {{"required", {"ellipse"}}}, {{"required", {"values"}}}, {{"required", {"file"}}}}}};
+  json op_names = json::array(), per_op = json::array();
+  for (const auto& op : op_registry()) {
+    op_names.push_back(op.name);
+    json props = json::object(), required = json::array();
+    for (const auto& p : op.params) {
+      props[p.name] = param_schema(p);
+      if (p.required) required.push_back(p.name);
+    }
+    json params = {{"type", "object"}, {"description", op.help}, {"properties", props}, {"additionalProperties", false}};
+    if (!required.empty()) params["required"] = required;
+    defs["params_" + op.name] = params;
+    json then = {{"properties", {{"params", {{"$ref", "#/$defs/params_" + op.name}}}}}};
+    if (!required.empty()) then["required"] = {"params"};
+    per_op.push_back({{"if", {{"properties", {{"op", {{"const", op.name}}}}}}}, {"then", then}});
+  }
+  defs["edit"] = {{"type", "object"},
+                  {"required", {"tap", "op"}},
+                  {"additionalProperties", false},
+                  {"properties",
+                   {{"id", {{"type", "string"}, {"minLength", 1}, {"description", "Unique in the session; filled in (e1, e2, ...) when missing"}}},
+                    {"tap", {{"type", "string"}, {"description", "The tap's name (actmap-cli layers lists them)"}}},
+                    {"channels", {{"$ref", "#/$defs/channels"}, {"default", "all"}}},
+                    {"op", {{"enum", op_names}}},
+                    {"params", {{"type", "object"}}},
+                    {"enabled", {{"type", "boolean"}, {"default", true}}},
+                    {"mask", {{"$ref", "#/$defs/mask"}}}}},
+                  {"allOf", per_op}};
+  return {
+      {"$schema", "https://json-schema.org/draft/2020-12/schema"},
+      {"title", "actmap session, schema version 1"},
+      {"description", "Generated by 'actmap-cli ops --schema' from the op registry; see docs/sessions.md"},
+      {"type", "object"},
+      {"required", {"actmap_session", "model", "latent", "edits"}},
+      {"additionalProperties", false},
+      {"properties",
+       {{"actmap_session", {{"const", 1}}},
+        {"model",
+         {{"oneOf",
+           {{{"type", "string"}, {"description", "A card path (relative to the session file) or a model name"}},
+            {{"type", "object"},
+             {"required", {"card"}},
+             {"additionalProperties", false},
+             {"properties",
+              {{"card", {{"type", "string"}, {"minLength", 1}}},
+               {"sha256", {{"type", "string"}, {"pattern", "^[0-9a-f]{64}$"}, {"description", "Of the weights; a mismatch is a warning"}}}}}}}}}},
+        {"latent",
+         {{"oneOf",
+           {{{"type", "object"}, {"required", {"seed"}}, {"additionalProperties", false}, {"properties", {{"seed", index}}}},
+            {{"type", "object"}, {"required", {"z"}}, {"additionalProperties", false},
+             {"properties", {{"z", {{"type", "array"}, {"items", {{"type", "number"}}}}}}}},
+            {{"type", "object"}, {"required", {"z_file"}}, {"additionalProperties", false},
+             {"properties", {{"z_file", {{"type", "string"}, {"description", "A float32 .npy, relative to the session file"}}}}}}}}}},
+        {"edits", {{"type", "array"}, {"items", {{"$ref", "#/$defs/edit"}}}, {"description", "Applied in order; at one tap, in list order"}}},
+        {"clusters",
+         {{"type", "object"}, {"additionalProperties", {{"type", "array"}, {"items", index}}}, {"description", "tap -> cluster label per channel"}}},
+        {"view", {{"type", "object"}, {"description", "Editor state; kept, not interpreted"}}},
+        {"notes", {{"type", "string"}}},
+        {"recovery",
+         {{"type", "object"}, {"description", "Only in autosaved recovery files"},
+          {"properties", {{"session_path", {{"type", "string"}}}, {"saved_unix", {{"type", "integer"}}}}}}}}},
+      {"$defs", defs}};
 }
 
 }  // namespace
@@ -73,10 +187,15 @@ void register_session_tools(CLI::App& app) {
     }
   });
 
-  auto as_json = std::make_shared<bool>(false);
+  auto as_json = std::make_shared<bool>(false), as_schema = std::make_shared<bool>(false);
   CLI::App* ops = app.add_subcommand("ops", "List the edit operations with their parameters, ranges and defaults");
   ops->add_flag("--json", *as_json, "As JSON (the registry the editor draws its controls from)");
-  ops->callback([as_json] {
+  ops->add_flag("--schema", *as_schema, "Print the JSON Schema of session files (assets/session.schema.json)");
+  ops->callback([as_json, as_schema] {
+    if (*as_schema) {
+      std::cout << session_schema().dump(2) << "\n";
+      return;
+    }
     const json reg = registry_json();
     if (*as_json) {
       std::cout << reg.dump(2) << "\n";
@@ -97,7 +216,8 @@ void register_session_tools(CLI::App& app) {
           for (const auto& c : p["choices"]) range += " " + c.get<std::string>();
         }
         std::cout << "      " << p["name"].get<std::string>() << " (" << p["type"].get<std::string>() << range
-                  << ", default " << p["default"].dump() << "): " << p["help"].get<std::string>() << "\n";
+                  << (p.contains("required") ? ", required" : ", default " + p["default"].dump()) << "): "
+                  << p["help"].get<std::string>() << "\n";
       }
     }
   });
