@@ -2,6 +2,7 @@
 #include <array>
 #include <cstdio>
 #include <filesystem>
+#include <set>
 
 #include <nlohmann/json.hpp>
 
@@ -32,7 +33,7 @@ CliRun cli(const std::string& args) {
 const std::string kCard = test::fixture("dcgan64/card.json");
 
 TEST(Cli, HelpForEveryCommand) {
-  for (const char* c : {"", "layers", "render", "bench"}) {
+  for (const char* c : {"", "layers", "render", "bench", "check", "ops"}) {
     const CliRun r = cli(std::string(c) + " --help");
     EXPECT_EQ(r.code, 0) << c;
     EXPECT_NE(r.out.find("--"), std::string::npos) << c;
@@ -110,6 +111,88 @@ TEST(Cli, BenchReportsThreadsAndBlas) {
   EXPECT_NE(r.out.find("BLAS"), std::string::npos);
   EXPECT_NE(r.out.find("full forward"), std::string::npos);
   EXPECT_NE(r.out.find("re-run from main.8 (16x16)"), std::string::npos);
+}
+
+// A session renders to the same bytes on every run, --seed carries its edits to another latent,
+// and --seeds writes one file per seed with exactly those pixels.
+TEST(Cli, RendersSessionsReproducibly) {
+  const std::string dir = test::temp_dir("cli_session");
+  const nlohmann::json doc = {
+      {"actmap_session", 1},
+      {"model", {{"card", test::fixture("dcgan32/card.json")}}},
+      {"latent", {{"seed", 5}}},
+      {"edits", nlohmann::json::parse(R"([
+          {"tap":"main.2","op":"multiply","params":{"factor":3},"channels":{"range":[0,15]}},
+          {"tap":"main.5","op":"rotate","params":{"degrees":60},"channels":"all"},
+          {"tap":"main.8","op":"brush","params":{"points":[[3,3],[12,9]],"radius":2.5,"strength":2},"channels":[0,2]}])")}};
+  const std::string session = dir + "/s.json";
+  write_file_atomic(session, doc.dump(2));
+
+  CliRun r = cli("render " + session + " -o " + dir + "/a.png --tensor-out " + dir + "/a.npy");
+  ASSERT_EQ(r.code, 0) << r.out;
+  r = cli("render " + session + " -o " + dir + "/b.png --tensor-out " + dir + "/b.npy");
+  ASSERT_EQ(r.code, 0) << r.out;
+  EXPECT_EQ(read_file_bytes(dir + "/a.png"), read_file_bytes(dir + "/b.png"));
+  EXPECT_EQ(read_file_bytes(dir + "/a.npy"), read_file_bytes(dir + "/b.npy"));
+
+  // The same edits through the model-and-edits path on the same seed give the same bits.
+  write_file_atomic(dir + "/edits.json", doc["edits"].dump());
+  r = cli("render -m " + test::fixture("dcgan32/card.json") + " --seed 5 --edits " + dir + "/edits.json -o " + dir +
+          "/c.png --tensor-out " + dir + "/c.npy");
+  ASSERT_EQ(r.code, 0) << r.out;
+  EXPECT_EQ(read_file_bytes(dir + "/a.npy"), read_file_bytes(dir + "/c.npy"));
+
+  // The edits change the output; on another seed they give another image.
+  r = cli("render -m " + test::fixture("dcgan32/card.json") + " --seed 5 -o " + dir + "/plain.png --tensor-out " + dir + "/plain.npy");
+  ASSERT_EQ(r.code, 0) << r.out;
+  EXPECT_NE(read_file_bytes(dir + "/a.npy"), read_file_bytes(dir + "/plain.npy"));
+
+  r = cli("render " + session + " --seeds 2-4 -o " + dir + "/many");
+  ASSERT_EQ(r.code, 0) << r.out;
+  EXPECT_NE(r.out.find("wrote 3 images"), std::string::npos) << r.out;
+  r = cli("render " + session + " --seed 3 -o " + dir + "/three.png");
+  ASSERT_EQ(r.code, 0) << r.out;
+  EXPECT_EQ(read_file_bytes(dir + "/many/seed-3.png"), read_file_bytes(dir + "/three.png"));
+  EXPECT_NE(read_file_bytes(dir + "/many/seed-3.png"), read_file_bytes(dir + "/many/seed-4.png"));
+  const Image img = read_image(dir + "/many/seed-2.png");
+  EXPECT_EQ(img.width, 32);
+  EXPECT_EQ(img.height, 32);
+
+  r = cli("check " + session);
+  EXPECT_EQ(r.code, 0) << r.out;
+  EXPECT_NE(r.out.find("ok: " + session + ": model dcgan32, seed 5, 3 edits (3 enabled)"), std::string::npos) << r.out;
+}
+
+TEST(Cli, BadSessionsFailWithTheirLocation) {
+  const std::string dir = test::temp_dir("cli_bad_session");
+  const std::string session = dir + "/s.json";
+  write_file_atomic(session, R"({"actmap_session": 1, "model": ")" + test::fixture("dcgan32/card.json") +
+                                 R"(", "latent": {"seed": 1}, "edits": [{"tap": "main.5", "op": "rotate", "params": {"degrees": "ninety"}}]})");
+  for (const std::string& cmd : {"render " + session + " -o " + dir + "/x.png", "check " + session}) {
+    const CliRun r = cli(cmd);
+    EXPECT_EQ(r.code, 1) << cmd;
+    EXPECT_NE(r.out.find(session + ": /edits/0/params/degrees: expected a number, got \"ninety\""), std::string::npos) << r.out;
+  }
+  EXPECT_FALSE(std::filesystem::exists(dir + "/x.png"));
+  const CliRun m = cli("render " + session + " -m ffhq64-vae -o " + dir + "/x.png");
+  EXPECT_EQ(m.code, 1);
+  EXPECT_NE(m.out.find("a session names its model"), std::string::npos) << m.out;
+  const CliRun seeds = cli("render " + session + " --seeds 9-2 -o " + dir);
+  EXPECT_NE(seeds.code, 0);
+}
+
+TEST(Cli, OpsListsTheWholeRegistry) {
+  const CliRun r = cli("ops --json");
+  ASSERT_EQ(r.code, 0) << r.out;
+  const auto ops = nlohmann::json::parse(r.out);
+  std::set<std::string> names;
+  for (const auto& op : ops) names.insert(op["name"].get<std::string>());
+  for (const char* want : {"brush", "fill", "rect", "erase", "rotate", "scale", "translate", "flip", "mirror", "multiply", "add",
+                           "negate", "invert", "threshold", "clamp", "ablate", "erode", "dilate", "mean_filter", "gaussian_blur",
+                           "sharpen", "sobel", "shuffle", "vanish", "sin_disrupt"}) {
+    EXPECT_TRUE(names.count(want)) << want;
+  }
+  EXPECT_EQ(names.size(), 25u);
 }
 
 }  // namespace
