@@ -26,5 +26,6 @@ std::shared_ptr<const Generator> open_model(const ModelOptions& opts);
 void register_layers(CLI::App& app);
 void register_render(CLI::App& app);
 void register_bench(CLI::App& app);
+void register_bench_edits(CLI::App& app);
 
 }  // namespace actmap::cli
