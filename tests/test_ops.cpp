@@ -229,10 +229,10 @@ TEST(OpsFilters, MeanFilterCountsOnlyInsidePixels) {
 
 // An impulse blurred by a normalised Gaussian: exp(-(dr^2 + dc^2) / (2 sigma^2)) / Z^2 with
 // Z = sum over k = -R..R of exp(-k^2 / (2 sigma^2)), R = ceil(3 sigma), while the kernel stays inside.
-void check_blurred_impulse(double sigma, std::int64_t size) {
-  const std::int64_t mid = size / 2;
-  at::Tensor x = at::zeros({1, 1, size, size});
-  x[0][0][mid][mid] = 1;
+void check_blurred_impulse(double sigma, std::int64_t height, std::int64_t width) {
+  const std::int64_t mid = height / 2, centre = width / 2;
+  at::Tensor x = at::zeros({1, 1, height, width});
+  x[0][0][mid][centre] = 1;
   const at::Tensor y = run1(x, "gaussian_blur", {{"sigma", sigma}});
   const auto half = static_cast<int>(std::ceil(3 * sigma));
   double z = 0;
@@ -240,16 +240,20 @@ void check_blurred_impulse(double sigma, std::int64_t size) {
   EXPECT_NEAR(y.sum().item<double>(), 1.0, 1e-5);
   for (auto [dr, dc] : std::vector<std::pair<int, int>>{{0, 0}, {0, 1}, {1, 1}, {0, 3}, {2, -3}, {-half, half}}) {
     const double expected = std::exp(-(dr * dr + dc * dc) / (2 * sigma * sigma)) / (z * z);
-    EXPECT_NEAR(y[0][0][mid + dr][mid + dc].item<double>(), expected, 1e-6) << "sigma " << sigma << " at " << dr << ", " << dc;
+    EXPECT_NEAR(y[0][0][mid + dr][centre + dc].item<double>(), expected, 1e-6) << "sigma " << sigma << " at " << dr << ", " << dc;
   }
-  EXPECT_EQ(y[0][0][mid][mid + half + 1].item<float>(), 0.0f);  // beyond the kernel's radius
+  EXPECT_EQ(y[0][0][mid][centre + half + 1].item<float>(), 0.0f);  // beyond the kernel's radius
+  EXPECT_EQ(y[0][0][mid + half + 1][centre].item<float>(), 0.0f);
 }
 
 TEST(OpsFilters, GaussianBlurIsNormalised) {
   expect_near(run1(at::full({1, 2, 6, 7}, 2.5), "gaussian_blur", {{"sigma", 1.3}}), at::full({1, 2, 6, 7}, 2.5));
   expect_near(run1(at::full({1, 1, 5, 5}, -1.0), "gaussian_blur", {{"sigma", 4}}), at::full({1, 1, 5, 5}, -1.0));
-  check_blurred_impulse(1.0, 15);  // R = 3: sums of shifted slices
-  check_blurred_impulse(3.0, 41);  // R = 9, 19 taps: band matrices
+  check_blurred_impulse(1.0, 15, 15);  // R = 3: sums of shifted slices (and a band matrix along W)
+  check_blurred_impulse(1.0, 9, 21);
+  check_blurred_impulse(3.0, 41, 41);  // R = 9, 19 taps: band matrices along both axes
+  check_blurred_impulse(3.0, 23, 45);
+  expect_near(run1(at::full({1, 1, 9, 30}, 1.5), "gaussian_blur", {{"sigma", 3}}), at::full({1, 1, 9, 30}, 1.5));
   // Edges repeat: a map that is 1 on its left column only keeps 1 there after blurring along the rows.
   const at::Tensor y = run1(map_of({{1, 0, 0, 0, 0, 0, 0, 0}}), "gaussian_blur", {{"sigma", 0.5}});
   // R = 2, taps exp(-k^2 / 0.5) / Z: column 0 sees x[-2] = x[-1] = x[0] = 1, so taps k = -2..0.
@@ -540,6 +544,23 @@ TEST(OpsChain, EditsApplyInOrderAndNeverChangeTheInput) {
   const at::Tensor same = run1(x, "rotate", {{"degrees", 0}});
   expect_equal(same, x);
   EXPECT_NE(same.data_ptr(), x.data_ptr());
+}
+
+TEST(OpsChain, EditsBuiltInCodeGetDefaultParameters) {
+  // No "renormalize" (nor anything else validation would fill in): the registry's defaults apply.
+  Edit e;
+  e.id = "m";
+  e.tap = "t";
+  e.op = "multiply";
+  e.params = {{"factor", 2}};
+  const at::Tensor x = ramp(2, 2);
+  expect_equal(apply_edits(x, {&e}, TapInfo{"t", 1, 2, 2, 0}), x * 2);
+  e.params = {{"factor", "two"}};
+  test::expect_error([&] { apply_edits(x, {&e}, TapInfo{"t", 1, 2, 2, 0}); }, {"edit 'm': ", "factor", "expected a number"});
+  e.op = "rotate";
+  e.params = {{"degrees", "ninety"}, {"renormalize", false}};  // complete, so not validated
+  test::expect_error([&] { apply_edits(x, {&e}, TapInfo{"t", 1, 2, 2, 0}); }, {"edit 'm': ", "ninety"});
+  test::expect_error([&] { apply_edits(at::zeros({2, 2}), {&e}, TapInfo{"t", 1, 2, 2, 0}); }, {"edit 'm': ", "[N, C, H, W]"});
 }
 
 // Parameters that make each op do something on a [N, C, 5, 5] map.

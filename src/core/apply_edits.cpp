@@ -87,7 +87,10 @@ json complete_params(const Edit& e) {
 at::Tensor apply_edits(const at::Tensor& x, const std::vector<const Edit*>& edits, const TapInfo& tap,
                        const std::vector<int>& cluster_labels) {
   if (edits.empty()) return x;
-  if (x.dim() != 4) throw Error("edits at tap '" + tap.name + "' need an [N, C, H, W] activation, got " + shape_string(x.sizes()));
+  if (x.dim() != 4) {
+    throw Error("edit '" + edits.front()->id + "': tap '" + tap.name + "' has an activation of shape " +
+                shape_string(x.sizes()) + "; edits need [N, C, H, W]");
+  }
   c10::InferenceMode guard;
   at::Tensor out = x;
   bool owned = false;  // out is our own copy (never write into x)
@@ -103,6 +106,8 @@ at::Tensor apply_edits(const at::Tensor& x, const std::vector<const Edit*>& edit
       const at::Tensor before = all ? out : out.index_select(1, index);
       at::Tensor y = kernel(OpArgs{before, out, x, index, channels, params});
       if (y.is_same(before)) continue;  // nothing changed
+      // Renormalising and masking work in place: never on memory the caller or the cache owns.
+      if (y.is_alias_of(before) || y.is_alias_of(out) || y.is_alias_of(x)) y = y.clone();
       if (params.at("renormalize").get<bool>()) renormalize(y, before);
       if (!e->mask.empty()) {
         const at::Tensor m = mask_weights(e->mask, h, w, y);
@@ -120,6 +125,8 @@ at::Tensor apply_edits(const at::Tensor& x, const std::vector<const Edit*>& edit
       throw Error("edit '" + e->id + "': " + err.what());
     } catch (const c10::Error& err) {
       throw Error("edit '" + e->id + "': " + torch_error_text(err));
+    } catch (const json::exception& err) {  // parameters of a programmatically built edit
+      throw Error("edit '" + e->id + "': bad parameters " + e->params.dump() + ": " + err.what());
     }
   }
   return owned ? out : x.clone();
