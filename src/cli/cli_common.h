@@ -27,5 +27,6 @@ void register_layers(CLI::App& app);
 void register_render(CLI::App& app);
 void register_bench(CLI::App& app);
 void register_session_tools(CLI::App& app);
+void register_bench_edits(CLI::App& app);
 
 }  // namespace actmap::cli

@@ -16,6 +16,7 @@ int main(int argc, char** argv) {
   actmap::cli::register_render(app);
   actmap::cli::register_bench(app);
   actmap::cli::register_session_tools(app);
+  actmap::cli::register_bench_edits(app);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
