@@ -609,6 +609,9 @@ TEST(OpsRegistry, EveryOpHasAKernelAndRunsWithItsDefaults) {
       SCOPED_TRACE(op.name + (renormalize ? " (renormalize)" : ""));
       json e = {{"op", op.name}, {"params", {{"renormalize", renormalize}}}};
       if (op.name == "vanish") e["channels"] = json::array({0});  // needs a channel outside the selection
+      for (const auto& p : op.params) {
+        if (p.required) e["params"][p.name] = json::array({{1, 1}, {3, 2}});  // a stroke: the only required kind
+      }
       at::Tensor y;
       EXPECT_NO_THROW(y = run(x, {e}));
       if (y.defined()) {
