@@ -73,13 +73,14 @@ void renormalize(at::Tensor& y, const at::Tensor& before) {
   y.mul_(at::where(varies, norm_before / norm_y, 0.0)).add_(mean_before);
 }
 
-// Fills in any parameter a programmatically built edit left out (edits from JSON have them all).
-json complete_params(const Edit& e) {
+// Edits parsed from JSON carry every parameter; one built in code may leave some out.
+bool has_every_param(const Edit& e) {
   const OpSpec* spec = find_op(e.op);
-  if (!spec) throw Error("op '" + e.op + "' has no implementation");
-  bool complete = e.params.is_object();
-  for (const auto& p : spec->params) complete = complete && e.params.contains(p.name);
-  return complete ? e.params : validate_op_params(e.op, e.params, "");
+  if (!spec || !e.params.is_object()) return false;
+  for (const auto& p : spec->params) {
+    if (!e.params.contains(p.name)) return false;
+  }
+  return true;
 }
 
 }  // namespace
@@ -99,7 +100,8 @@ at::Tensor apply_edits(const at::Tensor& x, const std::vector<const Edit*>& edit
     try {
       const OpKernel kernel = find_op_kernel(e->op);
       if (!kernel) throw Error("op '" + e->op + "' has no implementation");
-      const json params = complete_params(*e);
+      json filled;  // not copied when complete: a stroke may hold many points
+      const json& params = has_every_param(*e) ? e->params : (filled = validate_op_params(e->op, e->params, ""));
       const std::vector<std::int64_t> channels = e->channels.resolve(channel_count, tap.name, cluster_labels);
       const bool all = static_cast<std::int64_t>(channels.size()) == channel_count;
       const at::Tensor index = all ? at::Tensor() : at::tensor(channels, at::kLong).to(x.device());
