@@ -4,10 +4,12 @@
 #include <CLI/CLI.hpp>
 #include <c10/util/Exception.h>
 
+#include "actmap/device.h"
 #include "actmap/error.h"
 #include "cli_common.h"
 
 int main(int argc, char** argv) {
+  actmap::tune_memory_allocator();
   CLI::App app{"actmap-cli: look inside image generators, edit their activations, render the result headless.\n"
                "Models are cards (models/*.json) given by path or by name; weights are found beside the\n"
                "card or in the directories of ACTMAP_MODEL_PATH (colon-separated)."};

@@ -1,5 +1,7 @@
 #include "actmap/device.h"
 
+#include <malloc.h>
+
 #include <dlfcn.h>
 #include <climits>
 #include <cstdlib>
@@ -66,6 +68,13 @@ void set_cpu_threads(int threads) {
   // LibTorch's own default is sometimes a single thread; 0 means every core.
   if (threads <= 0) threads = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
   at::set_num_threads(threads);
+}
+
+void tune_memory_allocator() {
+#if defined(__GLIBC__)
+  mallopt(M_MMAP_THRESHOLD, 32 << 20);
+  mallopt(M_TRIM_THRESHOLD, 256 << 20);
+#endif
 }
 
 }  // namespace actmap
