@@ -195,5 +195,21 @@ TEST(Cli, OpsListsTheWholeRegistry) {
   EXPECT_EQ(names.size(), 25u);
 }
 
+TEST(Cli, ExampleSessionsCheckAndRender) {
+  ACTMAP_REQUIRE_SHARED_MODELS();
+  const std::string dir = test::temp_dir("cli_examples");
+  int seen = 0;
+  for (const auto& entry : std::filesystem::directory_iterator(std::string(ACTMAP_TEST_MODELS) + "/../assets/examples")) {
+    if (entry.path().extension() != ".json") continue;
+    ++seen;
+    const std::string path = entry.path().string();
+    CliRun r = cli("check " + path);
+    EXPECT_EQ(r.code, 0) << r.out;
+    r = cli("render " + path + " -o " + dir + "/" + entry.path().stem().string() + ".png");
+    EXPECT_EQ(r.code, 0) << r.out;
+  }
+  EXPECT_GE(seen, 2);
+}
+
 }  // namespace
 }  // namespace actmap
