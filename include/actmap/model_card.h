@@ -80,6 +80,9 @@ std::vector<std::string> model_search_path();
 
 namespace actmap {
 
+// True when `name_or_path` names a card file (it has a '/' or ends in .json), false for a model name.
+bool is_card_path(const std::string& name_or_path);
+
 // A card given by path, or by name ("ffhq64-vae" -> ffhq64-vae.json) searched in the directories
 // of ACTMAP_MODEL_PATH and then in actmap's own models/ directory.
 std::string find_model_card(const std::string& name_or_path);

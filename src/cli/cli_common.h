@@ -3,8 +3,10 @@
 
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "actmap/generator.h"
+#include "actmap/session.h"
 
 namespace CLI {
 class App;
@@ -20,8 +22,16 @@ struct ModelOptions {
 };
 void add_model_options(CLI::App& cmd, ModelOptions& opts);
 
+// Median and minimum of timings in milliseconds.
+struct Stats {
+  double median, min;
+};
+Stats summarize(std::vector<double> v);
+
 // Loads the card named by opts.model and its generator on opts.device, setting the thread count.
 std::shared_ptr<const Generator> open_model(const ModelOptions& opts);
+// The generator of the card a loaded session names, with opts' device and threads.
+std::shared_ptr<const Generator> open_session_model(const Session& session, const ModelOptions& opts);
 
 void register_layers(CLI::App& app);
 void register_render(CLI::App& app);

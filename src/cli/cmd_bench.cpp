@@ -10,19 +10,6 @@
 #include "cli_common.h"
 
 namespace actmap::cli {
-namespace {
-
-struct Stats {
-  double median, min;
-};
-
-Stats summarize(std::vector<double> v) {
-  std::sort(v.begin(), v.end());
-  const std::size_t n = v.size();
-  return {n % 2 ? v[n / 2] : 0.5 * (v[n / 2 - 1] + v[n / 2]), v.front()};
-}
-
-}  // namespace
 
 void register_bench(CLI::App& app) {
   struct Options {

@@ -33,7 +33,7 @@ Edit make_edit(const std::string& id, const json& j) {
 }
 
 // Median and minimum milliseconds of apply_edits over opts.iters runs.
-std::pair<double, double> time_edits(const at::Tensor& x, const std::vector<Edit>& edits, const TapInfo& tap,
+Stats time_edits(const at::Tensor& x, const std::vector<Edit>& edits, const TapInfo& tap,
                                      const Options& opts) {
   std::vector<const Edit*> list;
   for (const auto& e : edits) list.push_back(&e);
@@ -46,9 +46,7 @@ std::pair<double, double> time_edits(const at::Tensor& x, const std::vector<Edit
     const double ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
     if (i >= opts.warmup) times.push_back(ms);
   }
-  std::sort(times.begin(), times.end());
-  const std::size_t n = times.size();
-  return {n % 2 ? times[n / 2] : 0.5 * (times[n / 2 - 1] + times[n / 2]), times.front()};
+  return summarize(std::move(times));
 }
 
 }  // namespace

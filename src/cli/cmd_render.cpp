@@ -78,9 +78,7 @@ void register_render(CLI::App& app) {
         if (o->count()) throw Error(o->get_name() + " does not go with a session (use --seed or --seeds)");
       }
       session = load_session(opts->session);
-      ModelOptions m = opts->model;
-      m.model = session->card_path;
-      gen = open_model(m);
+      gen = open_session_model(*session, opts->model);
       edit_list = session->edits;
     } else {
       gen = open_model(opts->model);

@@ -171,9 +171,7 @@ void register_session_tools(CLI::App& app) {
   check->callback([files, model] {
     for (const auto& path : *files) {
       const Session s = load_session(path);
-      ModelOptions m = *model;
-      m.model = s.card_path;
-      const auto gen = open_model(m);  // weights present, keys and shapes right
+      const auto gen = open_session_model(s, *model);  // weights present, keys and shapes right
       std::set<std::string> taps;
       std::size_t enabled = 0;
       for (const auto& e : s.edits) {

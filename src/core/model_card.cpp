@@ -500,13 +500,15 @@ std::vector<std::string> model_card_dirs() {
   return dirs;
 }
 
+bool is_card_path(const std::string& name_or_path) {
+  return name_or_path.find('/') != std::string::npos || fs::path(name_or_path).extension() == ".json";
+}
+
 std::string find_model_card(const std::string& name_or_path) {
   std::error_code ec;
   if (fs::is_regular_file(name_or_path, ec)) return name_or_path;
-  const bool looks_like_path = name_or_path.find('/') != std::string::npos ||
-                               fs::path(name_or_path).extension() == ".json";
   std::string msg = "model '" + name_or_path + "' not found";
-  if (!looks_like_path) {
+  if (!is_card_path(name_or_path)) {
     msg += "; looked for " + name_or_path + ".json in:";
     for (const auto& dir : model_card_dirs()) {
       const fs::path p = fs::path(dir) / (name_or_path + ".json");

@@ -17,10 +17,6 @@ using nlohmann::json;
 namespace actmap {
 namespace {
 
-bool looks_like_path(const std::string& s) {
-  return s.find('/') != std::string::npos || fs::path(s).extension() == ".json";
-}
-
 std::string resolve(const std::string& path, const std::string& base_dir) {
   fs::path p(path);
   if (p.is_relative() && !base_dir.empty()) p = fs::path(base_dir) / p;
@@ -127,7 +123,7 @@ std::map<std::string, std::vector<int>> parse_clusters(const json& j) {
 }
 
 std::string resolve_card(const std::string& model, const std::string& base_dir) {
-  if (looks_like_path(model)) {
+  if (is_card_path(model)) {
     const std::string path = resolve(model, base_dir);
     std::error_code ec;
     if (!fs::is_regular_file(path, ec)) throw Error("/model/card: no model card at " + path);
@@ -299,13 +295,13 @@ void check_session_against_card(const Session& s, const ModelCard& card) {
     const Edit& e = s.edits[i];
     const std::string where = json_pointer_join("/edits", i);
     const TapInfo& t = find_tap(e.tap, where + "/tap");
+    std::size_t selected = 0;
     try {
-      (void)e.channels.resolve(t.channels, t.name, s.cluster_labels(t.name));
+      selected = e.channels.resolve(t.channels, t.name, s.cluster_labels(t.name)).size();
     } catch (const Error& err) {
       throw Error(where + "/channels: " + err.what());
     }
-    if (e.op == "vanish" && e.channels.resolve(t.channels, t.name, s.cluster_labels(t.name)).size() ==
-                                static_cast<std::size_t>(t.channels)) {
+    if (e.op == "vanish" && selected == static_cast<std::size_t>(t.channels)) {
       throw Error(where + "/channels: vanish needs at least one channel of tap \"" + t.name + "\" outside the selection");
     }
   }
@@ -314,7 +310,7 @@ void check_session_against_card(const Session& s, const ModelCard& card) {
 Session new_session(const std::string& model) {
   Session s;
   s.model = model;
-  s.card_path = looks_like_path(model) ? model : find_model_card(model);
+  s.card_path = is_card_path(model) ? model : find_model_card(model);
   const ModelCard card = load_model_card(s.card_path);
   s.weights_sha256 = sha256_file(resolve_weights_path(card));
   return s;
@@ -336,7 +332,7 @@ Session load_session(const std::string& path) { return parse_session(read_file_t
 json session_to_json(const Session& s, const std::string& dir) {
   json doc = json::object();
   doc["actmap_session"] = kSessionVersion;
-  json model = {{"card", looks_like_path(s.model) ? rebase(s.card_path, "", dir) : s.model}};
+  json model = {{"card", is_card_path(s.model) ? rebase(s.card_path, "", dir) : s.model}};
   if (!s.weights_sha256.empty()) model["sha256"] = s.weights_sha256;
   doc["model"] = std::move(model);
   switch (s.latent.kind) {
@@ -363,7 +359,7 @@ void save_session(Session& s, const std::string& path) {
   const json doc = session_to_json(s, dir);
   write_file_atomic(path, doc.dump(2) + "\n");
   // The in-memory session now lives beside the file it was saved to.
-  if (looks_like_path(s.model)) s.model = doc["model"]["card"].get<std::string>();
+  if (is_card_path(s.model)) s.model = doc["model"]["card"].get<std::string>();
   if (s.latent.kind == SessionLatent::Kind::ZFile) s.latent.z_file = doc["latent"]["z_file"].get<std::string>();
   for (std::size_t i = 0; i < s.edits.size(); ++i) {
     if (s.edits[i].mask.kind == SpatialMask::Kind::File) s.edits[i].mask.file = doc["edits"][i]["mask"]["file"].get<std::string>();
