@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # One entry point for people and CI:
-#   bash cmake/dev.sh run    install what is missing, build, and open actmap on the default model
-#                            (until the desktop editor lands: render it to a PNG and print where)
+#   bash cmake/dev.sh run    install what is missing, build, and open the actmap editor on the
+#                            default model (arguments after "run" go to actmap, e.g. --session S.json)
 #   bash cmake/dev.sh test   install what is missing, build, and run every test
 #   bash cmake/dev.sh build  install and build only
 #   bash cmake/dev.sh fuzz   build the libFuzzer targets (clang) and run each for ACTMAP_FUZZ_SECONDS (20)
@@ -11,6 +11,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 root=$(pwd)
 what=${1:-}
+shift || true
 preset=${ACTMAP_PRESET:-default}
 
 case "$what" in
@@ -41,10 +42,16 @@ case "$what" in
     ctest --preset "$preset"
     ;;
   run)
-    cli="build/$preset/src/cli/actmap-cli"
-    mkdir -p out
-    "$cli" render --model ffhq64-vae --seed 0 --count 16 -o out/default-model.png
-    echo "actmap: the default model's first 16 seeds are in $root/out/default-model.png"
-    echo "        (the desktop editor is not built yet; 'actmap-cli --help' lists what the CLI does)"
+    app="build/$preset/src/app/actmap"
+    if [ ! -x "$app" ]; then
+      echo "actmap: the editor is not built with preset '$preset' (no GUI); actmap-cli is in build/$preset/src/cli" >&2
+      exit 1
+    fi
+    if [ -z "${DISPLAY:-}" ] && [ -z "${WAYLAND_DISPLAY:-}" ]; then
+      echo "actmap: no display. On a headless machine: xvfb-run -a $app --screenshot out.png" >&2
+      echo "        (or render sessions with build/$preset/src/cli/actmap-cli render)" >&2
+      exit 1
+    fi
+    exec "$app" "$@"
     ;;
 esac

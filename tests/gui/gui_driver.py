@@ -1,0 +1,202 @@
+"""Drives the real actmap window under Xvfb with real X input (xdotool), the way a person would.
+
+The editor, started with --ui-map FILE, keeps a JSON map of where its named widgets are and a few
+state values (revision, settled, dirty, ...). The driver reads it to know where to click and when
+the window has caught up; every interaction is an X event sent by xdotool.
+"""
+
+import json
+import os
+import shutil
+import struct
+import subprocess
+import tempfile
+import time
+import zlib
+
+SKIP = 77
+
+
+class Skip(Exception):
+    pass
+
+
+def need(program):
+    path = shutil.which(program)
+    if not path:
+        raise Skip(f"{program} is not installed (Debian: apt-get install xvfb xdotool)")
+    return path
+
+
+class Display:
+    """A private Xvfb server; DISPLAY for the children."""
+
+    def __init__(self, width=1600, height=1000):
+        need("Xvfb")
+        need("xdotool")
+        r, w = os.pipe()
+        self.proc = subprocess.Popen(
+            ["Xvfb", "-displayfd", str(w), "-screen", "0", f"{width}x{height}x24", "-nolisten", "tcp"],
+            pass_fds=(w,), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        os.close(w)
+        number = b""
+        deadline = time.time() + 20
+        while not number.endswith(b"\n") and time.time() < deadline:
+            chunk = os.read(r, 16)
+            if not chunk:
+                break
+            number += chunk
+        os.close(r)
+        if not number.strip():
+            self.proc.kill()
+            raise RuntimeError("Xvfb did not start")
+        self.env = dict(os.environ, DISPLAY=":" + number.decode().strip())
+
+    def close(self):
+        self.proc.terminate()
+        self.proc.wait(timeout=10)
+
+
+class Editor:
+    def __init__(self, app, display, args, workdir):
+        self.display = display
+        self.map_path = os.path.join(workdir, "ui-map.json")
+        self.log = open(os.path.join(workdir, "actmap.log"), "w")
+        env = dict(display.env)
+        env["XDG_STATE_HOME"] = os.path.join(workdir, "state")
+        env["XDG_CONFIG_HOME"] = os.path.join(workdir, "config")
+        self.proc = subprocess.Popen([app, "--ui-map", self.map_path, "--size", "1600x1000", "--scale", "1"] + args,
+                                     env=env, stdout=self.log, stderr=subprocess.STDOUT, cwd=workdir)
+
+    def ui(self):
+        try:
+            with open(self.map_path) as f:
+                return json.load(f)
+        except (OSError, ValueError):
+            return {}
+
+    def state(self, key):
+        return self.ui().get("state", {}).get(key)
+
+    def wait(self, what, predicate, timeout=60):
+        deadline = time.time() + timeout
+        while time.time() < deadline:
+            if self.proc.poll() is not None:
+                raise AssertionError(f"actmap exited ({self.proc.returncode}) while waiting for {what}")
+            ui = self.ui()
+            if ui and predicate(ui):
+                return ui
+            time.sleep(0.05)
+        raise AssertionError(f"timed out waiting for {what}; last state: {self.ui().get('state')}")
+
+    def settle(self, timeout=60):
+        # Settled twice in a row with the same revision: the window shows the latest render.
+        self.wait("the render to settle", lambda u: u.get("state", {}).get("settled") is True, timeout)
+        time.sleep(0.15)
+        return self.wait("the render to settle", lambda u: u.get("state", {}).get("settled") is True, timeout)
+
+    def centre(self, name):
+        items = self.wait(f"widget {name}", lambda u: name in u.get("items", {}))["items"]
+        x0, y0, x1, y1 = items[name]
+        return (x0 + x1) / 2, (y0 + y1) / 2
+
+    def rect(self, name):
+        return self.wait(f"widget {name}", lambda u: name in u.get("items", {}))["items"][name]
+
+    def xdo(self, *args):
+        subprocess.run(["xdotool"] + [str(a) for a in args], env=self.display.env, check=True)
+
+    def move(self, x, y):
+        self.xdo("mousemove", int(round(x)), int(round(y)))
+        time.sleep(0.05)
+
+    def click(self, name):
+        x, y = self.centre(name)
+        self.move(x, y)
+        self.xdo("click", 1)
+        time.sleep(0.15)
+
+    def drag(self, points, step_delay=0.04):
+        self.move(*points[0])
+        self.xdo("mousedown", 1)
+        time.sleep(0.08)
+        for p in points[1:]:
+            self.move(*p)
+            time.sleep(step_delay)
+        self.xdo("mouseup", 1)
+        time.sleep(0.15)
+
+    def key(self, keys, over=None):
+        # Without a window manager, X gives keyboard focus to the window under the pointer.
+        if over:
+            self.move(*self.centre(over))
+        self.xdo("key", "--delay", 60, keys)
+        time.sleep(0.15)
+
+    def type(self, text):
+        self.xdo("type", "--delay", 30, text)
+        time.sleep(0.1)
+
+    def close(self):
+        if self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+        self.log.close()
+
+
+def read_png(path):
+    """Pixels of an 8-bit, non-interlaced PNG as (width, height, channels, bytes)."""
+    with open(path, "rb") as f:
+        data = f.read()
+    if data[:8] != b"\x89PNG\r\n\x1a\n":
+        raise ValueError(f"{path}: not a PNG")
+    pos, idat, header = 8, b"", None
+    while pos < len(data):
+        length, kind = struct.unpack(">I4s", data[pos:pos + 8])
+        body = data[pos + 8:pos + 8 + length]
+        if kind == b"IHDR":
+            header = struct.unpack(">IIBBBBB", body)
+        elif kind == b"IDAT":
+            idat += body
+        pos += 12 + length
+    width, height, depth, colour, _, _, interlace = header
+    if depth != 8 or interlace:
+        raise ValueError(f"{path}: only 8-bit non-interlaced PNGs are read here")
+    channels = {0: 1, 2: 3, 4: 2, 6: 4}[colour]
+    raw = zlib.decompress(idat)
+    stride = width * channels
+    out = bytearray()
+    prev = bytearray(stride)
+    for y in range(height):
+        f = raw[y * (stride + 1)]
+        line = bytearray(raw[y * (stride + 1) + 1:(y + 1) * (stride + 1)])
+        for i in range(stride):
+            a = line[i - channels] if i >= channels else 0
+            b = prev[i]
+            c = prev[i - channels] if i >= channels else 0
+            if f == 1:
+                line[i] = (line[i] + a) & 255
+            elif f == 2:
+                line[i] = (line[i] + b) & 255
+            elif f == 3:
+                line[i] = (line[i] + (a + b) // 2) & 255
+            elif f == 4:
+                p = a + b - c
+                pa, pb, pc = abs(p - a), abs(p - b), abs(p - c)
+                line[i] = (line[i] + (a if pa <= pb and pa <= pc else b if pb <= pc else c)) & 255
+        out += line
+        prev = line
+    return width, height, channels, bytes(out)
+
+
+def mean_abs_diff(a, b):
+    if a[:3] != b[:3]:
+        raise AssertionError(f"image sizes differ: {a[:3]} vs {b[:3]}")
+    return sum(abs(x - y) for x, y in zip(a[3], b[3])) / len(a[3])
+
+
+def workdir():
+    return tempfile.mkdtemp(prefix="actmap-gui-")

@@ -1,0 +1,135 @@
+// The editor's renderer thread: newest request wins, stamps, errors in replies, same pixels as
+// render_session. Also run under ThreadSanitizer (the tsan preset).
+#include <atomic>
+#include <thread>
+
+#include "actmap/render_worker.h"
+#include "actmap/renderer.h"
+#include "test_util.h"
+
+namespace actmap {
+namespace {
+
+using nlohmann::json;
+
+Session fixture_session(std::uint64_t seed) {
+  Session s = new_session(test::fixture("dcgan32/card.json"));
+  s.latent = SessionLatent::from_seed(seed);
+  return s;
+}
+
+RenderRequest request_for(const Session& s) {
+  RenderRequest r;
+  r.session = s;
+  TapViewRequest v;
+  v.tap = 1;  // main.5: 16 x 8 x 8
+  v.focus_channel = 3;
+  r.views.push_back(v);
+  return r;
+}
+
+RenderReply wait_reply(RenderWorker& w) {
+  EXPECT_TRUE(w.wait_idle(60.0));
+  std::optional<RenderReply> r = w.take();
+  EXPECT_TRUE(r.has_value());
+  return r ? *r : RenderReply{};
+}
+
+TEST(RenderWorker, ReplyMatchesRenderSession) {
+  Session s = fixture_session(5);
+  s.edits.push_back(Edit::from_json({{"id", "a"}, {"tap", "main.5"}, {"op", "multiply"}, {"params", {{"factor", -2.0}}}, {"channels", 3}}, "e"));
+  RenderWorker w;
+  const std::uint64_t stamp = w.submit(request_for(s));
+  const RenderReply r = wait_reply(w);
+  ASSERT_TRUE(r.ok()) << r.error;
+  EXPECT_EQ(r.stamp, stamp);
+
+  // The same pixels as the CLI's path through render_session.
+  Renderer direct(load_generator(load_model_card(s.card_path)));
+  const Image expect = output_to_images(render_session(direct, s).output, direct.generator().card()).at(0);
+  EXPECT_EQ(r.output.pixels, expect.pixels);
+  Session plain = s;
+  plain.edits.clear();
+  Renderer fresh(load_generator(load_model_card(s.card_path)));
+  EXPECT_EQ(r.original.pixels, output_to_images(render_session(fresh, plain).output, fresh.generator().card()).at(0).pixels);
+  EXPECT_NE(r.output.pixels, r.original.pixels);  // the edit shows
+
+  ASSERT_EQ(r.taps.size(), 4u);
+  ASSERT_EQ(r.views.size(), 1u);
+  EXPECT_EQ(r.views[0].grid.channels, 16);
+  EXPECT_EQ(r.views[0].focus.width, 8);
+  EXPECT_EQ(r.views[0].focus.height, 8);
+  // Channel 3 was multiplied by -2 after the tap: its stats are those of the edited activation.
+  const float lo = direct.activation(1)[0][3].min().item<float>(), hi = direct.activation(1)[0][3].max().item<float>();
+  EXPECT_FLOAT_EQ(r.views[0].focus_stats.min, lo);
+  EXPECT_FLOAT_EQ(r.views[0].focus_stats.max, hi);
+  EXPECT_EQ(r.overview.size(), 4u);
+  EXPECT_EQ(r.latent.size(), 12u);
+}
+
+TEST(RenderWorker, NewestRequestWinsAndStaleRepliesAreDropped) {
+  RenderWorker w;
+  std::uint64_t last = 0;
+  for (std::uint64_t seed = 0; seed < 40; ++seed) last = w.submit(request_for(fixture_session(seed)));
+  const RenderReply r = wait_reply(w);
+  ASSERT_TRUE(r.ok()) << r.error;
+  EXPECT_EQ(r.stamp, last);  // whatever ran in between, the reply left is the newest
+  EXPECT_GT(w.dropped(), 0u);
+  EXPECT_FALSE(w.take().has_value());
+
+  Renderer direct(load_generator(load_model_card(test::fixture("dcgan32/card.json"))));
+  const Image expect = output_to_images(render_session(direct, fixture_session(39)).output, direct.generator().card()).at(0);
+  EXPECT_EQ(r.output.pixels, expect.pixels);
+}
+
+TEST(RenderWorker, ErrorsComeBackInTheReply) {
+  RenderWorker w;
+  Session bad = fixture_session(1);
+  bad.card_path = test::fixture("no-such-model/card.json");
+  w.submit(request_for(bad));
+  RenderReply r = wait_reply(w);
+  EXPECT_FALSE(r.ok());
+  EXPECT_NE(r.error.find("no-such-model"), std::string::npos) << r.error;
+
+  Session wrong = fixture_session(1);
+  wrong.edits.push_back(Edit::from_json({{"id", "a"}, {"tap", "main.5"}, {"op", "ablate"}, {"channels", 99}}, "e"));
+  w.submit(request_for(wrong));
+  r = wait_reply(w);
+  EXPECT_FALSE(r.ok());
+  EXPECT_NE(r.error.find("99"), std::string::npos) << r.error;
+
+  w.submit(request_for(fixture_session(1)));  // and the worker goes on working
+  r = wait_reply(w);
+  EXPECT_TRUE(r.ok()) << r.error;
+}
+
+TEST(RenderWorker, SubmitFromOneThreadTakeFromAnother) {
+  RenderWorker w;
+  std::atomic<bool> done{false};
+  std::atomic<std::uint64_t> newest_taken{0};
+  std::atomic<bool> monotonic{true};
+  std::thread reader([&] {
+    while (!done) {
+      if (auto r = w.take()) {
+        if (r->stamp <= newest_taken) monotonic = false;
+        newest_taken = r->stamp;
+      }
+      std::this_thread::yield();
+    }
+  });
+  std::uint64_t last = 0;
+  for (std::uint64_t seed = 0; seed < 30; ++seed) {
+    last = w.submit(request_for(fixture_session(seed % 3)));
+    std::this_thread::sleep_for(std::chrono::microseconds(300));
+  }
+  w.wait_idle(60.0);
+  // Let the reader pick up the last reply.
+  for (int i = 0; i < 1000 && newest_taken != last; ++i) std::this_thread::sleep_for(std::chrono::milliseconds(2));
+  done = true;
+  reader.join();
+  EXPECT_TRUE(monotonic);
+  EXPECT_EQ(newest_taken, last);
+}
+
+}  // namespace
+}  // namespace actmap
