@@ -14,9 +14,12 @@
 #include <cstdint>
 #include <vector>
 
-#include <ATen/core/Tensor.h>
-
 #include "actmap/image.h"
+
+// Declared, not included: the editor's UI code includes this header and stays free of ATen.
+namespace at {
+class Tensor;
+}
 
 namespace actmap {
 
