@@ -143,6 +143,17 @@ TEST(History, DirtyTracksTheSavedState) {
   EXPECT_TRUE(h.dirty());
 }
 
+TEST(History, RecoveredSessionStaysUnsavedUntilSaved) {
+  SessionHistory h{Session{}};
+  h.mark_unsaved();
+  EXPECT_TRUE(h.dirty());
+  const std::string id = h.add_edit(edit(R"({"tap":"t","op":"add"})"));
+  h.undo();
+  EXPECT_TRUE(h.dirty());  // undoing everything does not reach a saved state: there is none
+  h.mark_saved();
+  EXPECT_FALSE(h.dirty());
+}
+
 TEST(History, MemoryBoundDropsTheOldestSteps) {
   SessionHistory h{Session{}, /*memory_limit=*/64 * 1024};
   const std::string id = h.add_edit(edit(R"({"tap":"t","op":"brush","params":{"points":[[0,0]]}})"));

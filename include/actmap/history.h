@@ -52,6 +52,8 @@ class SessionHistory {
 
   // Save tracking: dirty() is false right after mark_saved() and again after undoing back to it.
   void mark_saved();
+  // The session differs from every saved state (e.g. it was recovered after a crash).
+  void mark_unsaved() { saved_position_ = -1; }
   bool dirty() const;
 
  private:

@@ -125,6 +125,8 @@ void Editor::frame() {
     probe::value("history_position", history_->position());
     probe::value("error", reply_ && !reply_->ok() ? reply_->error : std::string());
     probe::value("browser_open", browser_.is_open());
+    probe::value("popup_open", ImGui::IsPopupOpen("", ImGuiPopupFlags_AnyPopupId));
+    probe::value("mouse", {ImGui::GetIO().MousePos.x, ImGui::GetIO().MousePos.y});
   }
 }
 

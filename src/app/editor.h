@@ -47,6 +47,8 @@ class Editor {
   // The window's close button: true when it may close now (otherwise a prompt is showing).
   bool request_quit();
   bool quit_requested() const { return quit_now_; }
+  // SIGTERM, SIGINT, SIGHUP: unsaved work goes to the recovery file before the process ends.
+  void keep_unsaved_work();
   // Files dropped on the window: sessions open, model cards switch the model.
   void drop_files(const std::vector<std::string>& paths);
 

@@ -28,8 +28,8 @@ std::string selector_text(const ChannelSelector& s) {
 
 void Editor::draw_edits_panel() {
   // Any op of the registry, for the layer and channels chosen in the slice editor.
-  static int chosen = 0;
   const auto& ops = op_registry();
+  static int chosen = int(std::find_if(ops.begin(), ops.end(), [](const OpSpec& o) { return o.name == "multiply"; }) - ops.begin());
   ImGui::SetNextItemWidth(ImGui::GetFontSize() * 10);
   if (ImGui::BeginCombo("##op", ops[std::size_t(chosen)].name.c_str())) {
     std::string category;

@@ -100,7 +100,7 @@ void Editor::draw_model_panel() {
     }
     ImGui::Text("z: %zu values, mean %.3f, sd %.3f", z.size(), mean, sd);
     ImGui::PlotHistogram("##z", bins.data(), int(bins.size()), 0, nullptr, 0.0f, FLT_MAX,
-                         ImVec2(-1, ImGui::GetFontSize() * 3.5f));
+                         ImVec2(ImGui::GetContentRegionAvail().x, ImGui::GetFontSize() * 3.5f));
     help_marker("Histogram of the latent's values over [-range, range]");
     ImGui::TextDisabled("range [%.2f, %.2f]", lo, hi);
   }
@@ -187,7 +187,7 @@ void Editor::draw_grid_panel() {
   char overlay[96];
   std::snprintf(overlay, sizeof overlay, "values in [%.3g, %.3g]", g.hist_lo, g.hist_hi);
   ImGui::PlotHistogram("##hist", hist.data(), int(hist.size()), 0, overlay, 0.0f, FLT_MAX,
-                       ImVec2(-1, ImGui::GetFontSize() * 2.5f));
+                       ImVec2(ImGui::GetContentRegionAvail().x, ImGui::GetFontSize() * 2.5f));
   help_marker("Histogram of every value in this layer (after edits)");
 
   // The grid.

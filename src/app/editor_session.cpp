@@ -95,7 +95,7 @@ void Editor::adopt(Session session, const std::string& path, bool dirty) {
     report(e.what());
   }
   history_ = std::make_unique<SessionHistory>(std::move(session));
-  if (!dirty) history_->mark_saved();
+  if (dirty) history_->mark_unsaved();
   session_path_ = path;
   // The view comes back from the session where it was saved with one.
   const nlohmann::json& view = history_->session().view;
@@ -192,6 +192,10 @@ bool Editor::request_quit() {
     quit_now_ = true;
   });
   return quit_now_;
+}
+
+void Editor::keep_unsaved_work() {
+  if (history_ && history_->dirty()) autosaver_->flush(session(), history_->revision(), session_path_);
 }
 
 void Editor::drop_files(const std::vector<std::string>& paths) {

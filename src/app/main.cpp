@@ -2,6 +2,7 @@
 // is the core library.
 #include <algorithm>
 #include <chrono>
+#include <csignal>
 #include <cstdio>
 #include <cstdlib>
 #include <iostream>
@@ -28,6 +29,12 @@ using namespace actmap;
 using Clock = std::chrono::steady_clock;
 
 std::vector<std::string> g_dropped;
+volatile std::sig_atomic_t g_signal = 0;
+
+void on_signal(int sig) {
+  g_signal = sig;
+  glfwPostEmptyEvent();  // wake the event loop
+}
 
 void on_drop(GLFWwindow*, int count, const char** paths) {
   for (int i = 0; i < count; ++i) g_dropped.emplace_back(paths[i]);
@@ -164,7 +171,14 @@ int main(int argc, char** argv) {
     app::Editor editor(opts);
     int settled_frames = 0;
     const auto start = Clock::now();
+    for (int sig : {SIGTERM, SIGINT, SIGHUP}) std::signal(sig, on_signal);
     while (true) {
+      if (g_signal) {
+        editor.keep_unsaved_work();
+        std::cerr << "actmap: stopped by signal " << int(g_signal) << "; unsaved work is in the recovery file\n";
+        rc = 128 + int(g_signal);
+        break;
+      }
       if (glfwWindowShouldClose(window)) {
         glfwSetWindowShouldClose(window, GLFW_FALSE);
         editor.request_quit();

@@ -31,7 +31,7 @@ def need(program):
 class Display:
     """A private Xvfb server; DISPLAY for the children."""
 
-    def __init__(self, width=1600, height=1000):
+    def __init__(self, width=1700, height=1100):
         need("Xvfb")
         need("xdotool")
         r, w = os.pipe()
@@ -68,6 +68,20 @@ class Editor:
         self.proc = subprocess.Popen([app, "--ui-map", self.map_path, "--size", "1600x1000", "--scale", "1"] + args,
                                      env=env, stdout=self.log, stderr=subprocess.STDOUT, cwd=workdir)
 
+    def ready(self):
+        """Waits for the first frame, then moves the pointer out of the window and back in: GLFW
+        reads the pointer only while its window has focus, which X gives (without a window
+        manager) when the pointer enters it."""
+        self.wait("the window", lambda u: "items" in u)
+        self.move(1690, 1090)
+        self.move(800, 500)
+        found = subprocess.run(["xdotool", "search", "--pid", str(self.proc.pid)], env=self.display.env,
+                               capture_output=True, text=True).stdout.split()
+        for wid in found:
+            self.xdo("windowfocus", wid)
+        time.sleep(0.1)
+        return self
+
     def ui(self):
         try:
             with open(self.map_path) as f:
@@ -95,13 +109,21 @@ class Editor:
         time.sleep(0.15)
         return self.wait("the render to settle", lambda u: u.get("state", {}).get("settled") is True, timeout)
 
-    def centre(self, name):
-        items = self.wait(f"widget {name}", lambda u: name in u.get("items", {}))["items"]
-        x0, y0, x1, y1 = items[name]
-        return (x0 + x1) / 2, (y0 + y1) / 2
-
     def rect(self, name):
-        return self.wait(f"widget {name}", lambda u: name in u.get("items", {}))["items"][name]
+        # Windows that size themselves (popups) settle over a frame or two: wait until it stays put.
+        last = None
+        deadline = time.time() + 60
+        while time.time() < deadline:
+            r = self.wait(f"widget {name}", lambda u: name in u.get("items", {}))["items"][name]
+            if r == last:
+                return r
+            last = r
+            time.sleep(0.1)
+        raise AssertionError(f"widget {name} does not stay in one place")
+
+    def centre(self, name):
+        x0, y0, x1, y1 = self.rect(name)
+        return (x0 + x1) / 2, (y0 + y1) / 2
 
     def xdo(self, *args):
         subprocess.run(["xdotool"] + [str(a) for a in args], env=self.display.env, check=True)
