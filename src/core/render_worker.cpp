@@ -6,6 +6,12 @@
 #include <mutex>
 #include <thread>
 
+#if defined(__linux__)
+#include <sys/resource.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+#endif
+
 #include <ATen/ATen.h>
 #include <c10/core/InferenceMode.h>
 
@@ -105,6 +111,11 @@ struct RenderWorker::State {
   std::thread thread;
 
   void loop() {
+#if defined(__linux__)
+    // A little below the interface thread: when cores are short, frames come first and the
+    // model takes what is left (on Linux, nice values apply per thread).
+    setpriority(PRIO_PROCESS, static_cast<id_t>(syscall(SYS_gettid)), 4);
+#endif
     std::unique_lock<std::mutex> lock(mutex);
     for (;;) {
       wake.wait(lock, [&] { return stop || pending; });
