@@ -1,6 +1,7 @@
 // actmap: the desktop editor. GLFW window, OpenGL through libepoxy, Dear ImGui; everything else
 // is the core library.
 #include <algorithm>
+#include <cfloat>
 #include <chrono>
 #include <csignal>
 #include <cstdio>
@@ -206,6 +207,7 @@ int main(int argc, char** argv) {
       }
       ImGui_ImplOpenGL3_NewFrame();
       ImGui_ImplGlfw_NewFrame();
+      if (!screenshot.empty()) io.MousePos = ImVec2(-FLT_MAX, -FLT_MAX);  // the pointer is not part of a scripted shot
       ImGui::NewFrame();
       editor.frame();
       ImGui::Render();
