@@ -132,14 +132,27 @@ class Editor:
         self.xdo("mousemove", int(round(x)), int(round(y)))
         time.sleep(0.05)
 
+    def point_at(self, x, y):
+        """Moves the pointer and waits until the editor has seen it there."""
+        x, y = int(round(x)), int(round(y))
+        for _ in range(3):
+            self.move(x, y)
+            try:
+                self.wait(f"the pointer at {x},{y}", lambda u: u.get("state", {}).get("mouse") == [x, y], timeout=5)
+                return
+            except AssertionError:
+                self.move(x + 1, y)  # a real motion event, in case focus came late
+        raise AssertionError(f"the editor never saw the pointer at {x},{y}")
+
     def click(self, name):
-        x, y = self.centre(name)
-        self.move(x, y)
-        self.xdo("click", 1)
+        self.point_at(*self.centre(name))
+        self.xdo("mousedown", 1)
+        time.sleep(0.06)
+        self.xdo("mouseup", 1)
         time.sleep(0.15)
 
     def drag(self, points, step_delay=0.04):
-        self.move(*points[0])
+        self.point_at(*points[0])
         self.xdo("mousedown", 1)
         time.sleep(0.08)
         for p in points[1:]:
@@ -151,7 +164,7 @@ class Editor:
     def key(self, keys, over=None):
         # Without a window manager, X gives keyboard focus to the window under the pointer.
         if over:
-            self.move(*self.centre(over))
+            self.point_at(*self.centre(over))
         self.xdo("key", "--delay", 60, keys)
         time.sleep(0.15)
 

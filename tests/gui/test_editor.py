@@ -147,6 +147,27 @@ def main():
     finally:
         ed.close()
     print("recovery: an unsaved change survived SIGKILL and was recovered at the next start")
+
+    # An untitled session: N steps the seed, Ctrl+S asks for a name in the file browser.
+    ed = g.Editor(app, display, ["--no-recovery", "--model", MODEL], work).ready()
+    try:
+        ed.settle()
+        ed.key("n", over="output/edited")
+        ed.wait("the next seed", lambda u: u["state"].get("dirty") is True)
+        ed.key("ctrl+s", over="output/edited")
+        ed.wait("the file browser", lambda u: u["state"].get("browser_open") is True)
+        time.sleep(0.2)
+        ed.key("ctrl+a")
+        ed.type("untitled-saved")
+        ed.key("Return")
+        ed.wait("the save", lambda u: u["state"].get("dirty") is False and u["state"].get("session_path", "").endswith(
+            "untitled-saved.json"))
+    finally:
+        ed.close()
+    with open(os.path.join(work, "untitled-saved.json")) as f:
+        saved = json.load(f)
+    assert saved["latent"] == {"seed": 1}, saved["latent"]
+    print("an untitled session is saved through the file browser, with the .json extension added")
     display.close()
     return 0
 
