@@ -15,6 +15,7 @@
 #include "actmap/error.h"
 #include "actmap/files.h"
 #include "app_files.h"
+#include "test_errors.h"
 
 namespace actmap::app {
 namespace {
@@ -51,17 +52,7 @@ std::vector<std::string> names(const std::vector<DirEntry>& entries) {
   return out;
 }
 
-// Expects `fn` to throw actmap::Error whose message contains every one of `parts`.
-template <class Fn>
-void expect_error(Fn&& fn, const std::vector<std::string>& parts) {
-  try {
-    fn();
-    ADD_FAILURE() << "expected an actmap::Error";
-  } catch (const Error& e) {
-    const std::string msg = e.what();
-    for (const auto& p : parts) EXPECT_NE(msg.find(p), std::string::npos) << "message lacks '" << p << "': " << msg;
-  }
-}
+using test::expect_error;
 
 // ---- list_directory ----
 

@@ -12,6 +12,7 @@
 #include "actmap/error.h"
 #include "actmap/files.h"
 #include "actmap/npy.h"
+#include "test_errors.h"
 
 namespace actmap::test {
 
@@ -48,16 +49,5 @@ inline std::string temp_dir(const std::string& name) {
     }                                                                                                    \
   } while (0)
 
-// Expects `fn` to throw actmap::Error whose message contains every one of `parts`.
-template <class Fn>
-void expect_error(Fn&& fn, const std::vector<std::string>& parts) {
-  try {
-    fn();
-    ADD_FAILURE() << "expected an actmap::Error";
-  } catch (const Error& e) {
-    const std::string msg = e.what();
-    for (const auto& p : parts) EXPECT_NE(msg.find(p), std::string::npos) << "message lacks '" << p << "': " << msg;
-  }
-}
 
 }  // namespace actmap::test

@@ -151,13 +151,11 @@ void Editor::submit_if_needed() {
   const bool session_changed = history_->revision() != submitted_revision_ || session().card_path != submitted_card_;
   std::vector<TapViewRequest> views = make_request(Session{}).views;
   const bool view_changed = !(views == submitted_views_);
-  const bool painting = !stroke_edit_.empty();
   if (session_changed && (auto_predict_ || predict_now_)) {
     rendered_session_ = session();
   } else if (!predict_now_ && !view_changed) {
     return;
   }
-  (void)painting;
   predict_now_ = false;
   submitted_revision_ = history_->revision();
   submitted_card_ = session().card_path;

@@ -99,7 +99,7 @@ void Editor::adopt(Session session, const std::string& path, bool dirty) {
   session_path_ = path;
   // The view comes back from the session where it was saved with one.
   const nlohmann::json& view = history_->session().view;
-  tap_ = std::min<std::size_t>(view.value("tap_index", taps_.empty() ? 0 : taps_.size() / 2), taps_.empty() ? 0 : taps_.size() - 1);
+  tap_ = taps_.size() / 2;  // a middle layer: neither the latent's reshaping nor the image
   if (view.contains("tap") && view["tap"].is_string()) {
     for (std::size_t i = 0; i < taps_.size(); ++i) {
       if (taps_[i].name == view["tap"].get<std::string>()) tap_ = i;

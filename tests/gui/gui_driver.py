@@ -10,6 +10,7 @@ import os
 import shutil
 import struct
 import subprocess
+import sys
 import tempfile
 import time
 import zlib
@@ -235,3 +236,12 @@ def mean_abs_diff(a, b):
 
 def workdir():
     return tempfile.mkdtemp(prefix="actmap-gui-")
+
+
+def run(main):
+    """Runs a test's main: exit 77 (skipped, with the reason) where something it needs is missing."""
+    try:
+        sys.exit(main())
+    except Skip as e:
+        print(f"skipped: {e}")
+        sys.exit(SKIP)

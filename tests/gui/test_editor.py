@@ -173,8 +173,4 @@ def main():
 
 
 if __name__ == "__main__":
-    try:
-        sys.exit(main())
-    except g.Skip as e:
-        print(f"skipped: {e}")
-        sys.exit(g.SKIP)
+    g.run(main)
