@@ -27,13 +27,18 @@ Editor::Editor(EditorOptions options)
     if (!options_.session_path.empty()) {
       adopt(load_session(options_.session_path), options_.session_path, false);
     } else {
-      const std::string model = options_.model.empty() ? default_model() : options_.model;
-      adopt(actmap::new_session(model), "", false);
+      adopt(actmap::new_session(options_.model.empty() ? default_model() : options_.model), "", false);
     }
   } catch (const std::exception& e) {
-    // The window still opens: it shows the error and lets the person pick another model or file.
-    report(e.what());
+    // The window still opens, on the default model where it can, and shows what went wrong.
+    const std::string error = e.what();
+    try {
+      if (!options_.session_path.empty() || !options_.model.empty()) adopt(actmap::new_session(default_model()), "", false);
+    } catch (const std::exception&) {
+    }
     if (!history_) history_ = std::make_unique<SessionHistory>(Session{});
+    report(error);
+    startup_error_ = error;
   }
   if (options_.offer_recovery) check_recovery();
 }

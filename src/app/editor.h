@@ -44,6 +44,8 @@ class Editor {
 
   // One frame of UI (between ImGui::NewFrame and ImGui::Render).
   void frame();
+  // Why the session or model asked for on the command line did not open ("" when it did).
+  const std::string& startup_error() const { return startup_error_; }
   // The window's close button: true when it may close now (otherwise a prompt is showing).
   bool request_quit();
   bool quit_requested() const { return quit_now_; }
@@ -169,7 +171,7 @@ class Editor {
   bool quit_now_ = false;
   bool show_help_ = false;
   std::deque<std::string> log_;
-  std::string status_message_;
+  std::string status_message_, startup_error_;
   double status_time_ = 0.0;
 };
 

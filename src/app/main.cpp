@@ -226,6 +226,10 @@ int main(int argc, char** argv) {
           try {
             write_png(screenshot, read_framebuffer(fb_w, fb_h));
             std::cout << "actmap: wrote " << screenshot << " (" << fb_w << "x" << fb_h << ")\n";
+            if (!editor.startup_error().empty()) {
+              std::cerr << "actmap: " << editor.startup_error() << "\n";
+              rc = 1;
+            }
           } catch (const std::exception& e) {
             std::cerr << "actmap: " << e.what() << "\n";
             rc = 1;

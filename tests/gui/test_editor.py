@@ -118,6 +118,16 @@ def main():
     sw, sh, _, _ = g.read_png(shot)
     assert (sw, sh) == (1600, 1000), (sw, sh)
 
+    # A session that does not open: the window still comes up (on the default model) and shows
+    # the error; a scripted screenshot says so on stderr and exits 1.
+    bad = os.path.join(work, "bad.json")
+    with open(bad, "w") as f:
+        json.dump({"actmap_session": 1, "model": MODEL, "latent": {"seed": 2},
+                   "edits": [{"id": "x", "tap": "main.8", "op": "ablate", "channels": 999}]}, f)
+    r = subprocess.run([app, "--session", bad, "--screenshot", os.path.join(out_dir, "bad-session.png"), "--size", "1200x800"],
+                       env=env, capture_output=True, text=True, timeout=180)
+    assert r.returncode == 1 and "bad.json: /edits/0/channels: channel 999" in r.stderr, (r.returncode, r.stderr)
+
     # The first editor ended (SIGTERM) with its undo unsaved, so it left a recovery file: the
     # editor behaves as it should, but this part wants a clean start.
     recovery = os.path.join(work, "state", "actmap", "recovery")
