@@ -125,6 +125,9 @@ void Editor::frame() {
     probe::value("session_path", session_path_);
     probe::value("settled", settled());
     probe::value("edits", session().edits.size());
+    nlohmann::json order = nlohmann::json::array();
+    for (const Edit& e : session().edits) order.push_back(e.id);
+    probe::value("edit_order", order);
     probe::value("tap", tap_);
     probe::value("focus", focus_);
     probe::value("history_position", history_->position());

@@ -47,6 +47,7 @@ void Editor::draw_edits_panel() {
   const OpSpec& spec = ops[std::size_t(chosen)];
   const bool needs_stroke = std::any_of(spec.params.begin(), spec.params.end(), [](const ParamSpec& p) { return p.required; });
   if (ImGui::Button("Add") && !needs_stroke) add_edit(spec.name, nlohmann::json::object());
+  probe::item("edits/add");
   if (ImGui::IsItemHovered()) {
     ImGui::SetTooltip("%s", needs_stroke ? "Paint strokes with the Brush or Erase tool in the slice editor"
                                          : "Add this op at the selected layer, for the channels under Apply to; then tune it below");
@@ -69,6 +70,7 @@ void Editor::draw_edits_panel() {
     const std::string label = e.id + "  " + e.op + " @ " + e.tap + "  [" + selector_text(e.channels) + "]" +
                               (e.mask.empty() ? "" : "  masked");
     const bool open = ImGui::TreeNodeEx("##node", ImGuiTreeNodeFlags_SpanAvailWidth | ImGuiTreeNodeFlags_AllowItemOverlap, "%s", label.c_str());
+    probe::item("edit/" + e.id);
     if (ImGui::BeginDragDropSource()) {
       ImGui::SetDragDropPayload("actmap-edit", &i, sizeof i);
       ImGui::Text("Move %s", e.id.c_str());

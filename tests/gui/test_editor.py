@@ -172,8 +172,18 @@ def main():
         ed.key("Return")
         ed.wait("the save", lambda u: u["state"].get("dirty") is False and u["state"].get("session_path", "").endswith(
             "untitled-saved.json"))
+        # Two edits from the op list, then drag the second above the first; undo puts it back.
+        ed.click("edits/add")
+        ed.click("edits/add")
+        ed.wait("two edits", lambda u: u["state"].get("edit_order") == ["e1", "e2"])
+        (ax, ay), (bx, by) = ed.centre("edit/e1"), ed.centre("edit/e2")
+        ed.drag([(bx, by), (bx, by - 4), (bx, (ay + by) / 2), (ax, ay - 2), (ax, ay)], step_delay=0.1)
+        ed.wait("the reorder", lambda u: u["state"].get("edit_order") == ["e2", "e1"])
+        ed.key("ctrl+z", over="output/edited")
+        ed.wait("the undone reorder", lambda u: u["state"].get("edit_order") == ["e1", "e2"])
     finally:
         ed.close()
+    print("edits added from the op list reorder by drag and drop, and undo restores the order")
     with open(os.path.join(work, "untitled-saved.json")) as f:
         saved = json.load(f)
     assert saved["latent"] == {"seed": 1}, saved["latent"]
