@@ -17,9 +17,9 @@ struct CliRun {
   std::string out;  // stdout and stderr together
 };
 
-CliRun cli(const std::string& args) {
-  const std::string cmd = std::string(ACTMAP_CLI_PATH) + " " + args + " 2>&1";
-  FILE* p = popen(cmd.c_str(), "r");
+// A shell command line as is (its own redirections), stdout captured.
+CliRun cli_shell(const std::string& command) {
+  FILE* p = popen(command.c_str(), "r");
   CliRun r{-1, ""};
   if (!p) return r;
   std::array<char, 4096> buf;
@@ -30,10 +30,12 @@ CliRun cli(const std::string& args) {
   return r;
 }
 
+CliRun cli(const std::string& args) { return cli_shell(std::string(ACTMAP_CLI_PATH) + " " + args + " 2>&1"); }
+
 const std::string kCard = test::fixture("dcgan64/card.json");
 
 TEST(Cli, HelpForEveryCommand) {
-  for (const char* c : {"", "layers", "render", "bench", "check", "ops"}) {
+  for (const char* c : {"", "layers", "render", "bench", "check", "ops", "train"}) {
     const CliRun r = cli(std::string(c) + " --help");
     EXPECT_EQ(r.code, 0) << c;
     EXPECT_NE(r.out.find("--"), std::string::npos) << c;
@@ -193,6 +195,81 @@ TEST(Cli, OpsListsTheWholeRegistry) {
     EXPECT_TRUE(names.count(want)) << want;
   }
   EXPECT_EQ(names.size(), 25u);
+}
+
+// Training as a user runs it, on a tiny card (nz 8, ngf 4, 32x32) and a folder of 31 PNGs, a
+// corrupt .png and a .txt.
+std::string train_setup(const std::string& name) {
+  const std::string dir = test::temp_dir(name);
+  test::write_training_folder(dir + "/data", 31);
+  write_file_atomic(dir + "/card.json",
+                    std::string(R"({"family": "dcgan", "config": {"nz": 8, "ngf": 4, "nc": 3, "image_size": 32}, "weights": "x"})"));
+  return dir;
+}
+
+TEST(TrainCli, TrainsAndTheResultRenders) {
+  const std::string dir = train_setup("cli_train");
+  const std::string args = "train --card " + dir + "/card.json --data " + dir + "/data --epochs 1 --batch 8 --samples 4 -o " +
+                           dir + "/out/m.json";
+  const CliRun r = cli(args);
+  ASSERT_EQ(r.code, 0) << r.out;
+  EXPECT_NE(r.out.find("epoch 1/1 [########################] 4/4"), std::string::npos) << r.out;  // stderr is no TTY here
+  EXPECT_NE(r.out.find("skipped 1 unreadable image"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("corrupt.png"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("trained 4 steps on 31 images"), std::string::npos) << r.out;
+  for (const char* f : {"m.json", "m.safetensors", "m-checkpoint.safetensors", "m-samples/epoch-001.png"}) {
+    EXPECT_TRUE(std::filesystem::exists(dir + "/out/" + f)) << f;
+  }
+  const auto card = nlohmann::json::parse(read_file_text(dir + "/out/m.json"));
+  EXPECT_EQ(card["training"]["command"], std::string(ACTMAP_CLI_PATH) + " " + args);
+  const CliRun rr = cli("render -m " + dir + "/out/m.json --seed 0 --count 4 -o " + dir + "/grid.png");
+  ASSERT_EQ(rr.code, 0) << rr.out;
+  EXPECT_EQ(read_image(dir + "/grid.png").width, 2 * 32 + 2);
+}
+
+TEST(TrainCli, ErrorsAreMessages) {
+  const std::string dir = train_setup("cli_train_errors");
+  CliRun r = cli("train --card " + dir + "/card.json --data " + dir + "/nothing -o " + dir + "/m.json");
+  EXPECT_EQ(r.code, 1);
+  EXPECT_NE(r.out.find("actmap-cli: error: " + dir + "/nothing: no such directory"), std::string::npos) << r.out;
+  r = cli("train --card " + dir + "/card.json --data " + dir + "/data --size 64 -o " + dir + "/m.json");
+  EXPECT_EQ(r.code, 1);
+  EXPECT_NE(r.out.find("--size 64 does not match the output size 32x32"), std::string::npos) << r.out;
+  r = cli("train --data " + dir + "/data -o " + dir + "/m.json");
+  EXPECT_NE(r.code, 0);
+  EXPECT_NE(r.out.find("--card"), std::string::npos) << r.out;
+  EXPECT_FALSE(std::filesystem::exists(dir + "/m.json"));
+}
+
+// Ctrl+C and SIGTERM: a checkpoint at the next step boundary, exit 130 / 143, and a resume command
+// that works as printed.
+TEST(TrainCli, SignalsSaveACheckpointToResumeFrom) {
+  const std::string dir = train_setup("cli_train_signal");
+  for (const auto& [sig, code] : {std::pair<std::string, int>{"INT", 130}, {"TERM", 143}}) {
+    const std::string out = dir + "/" + sig;
+    // Signalled once the first epoch's samples exist, so the handlers are surely installed.
+    write_file_atomic(dir + "/run.sh",
+                      std::string(ACTMAP_CLI_PATH) + " train --card " + dir + "/card.json --data " + dir +
+                          "/data --batch 8 --samples 1 --epochs 100000 -o " + out + "/m.json > " + out + ".log 2>&1 &\n"
+                          "pid=$!; i=0\n"
+                          "while [ ! -e " + out + "/m-samples/epoch-001.png ] && [ $i -lt 600 ]; do sleep 0.05; i=$((i+1)); done\n"
+                          "kill -" + sig + " $pid; wait $pid; echo \"exit $?\"\n");
+    const CliRun r = cli_shell("sh " + dir + "/run.sh");
+    EXPECT_EQ(r.out, "exit " + std::to_string(code) + "\n") << sig;
+    const std::string log = read_file_text(out + ".log");
+    EXPECT_NE(log.find(sig == "INT" ? "interrupted (SIGINT) after step " : "stopped (SIGTERM) after step "), std::string::npos) << log;
+    EXPECT_TRUE(std::filesystem::exists(out + "/m-checkpoint.safetensors"));
+    EXPECT_FALSE(std::filesystem::exists(out + "/m.json"));
+    const auto at = log.find("after step "), hint = log.find("resume with: ");
+    ASSERT_NE(hint, std::string::npos) << log;
+    const long steps = std::stol(log.substr(at + 11));
+    std::string resume = log.substr(hint + 13);
+    resume = resume.substr(0, resume.find('\n'));
+    EXPECT_NE(resume.find("--resume " + out + "/m-checkpoint.safetensors"), std::string::npos) << resume;
+    const CliRun rr = cli_shell(resume + " --max-steps " + std::to_string(steps + 2) + " 2>&1");
+    EXPECT_EQ(rr.code, 0) << rr.out;
+    EXPECT_NE(rr.out.find("trained " + std::to_string(steps + 2) + " steps"), std::string::npos) << rr.out;
+  }
 }
 
 TEST(Cli, ExampleSessionsCheckAndRender) {

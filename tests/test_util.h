@@ -11,6 +11,7 @@
 
 #include "actmap/error.h"
 #include "actmap/files.h"
+#include "actmap/image.h"
 #include "actmap/npy.h"
 #include "test_errors.h"
 
@@ -38,6 +39,34 @@ inline std::string temp_dir(const std::string& name) {
   std::filesystem::remove_all(dir);
   std::filesystem::create_directories(dir);
   return dir.string();
+}
+
+// A small training folder: `count` PNGs (size x size RGB: stripes, checks and discs in varying
+// colours) split over two subfolders, plus one corrupt .png and one .txt.
+inline void write_training_folder(const std::string& dir, int count, int size = 32) {
+  std::filesystem::create_directories(dir + "/a");
+  std::filesystem::create_directories(dir + "/b/c");
+  for (int i = 0; i < count; ++i) {
+    Image im;
+    im.width = im.height = size;
+    im.channels = 3;
+    im.pixels.resize(static_cast<std::size_t>(size) * size * 3);
+    for (int y = 0; y < size; ++y) {
+      for (int x = 0; x < size; ++x) {
+        const int dx = x - size / 2, dy = y - size / 2;
+        const bool on = i % 3 == 0 ? (x / (2 + i % 5)) % 2 == 0
+                      : i % 3 == 1 ? ((x / 4) + (y / 4)) % 2 == 0
+                                   : dx * dx + dy * dy < (size / 4 + i % 7) * (size / 4 + i % 7);
+        for (int c = 0; c < 3; ++c) {
+          im.pixels[(static_cast<std::size_t>(y) * size + x) * 3 + c] =
+              static_cast<std::uint8_t>(on ? 255 - 40 * ((i + c) % 4) : 30 * ((i * (c + 1)) % 5));
+        }
+      }
+    }
+    write_png(dir + (i % 2 ? "/a/" : "/b/c/") + "img" + std::to_string(i) + ".png", im);
+  }
+  write_file_atomic(dir + "/a/corrupt.png", std::string("\x89PNG\r\n\x1a\n but not really a PNG"));
+  write_file_atomic(dir + "/notes.txt", std::string("not an image"));
 }
 
 // Tests on ../shared/models skip (saying what is missing) when ACTMAP_MODEL_PATH is not set.

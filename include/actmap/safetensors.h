@@ -37,7 +37,9 @@ std::map<std::string, FloatTensor> parse_safetensors(const std::uint8_t* bytes, 
                                                      const std::string& name);
 std::map<std::string, FloatTensor> read_safetensors(const std::string& path);
 
-// Writes float32 tensors (used by tests and by tools that export weights).
-std::string encode_safetensors(const std::map<std::string, FloatTensor>& tensors);
+// Writes float32 tensors and optional `__metadata__` strings (tests, exported and trained weights,
+// training checkpoints).
+std::string encode_safetensors(const std::map<std::string, FloatTensor>& tensors,
+                               const std::map<std::string, std::string>& metadata = {});
 
 }  // namespace actmap

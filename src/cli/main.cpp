@@ -19,6 +19,7 @@ int main(int argc, char** argv) {
   actmap::cli::register_bench(app);
   actmap::cli::register_session_tools(app);
   actmap::cli::register_bench_edits(app);
+  actmap::cli::register_train(app, std::vector<std::string>(argv, argv + argc));
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {

@@ -180,8 +180,10 @@ std::map<std::string, FloatTensor> read_safetensors(const std::string& path) {
   return parse_safetensors(bytes.data(), bytes.size(), path);
 }
 
-std::string encode_safetensors(const std::map<std::string, FloatTensor>& tensors) {
+std::string encode_safetensors(const std::map<std::string, FloatTensor>& tensors,
+                               const std::map<std::string, std::string>& metadata) {
   nlohmann::json header = nlohmann::json::object();
+  if (!metadata.empty()) header["__metadata__"] = metadata;
   std::uint64_t offset = 0;
   for (const auto& [key, t] : tensors) {
     const std::uint64_t bytes = t.data.size() * 4;
