@@ -6,7 +6,8 @@
 #   bash cmake/dev.sh build  install and build only
 #   bash cmake/dev.sh fuzz   build the libFuzzer targets (clang) and run each for ACTMAP_FUZZ_SECONDS (20)
 # Environment: ACTMAP_PRESET (default: default; see CMakePresets.json), ACTMAP_MODEL_PATH
-# (defaults to ../shared/models beside the checkout when that exists).
+# (defaults to ../shared/models beside the checkout when that exists), ACTMAP_DATA_PATH (likewise
+# ../shared/datasets: the training data some tests compare with).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 root=$(pwd)
@@ -32,6 +33,9 @@ bash cmake/install-deps.sh $gui_flag
 
 if [ -z "${ACTMAP_MODEL_PATH:-}" ] && [ -d "$root/../shared/models" ]; then
   export ACTMAP_MODEL_PATH="$(cd "$root/../shared/models" && pwd)"
+fi
+if [ -z "${ACTMAP_DATA_PATH:-}" ] && [ -d "$root/../shared/datasets" ]; then
+  export ACTMAP_DATA_PATH="$(cd "$root/../shared/datasets" && pwd)"
 fi
 
 cmake --preset "$preset"
