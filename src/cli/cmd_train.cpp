@@ -115,7 +115,7 @@ void register_train(CLI::App& app, const std::vector<std::string>& argv) {
       "of JPEG/PNG images. Writes OUT.json (a model card), OUT.safetensors, OUT-checkpoint.safetensors\n"
       "and a sample grid per epoch in OUT-samples/. The same seed, data and --threads give the same\n"
       "weights; Ctrl+C saves a checkpoint to continue from with --resume.\n"
-      "  actmap-cli train --card models/dcgan64.json --data faces/ --epochs 5 -o runs/faces.json");
+      "  actmap-cli train --card assets/training/faces64-dcgan.json --data faces/ --epochs 5 -o runs/faces.json");
   cmd->add_option("--card", opts->card, "Model card of the generator to train (its weights are not used)")->required();
   cmd->add_option("--data", opts->data, "Folder of .jpg/.jpeg/.png images, searched recursively")->required();
   cmd->add_option("-o,--out", opts->out, "Model card to write; weights, checkpoint and samples go beside it")->required();
