@@ -44,6 +44,11 @@ struct ViewOptions {
   float fixed_lo = -1.0f, fixed_hi = 1.0f;  // Fixed: finite, fixed_lo <= fixed_hi
   int max_cell = 64;        // >= 1; larger maps are area-averaged down (keeping aspect) to fit
   int histogram_bins = 64;  // >= 1
+
+  bool operator==(const ViewOptions& o) const {
+    return colormap == o.colormap && normalize == o.normalize && fixed_lo == o.fixed_lo && fixed_hi == o.fixed_hi &&
+           max_cell == o.max_cell && histogram_bins == o.histogram_bins;
+  }
 };
 
 // Of the finite values of a channel at full resolution; NaN when the channel has none.

@@ -55,10 +55,10 @@ std::string Editor::default_model() {
     } catch (const std::exception&) {
     }
   }
-  const auto models = known_models();
-  if (models.empty()) throw Error("no model card with its weights found in " + join_dirs(model_card_dirs()) +
+  refresh_models();
+  if (models_.empty()) throw Error("no model card with its weights found in " + join_dirs(model_card_dirs()) +
                                   "; open one with File > Open model card, or set ACTMAP_MODEL_PATH");
-  return models.front();
+  return models_.front();
 }
 
 void Editor::frame() {
@@ -131,7 +131,7 @@ void Editor::frame() {
     probe::value("tap", tap_);
     probe::value("focus", focus_);
     probe::value("history_position", history_->position());
-    probe::value("error", reply_ && !reply_->ok() ? reply_->error : std::string());
+    probe::value("error", render_error_);
     probe::value("browser_open", browser_.is_open());
     probe::value("popup_open", ImGui::IsPopupOpen("", ImGuiPopupFlags_AnyPopupId));
     probe::value("mouse", {ImGui::GetIO().MousePos.x, ImGui::GetIO().MousePos.y});
@@ -178,9 +178,10 @@ void Editor::take_reply() {
   const auto sent = submit_times_.find(r->stamp);
   if (sent != submit_times_.end()) awaiting_present_ = sent->second;
   submit_times_.erase(submit_times_.begin(), submit_times_.upper_bound(r->stamp));
+  shown_stamp_ = r->stamp;
+  render_error_ = r->error;
   if (!r->ok()) {
     report(r->error);
-    reply_ = std::move(r);
     return;
   }
   output_tex_.upload(r->output);
@@ -200,7 +201,6 @@ void Editor::take_reply() {
   }
   overview_tex_.resize(r->overview.size());
   for (std::size_t i = 0; i < r->overview.size(); ++i) overview_tex_[i].upload(r->overview[i]);
-  reply_ = r;
   good_reply_ = std::move(r);
 }
 
@@ -212,7 +212,7 @@ void Editor::note_frame_presented() {
 
 bool Editor::settled() const {
   if (!card_error_.empty() || session().card_path.empty()) return true;  // nothing will render
-  return !worker_.busy() && reply_ && reply_->stamp == submitted_stamp_ && !predict_now_ &&
+  return !worker_.busy() && shown_stamp_ == submitted_stamp_ && submitted_stamp_ > 0 && !predict_now_ &&
          (history_->revision() == submitted_revision_ || !auto_predict_);
 }
 

@@ -77,7 +77,8 @@ class Editor {
   void handle_keys();
   void check_recovery();
   void tick_autosave();
-  std::vector<std::string> known_models();
+  void refresh_models();     // models_: the cards with their weights at hand
+  void draw_model_items();   // models_ as menu items (the Model menu and the model combo)
   std::string default_model();
 
   // Rendering (editor.cpp).
@@ -115,6 +116,7 @@ class Editor {
   std::string card_error_;
   std::unique_ptr<Autosaver> autosaver_;
   std::vector<std::string> extra_models_;  // cards opened or dropped this run
+  std::vector<std::string> models_;        // read from disk when a model menu opens
 
   // View state.
   std::size_t tap_ = 0;
@@ -154,7 +156,8 @@ class Editor {
   std::string submitted_card_;
   std::uint64_t submitted_stamp_ = 0;
   std::map<std::uint64_t, std::chrono::steady_clock::time_point> submit_times_;
-  std::optional<RenderReply> reply_;
+  std::uint64_t shown_stamp_ = 0;          // of the latest reply taken (0: none yet)
+  std::string render_error_;               // of the latest reply ("" when it rendered)
   std::optional<RenderReply> good_reply_;  // the latest reply without error: what stays on screen
   std::optional<std::chrono::steady_clock::time_point> awaiting_present_;
   std::vector<double> latencies_ms_;

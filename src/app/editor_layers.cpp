@@ -31,15 +31,7 @@ void Editor::draw_model_panel() {
   const std::string current = std::filesystem::path(s.card_path).stem().string();
   ImGui::SetNextItemWidth(-ImGui::GetFontSize() * 4);
   if (ImGui::BeginCombo("Model", current.empty() ? "(none)" : current.c_str())) {
-    for (const auto& card : known_models()) {
-      const std::string name = std::filesystem::path(card).stem().string();
-      if (ImGui::Selectable(name.c_str(), name == current)) new_session(card);
-      if (ImGui::IsItemHovered()) ImGui::SetTooltip("%s", card.c_str());
-    }
-    if (ImGui::Selectable("Open a model card...")) {
-      browser_.open("Open model card", FileBrowser::Mode::Open,
-                    std::filesystem::path(s.card_path).parent_path().string(), "", {".json"});
-    }
+    draw_model_items();
     ImGui::EndCombo();
   }
   help_marker("Models found in models/ and on ACTMAP_MODEL_PATH, and cards opened or dropped on the window. "

@@ -83,7 +83,7 @@ void Editor::draw_output_panel() {
 
 void Editor::draw_status_bar() {
   const ImVec4 red(1.0f, 0.45f, 0.45f, 1.0f);
-  if (reply_) {
+  if (shown_stamp_ > 0) {
     if (good_reply_) {
       const RenderReply& r = *good_reply_;
       ImGui::Text("render %.1f ms (from layer %zu) + view %.1f ms", r.render_ms, r.first_stage, r.view_ms);
@@ -103,8 +103,8 @@ void Editor::draw_status_bar() {
     ImGui::TextDisabled("| rendering");
   }
   ImGui::SameLine();
-  if (reply_ && !reply_->ok()) {
-    ImGui::TextColored(red, "| %s", reply_->error.c_str());
+  if (!render_error_.empty()) {
+    ImGui::TextColored(red, "| %s", render_error_.c_str());
   } else if (!status_message_.empty() && ImGui::GetTime() - status_time_ < 6.0) {
     ImGui::TextUnformatted(("| " + status_message_).c_str());
   }

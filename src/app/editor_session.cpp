@@ -58,7 +58,7 @@ Image enlarge(const Image& in, int scale) {
 
 }  // namespace
 
-std::vector<std::string> Editor::known_models() {
+void Editor::refresh_models() {
   std::vector<std::string> out;
   std::set<std::string> names;
   auto consider = [&](const std::string& path) {
@@ -80,7 +80,22 @@ std::vector<std::string> Editor::known_models() {
     std::sort(cards.begin(), cards.end());
     for (const auto& c : cards) consider(c);
   }
-  return out;
+  models_ = std::move(out);
+}
+
+void Editor::draw_model_items() {
+  if (ImGui::IsWindowAppearing()) refresh_models();  // once per opening, not every frame it stays open
+  const std::string current = normalize_path(session().card_path);
+  for (const auto& card : models_) {
+    if (ImGui::MenuItem(fs::path(card).stem().string().c_str(), nullptr, normalize_path(card) == current)) {
+      new_session(card);
+    }
+    if (ImGui::IsItemHovered()) ImGui::SetTooltip("%s", card.c_str());
+  }
+  ImGui::Separator();
+  if (ImGui::MenuItem("Open model card...")) {
+    browser_.open(kOpenCard, FileBrowser::Mode::Open, dir_of(session().card_path), "", {".json"});
+  }
 }
 
 void Editor::adopt(Session session, const std::string& path, bool dirty) {
@@ -308,15 +323,7 @@ void Editor::draw_menu() {
     ImGui::EndMenu();
   }
   if (ImGui::BeginMenu("Model")) {
-    for (const auto& card : known_models()) {
-      const bool current = fs::path(card).lexically_normal() == fs::path(session().card_path).lexically_normal();
-      if (ImGui::MenuItem(fs::path(card).stem().string().c_str(), nullptr, current)) new_session(card);
-      if (ImGui::IsItemHovered()) ImGui::SetTooltip("%s", card.c_str());
-    }
-    ImGui::Separator();
-    if (ImGui::MenuItem("Open model card...")) {
-      browser_.open(kOpenCard, FileBrowser::Mode::Open, dir_of(session().card_path), "", {".json"});
-    }
+    draw_model_items();
     ImGui::EndMenu();
   }
   if (ImGui::BeginMenu("Help")) {

@@ -22,11 +22,7 @@
 namespace actmap {
 
 bool TapViewRequest::operator==(const TapViewRequest& o) const {
-  const ViewOptions& a = options;
-  const ViewOptions& b = o.options;
-  return tap == o.tap && focus_channel == o.focus_channel && a.colormap == b.colormap && a.normalize == b.normalize &&
-         a.fixed_lo == b.fixed_lo && a.fixed_hi == b.fixed_hi && a.max_cell == b.max_cell &&
-         a.histogram_bins == b.histogram_bins;
+  return tap == o.tap && focus_channel == o.focus_channel && options == o.options;
 }
 
 namespace {
