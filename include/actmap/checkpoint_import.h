@@ -1,0 +1,40 @@
+// Safe import of PyTorch checkpoints (.pt/.pth, zip and legacy formats) and NVIDIA network pickles
+// (.pkl) into safetensors, written in C++ without Python. Unpickling is restricted to an
+// allow-list (tensor rebuild, storages, OrderedDict and plain containers); a file that names any
+// other global is refused with that name. Nothing from a model file is ever executed.
+// No LibTorch types here.
+#pragma once
+
+#include <map>
+#include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "actmap/safetensors.h"
+
+namespace actmap {
+
+struct ImportOptions {
+  std::string prefix;             // take the state dict under this dotted key ("g_ema"); "" = auto
+  std::string key_map = "auto";   // "none" | "rosinality" (to the official StyleGAN2 names) | "auto"
+};
+
+struct ImportResult {
+  std::string format;                          // "zip", "legacy" or "nvidia-pkl"
+  std::string prefix;                          // the prefix actually used ("" for the root)
+  std::string key_map;                         // the key map actually applied ("none", "rosinality")
+  std::map<std::string, FloatTensor> tensors;  // float32, keys after the key map
+  std::vector<std::string> skipped;            // entries dropped (non-float tensors, num_batches_tracked)
+  nlohmann::json config;                       // StyleGAN2 constructor config when known, else null
+};
+
+// Reads and converts a checkpoint; errors name the file and what is wrong (the refused global,
+// the missing storage, the bad key). Never executes code from the file.
+ImportResult import_checkpoint(const std::string& path, const ImportOptions& options = {});
+
+// Same from bytes already in memory (fuzzing, downloads); `name` labels errors.
+ImportResult import_checkpoint_bytes(const std::vector<std::uint8_t>& bytes, const std::string& name,
+                                     const ImportOptions& options = {});
+
+}  // namespace actmap
