@@ -4,6 +4,7 @@
 
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -14,11 +15,30 @@
 
 namespace actmap {
 
+// How a StyleGAN2 synthesis runs (ignored by families without a mapping network or noise):
+// truncation towards the average W (psi 1 = none) for the first `truncation_cutoff` rows of W+
+// (all when unset), and the noise inputs: the stored `noise_const` maps, fresh noise from
+// `noise_seed`, or none.
+enum class NoiseMode { Const, Random, None };
+const char* noise_mode_name(NoiseMode mode);
+struct SynthesisOptions {
+  double truncation_psi = 1.0;
+  std::optional<std::int64_t> truncation_cutoff;
+  NoiseMode noise_mode = NoiseMode::Const;
+  std::uint64_t noise_seed = 0;
+  bool operator==(const SynthesisOptions& o) const {
+    return truncation_psi == o.truncation_psi && truncation_cutoff == o.truncation_cutoff &&
+           noise_mode == o.noise_mode && noise_seed == o.noise_seed;
+  }
+  bool operator!=(const SynthesisOptions& o) const { return !(*this == o); }
+};
+
 // Everything the rest of the forward pass needs after a tap: the tapped (editable) activation
 // and, for families that carry more than one tensor between layers, the rest.
 struct TapState {
   at::Tensor x;
   std::vector<at::Tensor> carry;
+  SynthesisOptions options;
 };
 
 class Generator {
@@ -30,14 +50,21 @@ class Generator {
   virtual const std::string& device() const = 0;
 
   // The input of stage 0 for latents z [N, latent_size] (already on this generator's device).
-  virtual TapState prepare(const at::Tensor& z) const = 0;
+  // Families with a mapping network also take W+ itself, [N, num_ws, w_dim], which skips it.
+  virtual TapState prepare(const at::Tensor& z, const SynthesisOptions& options = {}) const = 0;
   // Stage `index` maps the state after tap index-1 (or prepare's) to the state after tap `index`.
   virtual TapState run_stage(std::size_t index, const TapState& in) const = 0;
 
   // Index of a tap by name; throws an Error listing the taps when there is none.
   std::size_t tap_index(const std::string& name) const;
   // Full forward pass with no edits (the output tap's activation).
-  at::Tensor forward(const at::Tensor& z) const;
+  at::Tensor forward(const at::Tensor& z, const SynthesisOptions& options = {}) const;
+
+  // Families with a mapping network (StyleGAN2): W+ [N, num_ws, w_dim] for latents z [N, z_dim]
+  // with the options' truncation, and the average W [w_dim]. Others throw actmap::Error.
+  virtual at::Tensor map_latents(const at::Tensor& z, const SynthesisOptions& options) const;
+  virtual at::Tensor w_average() const;
+  bool has_mapping() const { return card().stylegan2.has_value(); }
 };
 
 // Builds a generator from its card: resolves and reads the weights, checks every key and shape

@@ -46,6 +46,26 @@ struct TapInfo {
   int depth = 0;  // position in the forward pass, 0 nearest the latent
 };
 
+// The constructor configuration of a `stylegan2` card, with the meaning and defaults of NVIDIA's
+// stylegan2-ada-pytorch Generator (training/networks.py). The card's "config" holds it either in
+// the official init-kwargs layout ({"z_dim", ..., "mapping_kwargs": {...}, "synthesis_kwargs":
+// {...}}) or with the same keys flat.
+struct StyleGAN2Config {
+  std::int64_t z_dim = 512, w_dim = 512, c_dim = 0;
+  std::int64_t img_resolution = 1024, img_channels = 3;
+  std::int64_t mapping_layers = 8;
+  double mapping_lr_multiplier = 0.01;
+  std::int64_t channel_base = 32768, channel_max = 512;
+  std::optional<double> conv_clamp;       // none: no clamping
+  std::string architecture = "skip";      // "orig", "skip" or "resnet"
+  std::vector<double> resample_filter = {1, 3, 3, 1};
+  bool use_noise = true;
+
+  std::int64_t channels_at(std::int64_t resolution) const;  // min(channel_base / res, channel_max)
+  std::vector<std::int64_t> block_resolutions() const;      // 4, 8, ..., img_resolution
+  std::int64_t num_ws() const;                              // W+ rows the synthesis network reads
+};
+
 struct ModelCard {
   std::string path;  // the card file ("" when parsed from memory); relative paths resolve from it
   std::string name, family, description, license;
@@ -55,6 +75,7 @@ struct ModelCard {
   std::string weights_sha256;  // optional; checked with a warning on mismatch
   std::vector<LayerSpec> layers;                 // dcgan and sequential families
   std::map<std::string, std::string> tap_names;  // default tap name -> display name
+  std::optional<StyleGAN2Config> stylegan2;      // stylegan2 family
   nlohmann::json document;                       // the whole card, for family-specific keys
 };
 
@@ -65,13 +86,19 @@ ModelCard load_model_card(const std::string& path);
 // The weights file: relative to the card first, then in each directory of ACTMAP_MODEL_PATH.
 std::string resolve_weights_path(const ModelCard& card);
 
-// Where each stage of a layer-list generator ends and the tap it produces. Shapes are inferred
-// from the layer hyper-parameters, so a card is checked without loading weights.
+// Where each stage of a generator ends and the tap it produces. Shapes are inferred from the
+// layer hyper-parameters, so a card is checked without loading weights. StyleGAN2 cards have no
+// layer list: their stages carry only the tap (see stylegan2_taps).
 struct Stage {
   std::size_t first_layer = 0, end_layer = 0;  // [first, end)
   TapInfo tap;
 };
 std::vector<Stage> plan_stages(const ModelCard& card);
+
+// The taps of a StyleGAN2 generator, in forward order: "mapping" (W+ as [num_ws, 1, w_dim]), then per
+// block b{R}: conv0 (not in b4), conv1, and with the skip architecture torgb and the running image
+// img (from b8 on); orig and resnet have torgb in the last block only. The last tap is the image.
+std::vector<TapInfo> stylegan2_taps(const StyleGAN2Config& config);
 
 // Colon-separated directories from ACTMAP_MODEL_PATH.
 std::vector<std::string> model_search_path();

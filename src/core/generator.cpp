@@ -26,9 +26,26 @@ std::size_t Generator::tap_index(const std::string& name) const {
   throw Error("no tap named '" + name + "' in model " + card().name + " (taps: " + known + ")");
 }
 
-at::Tensor Generator::forward(const at::Tensor& z) const {
+const char* noise_mode_name(NoiseMode mode) {
+  switch (mode) {
+    case NoiseMode::Const: return "const";
+    case NoiseMode::Random: return "random";
+    case NoiseMode::None: return "none";
+  }
+  return "const";
+}
+
+at::Tensor Generator::map_latents(const at::Tensor&, const SynthesisOptions&) const {
+  throw Error("model " + card().name + " (" + card().family + ") has no mapping network; W+ edits need a StyleGAN2 model");
+}
+
+at::Tensor Generator::w_average() const {
+  throw Error("model " + card().name + " (" + card().family + ") has no average W; W+ edits need a StyleGAN2 model");
+}
+
+at::Tensor Generator::forward(const at::Tensor& z, const SynthesisOptions& options) const {
   c10::InferenceMode guard;
-  TapState s = prepare(z);
+  TapState s = prepare(z, options);
   for (std::size_t i = 0; i < taps().size(); ++i) s = run_stage(i, s);
   return s.x;
 }
@@ -36,6 +53,7 @@ at::Tensor Generator::forward(const at::Tensor& z) const {
 std::shared_ptr<const Generator> load_generator(const ModelCard& card, const std::string& device) {
   try {
     if (card.family == "dcgan" || card.family == "sequential") return make_sequential_generator(card, device);
+    if (card.family == "stylegan2") return make_stylegan2_generator(card, device);
   } catch (const c10::Error& e) {
     throw Error((card.path.empty() ? card.name : card.path) + ": " + torch_error_text(e));
   }

@@ -242,6 +242,90 @@ const char* latent_distribution_name(LatentDistribution d) {
   return d == LatentDistribution::Normal ? "normal" : "uniform";
 }
 
+// A StyleGAN2 config: each key is looked up flat, then in the official sub-dictionaries.
+StyleGAN2Config parse_stylegan2_config(const json& config, const std::string& where) {
+  if (!config.is_object()) throw Error(where + ": must be an object");
+  const json empty = json::object();
+  auto sub = [&](const char* key) -> const json& {
+    if (!config.contains(key)) return empty;
+    if (!config.at(key).is_object()) throw Error(where + "." + key + ": must be an object");
+    return config.at(key);
+  };
+  const json& mapping = config.contains("mapping_kwargs") ? sub("mapping_kwargs") : sub("mapping");
+  const json& synthesis = config.contains("synthesis_kwargs") ? sub("synthesis_kwargs") : sub("synthesis");
+  const std::string mapping_where = where + (config.contains("mapping_kwargs") ? ".mapping_kwargs" : ".mapping");
+  const std::string synthesis_where = where + (config.contains("synthesis_kwargs") ? ".synthesis_kwargs" : ".synthesis");
+  // The reader of the object that holds `key` (flat keys win).
+  auto holder = [&](const std::string& key, const json& nested, const std::string& nested_where) {
+    return config.contains(key) || !nested.contains(key) ? Reader(config, where) : Reader(nested, nested_where);
+  };
+  StyleGAN2Config c;
+  Reader top(config, where);
+  c.z_dim = top.integer("z_dim", 1);
+  c.w_dim = top.integer("w_dim", 1);
+  c.c_dim = top.integer_or("c_dim", 0, 0);
+  if (c.c_dim != 0) top.fail("c_dim", "conditional StyleGAN2 generators (c_dim > 0) are not supported yet");
+  c.img_resolution = top.integer("img_resolution", 4);
+  if ((c.img_resolution & (c.img_resolution - 1)) != 0 || c.img_resolution > 8192) {
+    top.fail("img_resolution", "must be a power of two from 4 to 8192, got " + std::to_string(c.img_resolution));
+  }
+  c.img_channels = top.integer("img_channels", 1);
+  c.mapping_layers = holder("num_layers", mapping, mapping_where).integer_or("num_layers", 1, 8);
+  c.mapping_lr_multiplier = holder("lr_multiplier", mapping, mapping_where).number_or("lr_multiplier", 0.01);
+  if (!(c.mapping_lr_multiplier > 0)) {
+    throw Error(mapping_where + ".lr_multiplier: must be positive, got " + std::to_string(c.mapping_lr_multiplier));
+  }
+  for (const char* key : {"layer_features", "embed_features"}) {
+    const Reader h = holder(key, mapping, mapping_where);
+    if (h.has(key) && !h.at(key).is_null() && h.integer(key, 1) != c.w_dim) {
+      h.fail(key, "only the default (w_dim) is supported");
+    }
+  }
+  if (holder("activation", mapping, mapping_where).string_or("activation", "lrelu") != "lrelu") {
+    holder("activation", mapping, mapping_where).fail("activation", "only \"lrelu\" is supported");
+  }
+  c.channel_base = holder("channel_base", synthesis, synthesis_where).integer_or("channel_base", 1, 32768);
+  c.channel_max = holder("channel_max", synthesis, synthesis_where).integer_or("channel_max", 1, 512);
+  {
+    const Reader h = holder("conv_clamp", synthesis, synthesis_where);
+    if (h.has("conv_clamp") && !h.at("conv_clamp").is_null()) {
+      const double clamp = h.number_or("conv_clamp", 0.0);
+      if (!(clamp > 0)) h.fail("conv_clamp", "must be positive or null, got " + h.at("conv_clamp").dump());
+      c.conv_clamp = clamp;
+    }
+  }
+  c.architecture = holder("architecture", synthesis, synthesis_where).string_or("architecture", "skip");
+  if (c.architecture != "orig" && c.architecture != "skip" && c.architecture != "resnet") {
+    holder("architecture", synthesis, synthesis_where)
+        .fail("architecture", "must be \"orig\", \"skip\" or \"resnet\", got \"" + c.architecture + "\"");
+  }
+  c.use_noise = holder("use_noise", synthesis, synthesis_where).boolean_or("use_noise", true);
+  {
+    const Reader h = holder("resample_filter", synthesis, synthesis_where);
+    if (h.has("resample_filter")) {
+      const json& f = h.at("resample_filter");
+      if (!f.is_array() || f.empty() || f.size() > 16) {
+        h.fail("resample_filter", "must be a list of 1 to 16 numbers (a separable FIR filter), got " + f.dump());
+      }
+      c.resample_filter.clear();
+      for (const auto& v : f) {
+        if (!v.is_number()) h.fail("resample_filter", "must be a list of numbers, got " + f.dump());
+        c.resample_filter.push_back(v.get<double>());
+      }
+      double sum = 0;
+      for (double v : c.resample_filter) sum += v;
+      if (sum == 0) h.fail("resample_filter", "must not sum to zero");
+    }
+  }
+  for (std::int64_t res : c.block_resolutions()) {
+    if (c.channels_at(res) < 1) {
+      throw Error(where + ": channel_base " + std::to_string(c.channel_base) + " leaves no channels at " +
+                  std::to_string(res) + "x" + std::to_string(res));
+    }
+  }
+  return c;
+}
+
 ModelCard parse_model_card(const std::string& json_text, const std::string& path) {
   const std::string where = path.empty() ? std::string("model card") : path;
   ModelCard card;
@@ -319,9 +403,17 @@ ModelCard parse_model_card(const std::string& json_text, const std::string& path
     }
     if (latent_size == 0) r.fail("latent", "a sequential card needs latent.size");
   } else if (card.family == "stylegan2") {
-    throw Error(where + ": family 'stylegan2' is not supported by this build yet");
+    card.stylegan2 = parse_stylegan2_config(r.at("config"), where + ": config");
+    if (latent_size != 0 && latent_size != card.stylegan2->z_dim) {
+      throw Error(where + ": latent.size is " + std::to_string(latent_size) + " but config.z_dim is " +
+                  std::to_string(card.stylegan2->z_dim));
+    }
+    if (card.latent.distribution != LatentDistribution::Normal) {
+      throw Error(where + ": latent.distribution: StyleGAN2 latents are normal, got \"" + distribution + "\"");
+    }
+    latent_size = card.stylegan2->z_dim;
   } else {
-    throw Error(where + ": family: unknown family '" + card.family + "' (known: dcgan, sequential)");
+    throw Error(where + ": family: unknown family '" + card.family + "' (known: dcgan, sequential, stylegan2)");
   }
   card.latent.size = latent_size;
   plan_stages(card);  // validates the layer chain now, before any weights are read
@@ -366,8 +458,50 @@ std::string resolve_weights_path(const ModelCard& card) {
   throw Error(msg);
 }
 
+std::int64_t StyleGAN2Config::channels_at(std::int64_t resolution) const {
+  return std::min(channel_base / resolution, channel_max);
+}
+
+std::vector<std::int64_t> StyleGAN2Config::block_resolutions() const {
+  std::vector<std::int64_t> out;
+  for (std::int64_t r = 4; r <= img_resolution; r *= 2) out.push_back(r);
+  return out;
+}
+
+std::int64_t StyleGAN2Config::num_ws() const {
+  // Every block reads one W per convolution; the last block's ToRGB reads one more.
+  std::int64_t n = 0;
+  for (std::int64_t r : block_resolutions()) n += r == 4 ? 1 : 2;
+  return n + 1;
+}
+
+std::vector<TapInfo> stylegan2_taps(const StyleGAN2Config& c) {
+  std::vector<TapInfo> taps;
+  auto add = [&](const std::string& name, std::int64_t channels, std::int64_t h, std::int64_t w) {
+    taps.push_back(TapInfo{name, channels, h, w, static_cast<int>(taps.size())});
+  };
+  add("mapping", c.num_ws(), 1, c.w_dim);
+  const bool skip = c.architecture == "skip";
+  for (std::int64_t r : c.block_resolutions()) {
+    const std::string b = "b" + std::to_string(r);
+    const std::int64_t ch = c.channels_at(r);
+    if (r > 4) add(b + ".conv0", ch, r, r);
+    add(b + ".conv1", ch, r, r);
+    if (skip || r == c.img_resolution) add(b + ".torgb", c.img_channels, r, r);
+    if (skip && r > 4) add(b + ".img", c.img_channels, r, r);
+  }
+  return taps;
+}
+
 std::vector<Stage> plan_stages(const ModelCard& card) {
   const std::string where = card.path.empty() ? card.name : card.path;
+  if (card.stylegan2) {
+    std::vector<Stage> stages;
+    for (const TapInfo& t : stylegan2_taps(*card.stylegan2)) stages.push_back(Stage{0, 0, t});
+    // Display names are not offered for StyleGAN2 taps: their names are the official module paths.
+    if (!card.tap_names.empty()) throw Error(where + ": tap_names: not supported for the stylegan2 family");
+    return stages;
+  }
   std::vector<std::int64_t> shape = {card.latent.size};  // per sample, no batch dimension
   std::vector<Stage> stages;
   std::size_t stage_start = 0;

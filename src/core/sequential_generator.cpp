@@ -166,12 +166,12 @@ class SequentialGenerator final : public Generator {
   const std::vector<TapInfo>& taps() const override { return taps_; }
   const std::string& device() const override { return device_name_; }
 
-  TapState prepare(const at::Tensor& z) const override {
+  TapState prepare(const at::Tensor& z, const SynthesisOptions& options) const override {
     if (z.dim() != 2 || z.size(1) != card_.latent.size) {
       throw Error(card_.name + ": latents must be [N, " + std::to_string(card_.latent.size) + "], got " +
                   shape_string(z.sizes()));
     }
-    return TapState{z, {}};
+    return TapState{z, {}, options};
   }
 
   TapState run_stage(std::size_t index, const TapState& in) const override {
@@ -224,7 +224,7 @@ class SequentialGenerator final : public Generator {
       }
     }
     if (x.dim() == 2) x = x.view({x.size(0), x.size(1), 1, 1});  // a flat tap is [C, 1, 1]
-    return TapState{x, {}};
+    return TapState{x, {}, in.options};
   }
 
  private:

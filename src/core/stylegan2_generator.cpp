@@ -1,0 +1,410 @@
+// The `stylegan2` family: NVIDIA's StyleGAN2 generator with the semantics of stylegan2-ada-pytorch
+// (training/networks.py, torch_utils/ops), written from its documented behaviour:
+//   mapping   z / sqrt(mean(z^2) + 1e-8), then num_layers fully connected layers (weight gain
+//             lr_multiplier / sqrt(in), bias gain lr_multiplier, leaky ReLU 0.2 times sqrt(2)),
+//             broadcast to num_ws rows, truncation w_avg + psi (w - w_avg) on rows [0, cutoff)
+//   synthesis per block b{R}: conv0 (up-sampling, not in b4, whose input is the learned const),
+//             conv1, ToRGB; the skip architecture adds every ToRGB to the up-sampled image
+//   a layer   styles = affine(w) (bias init 1); modulated 3x3 convolution; demodulation by
+//             1 / sqrt(sum((weight * style)^2) + 1e-8) per output channel; noise (const map,
+//             seeded or none) times noise_strength; bias; leaky ReLU 0.2 times sqrt(2) (times the
+//             block's gain); clamp to +-conv_clamp
+//   up conv   conv_transpose2d with stride 2 and the weight as is, then upfirdn2d with the
+//             [1, 3, 3, 1] filter, gain 4, padding 1 on each side (for 3x3 kernels)
+//   ToRGB     1x1 modulated convolution, styles times 1 / sqrt(in_channels), no demodulation,
+//             bias, clamp
+// Modulation scales the activations and demodulation the result (the official non-fused order),
+// which batches without grouped convolutions and equals the fused form up to rounding.
+#include <cmath>
+#include <set>
+
+#include <c10/core/InferenceMode.h>
+
+#include "actmap/error.h"
+#include "actmap/files.h"
+#include "actmap/generator.h"
+#include "actmap/latent.h"
+#include "actmap/safetensors.h"
+#include "generator_registry.h"
+#include "torch_util.h"
+#include "upfirdn.h"
+
+namespace actmap {
+namespace {
+
+const double kSqrt2 = std::sqrt(2.0);
+
+// Tensors by official key, checked for shape; keys nobody asked for are reported.
+class KeyedWeights {
+ public:
+  KeyedWeights(std::map<std::string, FloatTensor> tensors, std::string file, c10::Device device)
+      : tensors_(std::move(tensors)), file_(std::move(file)), device_(device) {}
+
+  at::Tensor take(const std::string& key, const std::vector<std::int64_t>& shape) {
+    const auto it = tensors_.find(key);
+    if (it == tensors_.end()) {
+      std::string near;
+      const std::string prefix = key.substr(0, key.rfind('.') + 1);
+      int n = 0;
+      for (auto k = tensors_.lower_bound(prefix); k != tensors_.end() && k->first.rfind(prefix, 0) == 0 && n < 6; ++k, ++n) {
+        near += (near.empty() ? "" : ", ") + k->first;
+      }
+      throw Error(file_ + ": missing key '" + key + "' (expected shape " + shape_string(shape) + ")" +
+                  (near.empty() ? "" : "; keys under '" + prefix + "': " + near));
+    }
+    if (it->second.shape != shape) {
+      throw Error(file_ + ": key '" + key + "': expected shape " + shape_string(shape) + ", got " +
+                  shape_string(it->second.shape) + " (does the card's config match these weights?)");
+    }
+    used_.insert(key);
+    FloatTensor& t = it->second;
+    return at::from_blob(t.data.data(), t.shape, at::kFloat).clone().to(device_);
+  }
+  bool has(const std::string& key) const { return tensors_.count(key) > 0; }
+
+  // The resampling filters are buffers that setup_filter derives from the config: not weights.
+  void check_all_used() const {
+    std::vector<std::string> unexpected;
+    for (const auto& [key, t] : tensors_) {
+      const bool buffer = key.size() > 16 && key.compare(key.size() - 16, 16, ".resample_filter") == 0;
+      if (!used_.count(key) && !buffer) unexpected.push_back(key);
+    }
+    if (unexpected.empty()) return;
+    std::string list;
+    for (std::size_t i = 0; i < unexpected.size() && i < 8; ++i) list += (i ? ", '" : "'") + unexpected[i] + "'";
+    if (unexpected.size() > 8) list += ", ... (" + std::to_string(unexpected.size()) + " in all)";
+    throw Error(file_ + ": unexpected key" + (unexpected.size() > 1 ? "s " : " ") + list +
+                " not used by the StyleGAN2 generator the card describes (does its config match?)");
+  }
+
+ private:
+  std::map<std::string, FloatTensor> tensors_;
+  std::string file_;
+  c10::Device device_;
+  std::set<std::string> used_;
+};
+
+struct Dense {  // FullyConnectedLayer with its gains folded in
+  at::Tensor weight, bias;  // [out, in], [out]
+};
+
+// SynthesisLayer (demodulate) or ToRGBLayer (not).
+struct ModLayer {
+  std::string name;  // "b8.conv0"
+  Dense affine;      // w -> styles [in]
+  at::Tensor weight, bias;   // [O, I, k, k], [O]
+  at::Tensor weight_sq;      // [O, I]: sum of squares over the kernel, for demodulation
+  at::Tensor noise_const;    // [R, R] or undefined
+  at::Tensor noise_strength; // [] or undefined
+  bool up = false, demodulate = true, activation = true;
+  double style_gain = 1.0;
+  std::int64_t resolution = 0, w_index = 0, noise_index = 0;
+};
+
+enum class StageKind { Mapping, Conv0, Conv1, ToRGB, Image };
+struct StageDef {
+  StageKind kind = StageKind::Mapping;
+  std::size_t block = 0;
+};
+
+struct Block {
+  std::int64_t resolution = 0;
+  bool has_torgb = false;
+  ModLayer conv0, conv1, torgb;
+  at::Tensor skip_weight;  // resnet: [O, I, 1, 1] with its gain folded in
+};
+
+// Carried tensors after a stage: W+, the feature map to continue from, the running image, and the
+// resnet skip branch.
+enum Carry : std::size_t { kWs = 0, kFeature = 1, kImage = 2, kSkip = 3, kCarrySize = 4 };
+
+class StyleGAN2Generator final : public Generator {
+ public:
+  StyleGAN2Generator(ModelCard card, const std::string& device)
+      : card_(std::move(card)), cfg_(*card_.stylegan2), device_name_(device) {
+    const c10::Device dev = parse_device(device);
+    const std::string path = resolve_weights_path(card_);
+    const std::vector<std::uint8_t> bytes = read_file_bytes(path);
+    if (!card_.weights_sha256.empty()) {
+      const std::string actual = sha256_hex(bytes.data(), bytes.size());
+      if (actual != card_.weights_sha256) {
+        warn(path + ": sha256 is " + actual + " but the card " + (card_.path.empty() ? card_.name : card_.path) +
+             " says " + card_.weights_sha256 + " (a different file than the card was written for?)");
+      }
+    }
+    KeyedWeights weights(parse_safetensors(bytes.data(), bytes.size(), path), path, dev);
+    taps_ = stylegan2_taps(cfg_);
+    num_ws_ = cfg_.num_ws();
+    taps_fir_ = fir_taps(cfg_.resample_filter, 4.0);
+
+    // Mapping network.
+    for (std::int64_t i = 0; i < cfg_.mapping_layers; ++i) {
+      const std::string k = "mapping.fc" + std::to_string(i);
+      const std::int64_t in = i == 0 ? cfg_.z_dim : cfg_.w_dim;
+      mapping_.push_back(dense(weights, k, in, cfg_.w_dim, cfg_.mapping_lr_multiplier));
+    }
+    w_avg_ = weights.take("mapping.w_avg", {cfg_.w_dim});
+
+    // Synthesis blocks.
+    std::int64_t w_index = 0, noise_index = 0;
+    for (std::int64_t res : cfg_.block_resolutions()) {
+      Block b;
+      b.resolution = res;
+      const std::string p = "synthesis.b" + std::to_string(res);
+      const std::int64_t out = cfg_.channels_at(res);
+      const bool last = res == cfg_.img_resolution;
+      b.has_torgb = last || cfg_.architecture == "skip";
+      if (res == 4) {
+        const_ = weights.take(p + ".const", {out, 4, 4});
+      } else {
+        const std::int64_t in = cfg_.channels_at(res / 2);
+        b.conv0 = synthesis_layer(weights, p + ".conv0", in, out, res, true, w_index++, noise_index++);
+        if (cfg_.architecture == "resnet") {
+          b.skip_weight = weights.take(p + ".skip.weight", {out, in, 1, 1}) * (1.0 / std::sqrt(static_cast<double>(in)));
+        }
+      }
+      b.conv1 = synthesis_layer(weights, p + ".conv1", out, out, res, false, w_index++, noise_index++);
+      if (b.has_torgb) {
+        ModLayer& t = b.torgb;
+        t.name = p.substr(10) + ".torgb";
+        t.affine = dense(weights, p + ".torgb.affine", cfg_.w_dim, out, 1.0);
+        t.weight = weights.take(p + ".torgb.weight", {cfg_.img_channels, out, 1, 1});
+        t.bias = weights.take(p + ".torgb.bias", {cfg_.img_channels});
+        t.demodulate = false;
+        t.activation = false;
+        t.style_gain = 1.0 / std::sqrt(static_cast<double>(out));
+        t.resolution = res;
+        t.w_index = w_index;  // the next block's conv0 reads the same row
+      }
+      blocks_.push_back(std::move(b));
+    }
+    weights.check_all_used();
+
+    // Stages in tap order (stylegan2_taps names them).
+    stages_.push_back({StageKind::Mapping, 0});
+    for (std::size_t i = 0; i < blocks_.size(); ++i) {
+      const Block& b = blocks_[i];
+      if (b.resolution > 4) stages_.push_back({StageKind::Conv0, i});
+      stages_.push_back({StageKind::Conv1, i});
+      if (b.has_torgb) stages_.push_back({StageKind::ToRGB, i});
+      if (cfg_.architecture == "skip" && b.resolution > 4) stages_.push_back({StageKind::Image, i});
+    }
+    if (stages_.size() != taps_.size()) throw Error("internal: StyleGAN2 stages and taps disagree");
+  }
+
+  const ModelCard& card() const override { return card_; }
+  const std::vector<TapInfo>& taps() const override { return taps_; }
+  const std::string& device() const override { return device_name_; }
+
+  TapState prepare(const at::Tensor& latent, const SynthesisOptions& options) const override {
+    const bool z = latent.dim() == 2 && latent.size(1) == cfg_.z_dim;
+    const bool ws = latent.dim() == 3 && latent.size(1) == num_ws_ && latent.size(2) == cfg_.w_dim;
+    if (!z && !ws) {
+      throw Error(card_.name + ": latents must be z [N, " + std::to_string(cfg_.z_dim) + "] or W+ [N, " +
+                  std::to_string(num_ws_) + ", " + std::to_string(cfg_.w_dim) + "], got " + shape_string(latent.sizes()));
+    }
+    if (options.truncation_cutoff && *options.truncation_cutoff < 0) {
+      throw Error("truncation cutoff must be at least 0, got " + std::to_string(*options.truncation_cutoff));
+    }
+    return TapState{latent.to(at::kFloat), {}, options};
+  }
+
+  at::Tensor map_latents(const at::Tensor& z, const SynthesisOptions& options) const override {
+    c10::InferenceMode guard;
+    if (z.dim() != 2 || z.size(1) != cfg_.z_dim) {
+      throw Error(card_.name + ": z must be [N, " + std::to_string(cfg_.z_dim) + "], got " + shape_string(z.sizes()));
+    }
+    at::Tensor x = z.to(at::kFloat);
+    x = x * (x.square().mean(1, true) + 1e-8).rsqrt();
+    for (const Dense& fc : mapping_) x = lrelu_gain(at::addmm(fc.bias.unsqueeze(0), x, fc.weight.t()), kSqrt2);
+    at::Tensor ws = x.unsqueeze(1).repeat({1, num_ws_, 1});
+    if (options.truncation_psi != 1.0) {
+      const std::int64_t cutoff = std::min(options.truncation_cutoff.value_or(num_ws_), num_ws_);
+      at::Tensor head = ws.narrow(1, 0, cutoff);
+      head.copy_(at::lerp(w_avg_, head, options.truncation_psi));
+    }
+    return ws;
+  }
+
+  at::Tensor w_average() const override { return w_avg_; }
+
+  TapState run_stage(std::size_t index, const TapState& in) const override {
+    if (index >= stages_.size()) throw Error("stage " + std::to_string(index) + " out of range");
+    c10::InferenceMode guard;
+    const StageDef& st = stages_[index];
+    TapState out;
+    out.options = in.options;
+    if (st.kind == StageKind::Mapping) {
+      const at::Tensor ws = in.x.dim() == 3 ? in.x : map_latents(in.x, in.options);
+      out.x = ws.view({ws.size(0), num_ws_, 1, cfg_.w_dim});
+      return out;
+    }
+    out.carry = in.carry;
+    out.carry.resize(kCarrySize);
+    const Block& b = blocks_[st.block];
+    const bool skip = cfg_.architecture == "skip";
+    switch (st.kind) {
+      case StageKind::Conv0: {
+        // In: the previous block's last tap: its image (skip) or its feature map (orig, resnet).
+        at::Tensor feature = in.x;
+        if (skip) {
+          out.carry[kImage] = in.x;
+          feature = in.carry[kFeature];
+        }
+        if (cfg_.architecture == "resnet") {
+          out.carry[kSkip] = upfirdn2d(at::conv2d(feature, b.skip_weight), taps_fir_, 2, pad_up0(), pad_up1());
+          out.carry[kSkip].mul_(std::sqrt(0.5));
+        }
+        out.x = modulated(b.conv0, feature, ws_row(out.carry[kWs], b.conv0.w_index), in.options, 1.0);
+        break;
+      }
+      case StageKind::Conv1: {
+        at::Tensor feature = in.x;
+        if (b.resolution == 4) {  // in: the mapping tap (W+, edited)
+          out.carry[kWs] = in.x.view({in.x.size(0), num_ws_, cfg_.w_dim});
+          feature = const_.unsqueeze(0).repeat({in.x.size(0), 1, 1, 1});
+        }
+        const bool resnet = cfg_.architecture == "resnet" && b.resolution > 4;
+        out.x = modulated(b.conv1, feature, ws_row(out.carry[kWs], b.conv1.w_index), in.options,
+                          resnet ? std::sqrt(0.5) : 1.0);
+        if (resnet) out.x.add_(out.carry[kSkip]);
+        out.carry[kSkip] = at::Tensor();
+        break;
+      }
+      case StageKind::ToRGB: {
+        out.carry[kFeature] = in.x;
+        out.x = modulated(b.torgb, in.x, ws_row(out.carry[kWs], b.torgb.w_index), in.options, 1.0);
+        break;
+      }
+      case StageKind::Image: {
+        // The image so far (carried by conv0), up-sampled, plus this block's ToRGB (in.x).
+        const at::Tensor& image = out.carry[kImage];
+        out.x = upfirdn2d(image, taps_fir_, 2, pad_up0(), pad_up1()).add_(in.x);
+        out.carry[kImage] = at::Tensor();
+        break;
+      }
+      case StageKind::Mapping:
+        break;
+    }
+    return out;
+  }
+
+ private:
+  static at::Tensor lrelu_gain(at::Tensor x, double gain) {
+    return at::leaky_relu(x, 0.2).mul_(gain);
+  }
+
+  // upsample2d's padding: [(fw + 1) / 2, (fw - 2) / 2] for up = 2.
+  int pad_up0() const { return static_cast<int>((taps_fir_.size() + 1) / 2); }
+  int pad_up1() const { return static_cast<int>(taps_fir_.size()) / 2 - 1; }
+
+  at::Tensor ws_row(const at::Tensor& ws, std::int64_t row) const {
+    if (!ws.defined()) throw Error("internal: W+ missing from the carried state");
+    return ws.select(1, row);
+  }
+
+  Dense dense(KeyedWeights& w, const std::string& key, std::int64_t in, std::int64_t out, double lr_multiplier) const {
+    Dense d;
+    d.weight = w.take(key + ".weight", {out, in}) * (lr_multiplier / std::sqrt(static_cast<double>(in)));
+    d.bias = w.take(key + ".bias", {out});
+    if (lr_multiplier != 1.0) d.bias = d.bias * lr_multiplier;
+    return d;
+  }
+
+  ModLayer synthesis_layer(KeyedWeights& w, const std::string& key, std::int64_t in, std::int64_t out,
+                           std::int64_t res, bool up, std::int64_t w_index, std::int64_t noise_index) const {
+    ModLayer l;
+    l.name = key.substr(10);  // without "synthesis."
+    l.affine = dense(w, key + ".affine", cfg_.w_dim, in, 1.0);
+    l.weight = w.take(key + ".weight", {out, in, 3, 3});
+    l.weight_sq = l.weight.square().sum({2, 3});
+    l.bias = w.take(key + ".bias", {out});
+    if (cfg_.use_noise) {
+      l.noise_const = w.take(key + ".noise_const", {res, res});
+      l.noise_strength = w.take(key + ".noise_strength", {});
+    }
+    l.up = up;
+    l.resolution = res;
+    l.w_index = w_index;
+    l.noise_index = noise_index;
+    return l;
+  }
+
+  // Noise [N, 1, R, R] for one layer in the options' mode, or undefined for none.
+  at::Tensor noise(const ModLayer& l, std::int64_t batch, const SynthesisOptions& o) const {
+    if (!l.noise_strength.defined() || o.noise_mode == NoiseMode::None) return {};
+    if (o.noise_mode == NoiseMode::Const) return (l.noise_const * l.noise_strength).view({1, 1, l.resolution, l.resolution});
+    // Seeded: the same maps on every machine and device (actmap's portable normal latents).
+    std::vector<float> all;
+    const LatentSpec spec{l.resolution * l.resolution, LatentDistribution::Normal};
+    for (std::int64_t i = 0; i < batch; ++i) {
+      const std::uint64_t seed = SplitMix64(o.noise_seed * 0x9E3779B97F4A7C15ULL + static_cast<std::uint64_t>(l.noise_index) * 0x100000001B3ULL +
+                                            static_cast<std::uint64_t>(i)).next();
+      const std::vector<float> v = latent_from_seed(seed, spec);
+      all.insert(all.end(), v.begin(), v.end());
+    }
+    const at::Tensor n = at::from_blob(all.data(), {batch, 1, l.resolution, l.resolution}, at::kFloat).clone();
+    return n.to(l.weight.device()) * l.noise_strength;
+  }
+
+  // The modulated convolution with its bias, activation and clamp; `gain` is the block's.
+  at::Tensor modulated(const ModLayer& l, const at::Tensor& x, const at::Tensor& w, const SynthesisOptions& o,
+                       double gain) const {
+    const std::int64_t n = x.size(0);
+    at::Tensor styles = at::addmm(l.affine.bias.unsqueeze(0), w, l.affine.weight.t());
+    if (l.style_gain != 1.0) styles = styles * l.style_gain;
+    at::Tensor y = x * styles.view({n, -1, 1, 1});
+    if (l.up) {
+      // conv2d_resample for up = 2: a transposed convolution with the weight as stored, then the
+      // filter with padding chosen so the output is exactly 2R x 2R.
+      const auto k = l.weight.size(3);
+      const auto fw = static_cast<std::int64_t>(taps_fir_.size());
+      const std::int64_t p = k / 2;
+      std::int64_t p0 = p + (fw + 2 - 1) / 2 - (k - 1);
+      std::int64_t p1 = p + (fw - 2) / 2 - (k - 2);
+      const std::int64_t pt = std::max<std::int64_t>(std::min(-p0, -p1), 0);
+      y = at::conv_transpose2d(y, l.weight.transpose(0, 1), {}, 2, pt);
+      y = upfirdn2d(y, taps_fir_, 1, static_cast<int>(p0 + pt), static_cast<int>(p1 + pt));
+    } else {
+      y = at::conv2d(y, l.weight, {}, 1, l.weight.size(3) / 2);
+    }
+    if (l.demodulate) {
+      const at::Tensor d = (at::mm(styles.square(), l.weight_sq.t()) + 1e-8).rsqrt();
+      y.mul_(d.view({n, -1, 1, 1}));
+    }
+    const at::Tensor nz = noise(l, n, o);
+    if (nz.defined()) y.add_(nz);
+    y.add_(l.bias.view({1, -1, 1, 1}));
+    if (l.activation) {
+      at::leaky_relu_(y, 0.2);
+      y.mul_(kSqrt2 * gain);
+    } else if (gain != 1.0) {
+      y.mul_(gain);
+    }
+    if (cfg_.conv_clamp) {
+      const double c = *cfg_.conv_clamp * gain;
+      y.clamp_(-c, c);
+    }
+    return y;
+  }
+
+  ModelCard card_;
+  StyleGAN2Config cfg_;
+  std::string device_name_;
+  std::vector<TapInfo> taps_;
+  std::int64_t num_ws_ = 0;
+  std::vector<double> taps_fir_;
+  std::vector<Dense> mapping_;
+  at::Tensor w_avg_, const_;
+  std::vector<Block> blocks_;
+  std::vector<StageDef> stages_;
+};
+
+}  // namespace
+
+std::shared_ptr<const Generator> make_stylegan2_generator(const ModelCard& card, const std::string& device) {
+  if (!card.stylegan2) throw Error(card.name + ": not a stylegan2 card");
+  return std::make_shared<StyleGAN2Generator>(card, device);
+}
+
+}  // namespace actmap

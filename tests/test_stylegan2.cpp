@@ -1,0 +1,238 @@
+// The stylegan2 family against an independent float64 NumPy reference
+// (tests/reference/stylegan2_reference.py wrote tests/fixtures/stylegan2/), and hand-computed cases
+// for the FIR up-sampling, demodulation and truncation.
+#include <cmath>
+#include <fstream>
+
+#include <nlohmann/json.hpp>
+
+#include "actmap/generator.h"
+#include "actmap/model_card.h"
+#include "actmap/renderer.h"
+#include "actmap/safetensors.h"
+#include "test_util.h"
+#include "../src/core/upfirdn.h"
+
+namespace actmap {
+namespace {
+
+using nlohmann::json;
+
+std::string sg_fixture(const std::string& rel) { return test::fixture("stylegan2/" + rel); }
+
+json fixture_index() { return json::parse(read_file_text(sg_fixture("index.json"))); }
+
+SynthesisOptions case_options(const json& c) {
+  SynthesisOptions o;
+  o.truncation_psi = c.at("psi").get<double>();
+  if (!c.at("cutoff").is_null()) o.truncation_cutoff = c.at("cutoff").get<std::int64_t>();
+  const std::string noise = c.at("noise").get<std::string>();
+  o.noise_mode = noise == "none" ? NoiseMode::None : NoiseMode::Const;
+  return o;
+}
+
+// |a - b| <= 1e-4 * max|b| + 1e-4 * |b| everywhere: float32 against float64.
+void expect_close(const at::Tensor& actual, const at::Tensor& expected, const std::string& what) {
+  ASSERT_EQ(actual.sizes(), expected.sizes()) << what;
+  const double scale = expected.abs().max().item<double>();
+  EXPECT_LE(test::closeness(actual, expected, 1e-4 * std::max(scale, 1e-3), 1e-4), 1.0)
+      << what << ": max |diff| " << (actual - expected).abs().max().item<double>() << " (scale " << scale << ")";
+}
+
+class StyleGAN2Reference : public ::testing::TestWithParam<std::string> {};
+
+TEST_P(StyleGAN2Reference, ImagesMatchTheFloat64ReferenceForEveryTruncationAndNoiseCase) {
+  const std::string name = GetParam();
+  const json index = fixture_index();
+  const auto gen = load_generator(load_model_card(sg_fixture(name + ".json")));
+  const FloatArray za = read_npy(sg_fixture(name + "_z.npy"));
+  const at::Tensor z = latents_from_array(gen->card().latent, za.shape, za.data, "z.npy");
+  const json& cases = index.at(name).at("cases");
+  for (std::size_t ci = 0; ci < cases.size(); ++ci) {
+    const at::Tensor img = gen->forward(z, case_options(cases[ci]));  // the batch of two at once
+    for (int s = 0; s < 2; ++s) {
+      const std::string stem = name + "_case" + std::to_string(ci) + "_s" + std::to_string(s);
+      expect_close(img.narrow(0, s, 1), test::load_tensor(sg_fixture(stem + "_img.npy")), stem);
+    }
+  }
+}
+
+TEST_P(StyleGAN2Reference, EveryTapMatchesTheReference) {
+  const std::string name = GetParam();
+  const json index = fixture_index();
+  const auto gen = load_generator(load_model_card(sg_fixture(name + ".json")));
+  std::vector<std::string> expected_taps = index.at(name).at("taps").get<std::vector<std::string>>();
+  std::vector<std::string> taps;
+  for (const auto& t : gen->taps()) taps.push_back(t.name);
+  EXPECT_EQ(taps, expected_taps);
+  const FloatArray za = read_npy(sg_fixture(name + "_z.npy"));
+  const at::Tensor z = latents_from_array(gen->card().latent, za.shape, za.data, "z.npy").narrow(0, 0, 1);
+  TapState s = gen->prepare(z, case_options(index.at(name).at("cases")[0]));
+  for (std::size_t i = 0; i < gen->taps().size(); ++i) {
+    s = gen->run_stage(i, s);
+    const TapInfo& tap = gen->taps()[i];
+    const at::Tensor expected = test::load_tensor(sg_fixture(name + "_tap_" + tap.name + ".npy"));
+    expect_close(s.x, expected, name + " tap " + tap.name);
+    EXPECT_EQ(tap.channels, expected.size(1)) << tap.name;
+    EXPECT_EQ(tap.height, expected.size(2)) << tap.name;
+    EXPECT_EQ(tap.width, expected.size(3)) << tap.name;
+  }
+}
+
+INSTANTIATE_TEST_SUITE_P(Configs, StyleGAN2Reference, ::testing::Values("skip16", "clamp8", "orig8", "resnet8"));
+
+// upsample2d of [[1, 2], [3, 4]] with the [1, 3, 3, 1] filter by hand: in 1-D, [a, b] becomes
+// [3a, 3a + b, a + 3b, 3b] / 4 (zeros beyond the edges), applied to rows and then columns.
+TEST(StyleGAN2Ops, UpsampleWithTheFirFilterMatchesAHandComputedCase) {
+  auto up1 = [](double a, double b) { return std::vector<double>{3 * a / 4, (3 * a + b) / 4, (a + 3 * b) / 4, 3 * b / 4}; };
+  const double x[2][2] = {{1, 2}, {3, 4}};
+  std::vector<std::vector<double>> rows;
+  for (auto& r : x) rows.push_back(up1(r[0], r[1]));
+  double expected[4][4];
+  for (int c = 0; c < 4; ++c) {
+    const auto col = up1(rows[0][c], rows[1][c]);
+    for (int r = 0; r < 4; ++r) expected[r][c] = col[r];
+  }
+  const at::Tensor in = at::tensor({1.0f, 2.0f, 3.0f, 4.0f}).view({1, 1, 2, 2});
+  const auto taps = fir_taps({1, 3, 3, 1}, 4.0);
+  for (const at::Tensor& y : {upfirdn2d(in, taps, 2, 2, 1), upfirdn2d_aten(in, taps, 2, 2, 1)}) {
+    ASSERT_EQ(y.sizes(), (at::IntArrayRef{1, 1, 4, 4}));
+    for (int r = 0; r < 4; ++r) {
+      for (int c = 0; c < 4; ++c) EXPECT_NEAR(y[0][0][r][c].item<double>(), expected[r][c], 1e-6) << r << "," << c;
+    }
+  }
+  // A constant image keeps its value away from the edges (the filter's gain is exactly 4).
+  const at::Tensor ones = at::ones({1, 2, 6, 6});
+  EXPECT_NEAR(upfirdn2d(ones, taps, 2, 2, 1)[0][1][5][6].item<double>(), 1.0, 1e-6);
+}
+
+TEST(StyleGAN2Ops, SeparableKernelAgreesWithLibTorchOnOddSizesAndCropping) {
+  at::manual_seed(3);
+  const at::Tensor x = at::randn({2, 3, 7, 5});
+  for (const auto& [up, p0, p1] : std::vector<std::tuple<int, int, int>>{{1, 1, 1}, {2, 2, 1}, {1, -1, 2}, {2, 0, -1}}) {
+    const auto taps = fir_taps({1, 3, 3, 1}, up == 2 ? 4.0 : 1.0);
+    EXPECT_LE(test::closeness(upfirdn2d(x, taps, up, p0, p1), upfirdn2d_aten(x, taps, up, p0, p1), 1e-6, 1e-5), 1.0);
+  }
+}
+
+// A 4x4 model written here: const = 1, one output channel, weights 1 and 2 on two input channels,
+// styles 1 and 0.5 from the affine bias. Demodulation: 1 / sqrt(9 * 1^2 + 9 * 1^2) = 1 / sqrt(18).
+// The centre sees all nine taps: 18 / sqrt(18) * sqrt(2) = 6; a corner four: 8 / sqrt(18) * sqrt(2).
+TEST(StyleGAN2Ops, DemodulationMatchesAHandComputedCase) {
+  const std::string dir = test::temp_dir("sg_demod");
+  const std::int64_t w_dim = 2;
+  std::map<std::string, FloatTensor> t;
+  auto put = [&](const std::string& k, std::vector<std::int64_t> shape, std::vector<float> v) {
+    std::int64_t n = 1;
+    for (auto d : shape) n *= d;
+    if (v.size() == 1) v.assign(static_cast<std::size_t>(n), v[0]);
+    t[k] = FloatTensor{shape, v};
+  };
+  put("mapping.fc0.weight", {w_dim, 2}, {0.5f});
+  put("mapping.fc0.bias", {w_dim}, {0.0f});
+  put("mapping.w_avg", {w_dim}, {0.0f});
+  put("synthesis.b4.const", {1 * 2, 4, 4}, {1.0f});
+  put("synthesis.b4.conv1.affine.weight", {2, w_dim}, {0.0f});
+  put("synthesis.b4.conv1.affine.bias", {2}, {1.0f, 0.5f});
+  std::vector<float> w;  // [out 2][in 2][3][3]: input channel 0 all 1, channel 1 all 2
+  for (int i = 0; i < 36; ++i) w.push_back((i / 9) % 2 == 0 ? 1.0f : 2.0f);
+  put("synthesis.b4.conv1.weight", {2, 2, 3, 3}, w);
+  put("synthesis.b4.conv1.bias", {2}, {0.0f});
+  put("synthesis.b4.conv1.noise_const", {4, 4}, {5.0f});
+  put("synthesis.b4.conv1.noise_strength", {}, {0.0f});
+  put("synthesis.b4.torgb.affine.weight", {2, w_dim}, {0.0f});
+  put("synthesis.b4.torgb.affine.bias", {2}, {1.0f});
+  put("synthesis.b4.torgb.weight", {3, 2, 1, 1}, {1.0f});
+  put("synthesis.b4.torgb.bias", {3}, {0.0f});
+  const std::string weights = encode_safetensors(t);
+  write_file_atomic(dir + "/m.safetensors", weights);
+  write_file_atomic(dir + "/m.json", json({{"family", "stylegan2"}, {"weights", "m.safetensors"},
+                                           {"config", {{"z_dim", 2}, {"w_dim", w_dim}, {"img_resolution", 4},
+                                                       {"img_channels", 3}, {"mapping_kwargs", {{"num_layers", 1}}},
+                                                       {"synthesis_kwargs", {{"channel_base", 8}, {"channel_max", 2}}}}}})
+                                          .dump());
+  const auto gen = load_generator(load_model_card(dir + "/m.json"));
+  ASSERT_EQ(gen->taps().size(), 3u);  // mapping, b4.conv1, b4.torgb
+  TapState s = gen->prepare(at::zeros({1, 2, w_dim}));  // explicit W+: the mapping is skipped
+  s = gen->run_stage(0, s);
+  s = gen->run_stage(1, s);
+  EXPECT_NEAR(s.x[0][0][1][1].item<double>(), 6.0, 1e-5);
+  EXPECT_NEAR(s.x[0][1][2][2].item<double>(), 6.0, 1e-5);
+  EXPECT_NEAR(s.x[0][0][0][0].item<double>(), 8.0 / std::sqrt(18.0) * std::sqrt(2.0), 1e-5);
+  // ToRGB: no demodulation; styles 1 / sqrt(2); each RGB channel sums both channels.
+  s = gen->run_stage(2, s);
+  EXPECT_NEAR(s.x[0][0][1][1].item<double>(), 12.0 / std::sqrt(2.0), 1e-4);
+}
+
+TEST(StyleGAN2Ops, TruncationMovesTheFirstCutoffRowsTowardsTheAverage) {
+  const auto gen = load_generator(load_model_card(sg_fixture("skip16.json")));
+  const at::Tensor z = latents_from_seeds(gen->card().latent, 7, 2);
+  const at::Tensor full = gen->map_latents(z, {});
+  SynthesisOptions o;
+  o.truncation_psi = 0.25;
+  o.truncation_cutoff = 3;
+  const at::Tensor t = gen->map_latents(z, o);
+  const at::Tensor avg = gen->w_average();
+  ASSERT_EQ(full.sizes(), (at::IntArrayRef{2, gen->card().stylegan2->num_ws(), 8}));
+  EXPECT_TRUE(at::allclose(t.narrow(1, 0, 3), avg + (full.narrow(1, 0, 3) - avg) * 0.25, 1e-5, 1e-6));
+  EXPECT_TRUE(at::equal(t.narrow(1, 3, t.size(1) - 3), full.narrow(1, 3, t.size(1) - 3)));
+  // Every row of W+ is the same W before truncation.
+  EXPECT_TRUE(at::equal(full.select(1, 0), full.select(1, 5)));
+}
+
+TEST(StyleGAN2Ops, NoiseModesDifferAndSeededNoiseRepeats) {
+  const auto gen = load_generator(load_model_card(sg_fixture("skip16.json")));
+  const at::Tensor z = latents_from_seeds(gen->card().latent, 1, 1);
+  SynthesisOptions none, random1, random2;
+  none.noise_mode = NoiseMode::None;
+  random1.noise_mode = random2.noise_mode = NoiseMode::Random;
+  random2.noise_seed = 9;
+  const at::Tensor a = gen->forward(z, none), b = gen->forward(z, {}), c = gen->forward(z, random1),
+                   d = gen->forward(z, random1), e = gen->forward(z, random2);
+  EXPECT_FALSE(at::allclose(a, b));
+  EXPECT_FALSE(at::allclose(b, c));
+  EXPECT_TRUE(at::equal(c, d));
+  EXPECT_FALSE(at::allclose(c, e));
+}
+
+TEST(StyleGAN2Ops, AnEditReRunsOnlyTheStagesAfterItsTap) {
+  const auto gen = load_generator(load_model_card(sg_fixture("skip16.json")));
+  Renderer r(gen);
+  const at::Tensor z = latents_from_seeds(gen->card().latent, 1, 1);
+  const RenderResult base = r.render(z, {});
+  Edit e;
+  e.id = "e1";
+  e.tap = "b8.conv1";
+  e.op = "multiply";
+  e.params = {{"factor", 0.0}};
+  const RenderResult edited = r.render(z, {e});
+  EXPECT_EQ(edited.timings.first_stage, gen->tap_index("b8.conv1"));
+  EXPECT_FALSE(at::allclose(base.output, edited.output));
+}
+
+TEST(StyleGAN2Card, ErrorsNameTheKeyAtFault) {
+  auto card = [](const std::string& config) {
+    return R"({"family": "stylegan2", "weights": "x.safetensors", "config": )" + config + "}";
+  };
+  test::expect_error([&] { parse_model_card(card(R"({"w_dim": 8, "img_resolution": 16, "img_channels": 3})"), "c.json"); },
+                     {"c.json: config.z_dim: missing required key"});
+  test::expect_error([&] { parse_model_card(card(R"({"z_dim": 8, "w_dim": 8, "img_resolution": 12, "img_channels": 3})"), "c.json"); },
+                     {"img_resolution: must be a power of two"});
+  test::expect_error([&] {
+    parse_model_card(card(R"({"z_dim": 8, "w_dim": 8, "img_resolution": 16, "img_channels": 3, "synthesis_kwargs": {"architecture": "fancy"}})"), "c.json");
+  }, {"c.json: config.synthesis_kwargs.architecture: must be \"orig\", \"skip\" or \"resnet\""});
+  test::expect_error([&] { parse_model_card(card(R"({"z_dim": 8, "w_dim": 8, "c_dim": 10, "img_resolution": 16, "img_channels": 3})"), "c.json"); },
+                     {"c_dim: conditional"});
+}
+
+TEST(StyleGAN2Card, WeightsThatDoNotMatchTheConfigNameTheKey) {
+  const std::string dir = test::temp_dir("sg_mismatch");
+  json card = json::parse(read_file_text(sg_fixture("skip16.json")));
+  card["config"]["synthesis_kwargs"]["channel_max"] = 16;
+  card["weights"] = sg_fixture("skip16.safetensors");
+  write_file_atomic(dir + "/c.json", card.dump());
+  test::expect_error([&] { load_generator(load_model_card(dir + "/c.json")); }, {"expected shape"});
+}
+
+}  // namespace
+}  // namespace actmap
