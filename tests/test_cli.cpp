@@ -6,6 +6,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "actmap/generator.h"
 #include "actmap/image.h"
 #include "test_util.h"
 
@@ -40,6 +41,37 @@ TEST(Cli, HelpForEveryCommand) {
     EXPECT_EQ(r.code, 0) << c;
     EXPECT_NE(r.out.find("--"), std::string::npos) << c;
   }
+}
+
+// StyleGAN2 flags: truncation and noise reach the generator, --ws-out / --ws round-trip W+.
+TEST(Cli, StyleGAN2TruncationNoiseAndWPlusFiles) {
+  const std::string dir = test::temp_dir("cli_sg2");
+  const std::string card = test::fixture("stylegan2/skip16.json");
+  CliRun r = cli("render -m " + card + " --seed 4 --truncation 0.6 --truncation-cutoff 3 --noise none -o " + dir + "/a.png --tensor-out " +
+                 dir + "/a.npy --ws-out " + dir + "/ws.npy");
+  ASSERT_EQ(r.code, 0) << r.out;
+  const auto gen = load_generator(load_model_card(card));
+  SynthesisOptions o;
+  o.truncation_psi = 0.6;
+  o.truncation_cutoff = 3;
+  o.noise_mode = NoiseMode::None;
+  const at::Tensor expected = gen->forward(latents_from_seeds(gen->card().latent, 4, 1), o);
+  EXPECT_LE(test::closeness(test::load_tensor(dir + "/a.npy"), expected, 1e-6, 1e-5), 1.0);
+  const at::Tensor ws = test::load_tensor(dir + "/ws.npy");
+  EXPECT_EQ(ws.sizes(), (at::IntArrayRef{1, gen->card().stylegan2->num_ws(), 8}));
+  r = cli("render -m " + card + " --ws " + dir + "/ws.npy --noise none -o " + dir + "/b.png --tensor-out " + dir + "/b.npy");
+  ASSERT_EQ(r.code, 0) << r.out;
+  EXPECT_TRUE(at::equal(test::load_tensor(dir + "/b.npy"), test::load_tensor(dir + "/a.npy")));
+  r = cli("render -m " + card + " --seed 4 --noise random --noise-seed 2 -o " + dir + "/c.png --tensor-out " + dir + "/c.npy");
+  ASSERT_EQ(r.code, 0) << r.out;
+  EXPECT_FALSE(at::allclose(test::load_tensor(dir + "/c.npy"), test::load_tensor(dir + "/a.npy")));
+
+  r = cli("render -m " + card + " --ws " + dir + "/a.npy -o " + dir + "/x.png");
+  EXPECT_EQ(r.code, 1);
+  EXPECT_NE(r.out.find("a.npy: W+ must have shape [N, " + std::to_string(gen->card().stylegan2->num_ws()) + ", 8]"), std::string::npos) << r.out;
+  r = cli("render -m " + kCard + " --seed 1 --truncation 0.5 -o " + dir + "/x.png");
+  EXPECT_EQ(r.code, 1);
+  EXPECT_NE(r.out.find("need a StyleGAN2 model"), std::string::npos) << r.out;
 }
 
 TEST(Cli, LayersJson) {
@@ -191,10 +223,11 @@ TEST(Cli, OpsListsTheWholeRegistry) {
   for (const auto& op : ops) names.insert(op["name"].get<std::string>());
   for (const char* want : {"brush", "fill", "rect", "erase", "rotate", "scale", "translate", "flip", "mirror", "multiply", "add",
                            "negate", "invert", "threshold", "clamp", "ablate", "erode", "dilate", "mean_filter", "gaussian_blur",
-                           "sharpen", "sobel", "shuffle", "vanish", "sin_disrupt"}) {
+                           "sharpen", "sobel", "shuffle", "vanish", "sin_disrupt", "style_mix", "w_swap", "w_noise",
+                           "w_negate", "interpolate"}) {
     EXPECT_TRUE(names.count(want)) << want;
   }
-  EXPECT_EQ(names.size(), 25u);
+  EXPECT_EQ(names.size(), 30u);
 }
 
 // Training as a user runs it, on a tiny card (nz 8, ngf 4, 32x32) and a folder of 31 PNGs, a

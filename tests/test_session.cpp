@@ -118,7 +118,7 @@ TEST(Session, BadSessionsAreRejectedWithTheirLocation) {
       {"card missing", [](json& d) { d["model"]["card"] = "nowhere/card.json"; }, {"/model/card: no model card at", "nowhere/card.json"}},
       {"model name unknown", [](json& d) { d["model"] = "no-such-model"; }, {"/model/card: ", "'no-such-model' not found"}},
       {"bad sha256", [](json& d) { d["model"]["sha256"] = "abc"; }, {"/model/sha256: expected 64 lowercase hex digits"}},
-      {"two latents", [](json& d) { d["latent"]["z"] = json::array(); }, {"/latent: give exactly one of seed, z or z_file"}},
+      {"two latents", [](json& d) { d["latent"]["z"] = json::array(); }, {"/latent: give exactly one of seed, z, z_file, ws or ws_file"}},
       {"negative seed", [](json& d) { d["latent"]["seed"] = -3; }, {"/latent/seed: expected a non-negative integer, got -3"}},
       {"z too short", [](json& d) { d["latent"] = {{"z", {1, 2, 3}}}; }, {"/latent/z: has 3 values; the model's latent has 12"}},
       {"z not a number", [](json& d) { d["latent"] = {{"z", json::parse("[0,0,0,0,0,0,0,0,0,0,0,\"x\"]")}}; }, {"/latent/z/11: expected a number"}},

@@ -3,6 +3,7 @@
 // for the FIR up-sampling, demodulation and truncation.
 #include <cmath>
 #include <fstream>
+#include <functional>
 
 #include <nlohmann/json.hpp>
 
@@ -10,6 +11,7 @@
 #include "actmap/model_card.h"
 #include "actmap/renderer.h"
 #include "actmap/safetensors.h"
+#include "actmap/session.h"
 #include "test_util.h"
 #include "../src/core/upfirdn.h"
 
@@ -208,6 +210,120 @@ TEST(StyleGAN2Ops, AnEditReRunsOnlyTheStagesAfterItsTap) {
   const RenderResult edited = r.render(z, {e});
   EXPECT_EQ(edited.timings.first_stage, gen->tap_index("b8.conv1"));
   EXPECT_FALSE(at::allclose(base.output, edited.output));
+}
+
+// W+ edits at the tap "mapping", each against its definition.
+class LatentOps : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    gen = load_generator(load_model_card(sg_fixture("skip16.json")));
+    z = latents_from_seeds(gen->card().latent, 3, 1);
+    base = gen->map_latents(z, {});
+    rows = base.size(1);
+  }
+  // W+ [1, num_ws, w_dim] after one edit at the mapping tap.
+  at::Tensor edited(const std::string& op, const json& channels, json params) {
+    const Edit e = Edit::from_json({{"id", "e"}, {"tap", "mapping"}, {"op", op}, {"channels", channels}, {"params", params}}, "/edits/0");
+    Renderer r(gen);
+    r.render(z, {e});
+    return r.activation(0).squeeze(2);
+  }
+  at::Tensor other(std::uint64_t seed) { return gen->map_latents(latents_from_seeds(gen->card().latent, seed, 1), {}); }
+  std::shared_ptr<const Generator> gen;
+  at::Tensor z, base;
+  std::int64_t rows = 0;
+};
+
+TEST_F(LatentOps, StyleMixTakesTheSelectedRowsFromTheOtherSeed) {
+  const at::Tensor w = edited("style_mix", {{"range", {2, 4}}}, {{"seed", 11}});
+  const at::Tensor o = other(11);
+  EXPECT_TRUE(at::equal(w.narrow(1, 2, 3), o.narrow(1, 2, 3)));
+  EXPECT_TRUE(at::equal(w.narrow(1, 0, 2), base.narrow(1, 0, 2)));
+  EXPECT_TRUE(at::equal(w.narrow(1, 5, rows - 5), base.narrow(1, 5, rows - 5)));
+  EXPECT_FALSE(at::allclose(o.narrow(1, 2, 3), base.narrow(1, 2, 3)));
+}
+
+TEST_F(LatentOps, SwapShowingTheOtherLatentKeepsOnlyTheSelectedRowsOfThisOne) {
+  const at::Tensor w = edited("w_swap", json::array({0, 1}), {{"seed", 11}, {"show", "other"}});
+  const at::Tensor o = other(11);
+  EXPECT_TRUE(at::equal(w.narrow(1, 0, 2), base.narrow(1, 0, 2)));
+  EXPECT_TRUE(at::equal(w.narrow(1, 2, rows - 2), o.narrow(1, 2, rows - 2)));
+  const at::Tensor t = edited("w_swap", json::array({0, 1}), {{"seed", 11}, {"show", "this"}});
+  EXPECT_TRUE(at::equal(t.narrow(1, 0, 2), o.narrow(1, 0, 2)));
+  EXPECT_TRUE(at::equal(t.narrow(1, 2, rows - 2), base.narrow(1, 2, rows - 2)));
+}
+
+TEST_F(LatentOps, NegateReflectsThroughTheAverageOrZero) {
+  const at::Tensor avg = gen->w_average();
+  const at::Tensor a = edited("w_negate", 1, {{"about", "average"}});
+  EXPECT_TRUE(at::allclose(a.select(1, 1), avg * 2 - base.select(1, 1), 1e-5, 1e-6));
+  EXPECT_TRUE(at::equal(a.select(1, 0), base.select(1, 0)));
+  EXPECT_TRUE(at::equal(edited("w_negate", 1, {{"about", "zero"}}).select(1, 1), -base.select(1, 1)));
+}
+
+TEST_F(LatentOps, NoiseIsSeededPerRowAndScaledByStrength) {
+  const at::Tensor a = edited("w_noise", json::array({1, 3}), {{"seed", 5}, {"strength", 2.0}});
+  const at::Tensor b = edited("w_noise", 3, {{"seed", 5}, {"strength", 1.0}});
+  // Row 3 gets the same noise whether or not row 1 is selected, twice as strong at strength 2.
+  EXPECT_TRUE(at::allclose(a.select(1, 3) - base.select(1, 3), (b.select(1, 3) - base.select(1, 3)) * 2, 1e-4, 1e-5));
+  EXPECT_FALSE(at::allclose(a.select(1, 1), base.select(1, 1)));
+  EXPECT_TRUE(at::equal(a.select(1, 0), base.select(1, 0)));
+}
+
+TEST_F(LatentOps, InterpolationEndsAtBothLatentsInWAndZ) {
+  const at::Tensor o = other(11);
+  EXPECT_TRUE(at::allclose(edited("interpolate", "all", {{"seed", 11}, {"position", 0.0}, {"space", "w"}}), base));
+  EXPECT_TRUE(at::allclose(edited("interpolate", "all", {{"seed", 11}, {"position", 1.0}, {"space", "w"}}), o));
+  EXPECT_TRUE(at::allclose(edited("interpolate", "all", {{"seed", 11}, {"position", 0.5}, {"space", "w"}}), (base + o) / 2, 1e-5, 1e-6));
+  EXPECT_TRUE(at::allclose(edited("interpolate", "all", {{"seed", 11}, {"position", 0.0}, {"space", "z"}}), base, 1e-5, 1e-5));
+  EXPECT_TRUE(at::allclose(edited("interpolate", "all", {{"seed", 11}, {"position", 1.0}, {"space", "z"}}), o, 1e-5, 1e-5));
+  // Halfway in z: the mapping of the normalised mean direction, with the norms' mean length.
+  const at::Tensor z1 = latents_from_seeds(gen->card().latent, 11, 1).to(at::kDouble), z0 = z.to(at::kDouble);
+  const double omega = std::acos((z0 / z0.norm() * z1 / z1.norm()).sum().item<double>());
+  const at::Tensor mid = ((z0 + z1) * (std::sin(omega / 2) / std::sin(omega))).to(at::kFloat);
+  EXPECT_TRUE(at::allclose(edited("interpolate", "all", {{"seed", 11}, {"position", 0.5}, {"space", "z"}}),
+                           gen->map_latents(mid, {}), 1e-4, 1e-4));
+}
+
+TEST(StyleGAN2Session, SynthesisAndWPlusRoundTripAndErrorsPointAtTheKey) {
+  const std::string dir = test::temp_dir("sg_session");
+  const std::string card = sg_fixture("skip16.json");
+  const auto gen = load_generator(load_model_card(card));
+  const std::int64_t rows = gen->card().stylegan2->num_ws();
+  json ws = json::array();
+  for (std::int64_t r = 0; r < rows; ++r) ws.push_back(std::vector<float>(8, static_cast<float>(r) * 0.1f));
+  json doc = {{"actmap_session", 1}, {"model", card}, {"latent", {{"ws", ws}}},
+              {"synthesis", {{"truncation_psi", 0.5}, {"noise_mode", "random"}, {"noise_seed", 4}}},
+              {"edits", json::array({{{"tap", "mapping"}, {"op", "style_mix"}, {"channels", {{"range", {0, 3}}}}, {"params", {{"seed", 2}}}}})}};
+  Session s = parse_session(doc.dump(), dir + "/s.json");
+  EXPECT_TRUE(s.latent.is_ws());
+  EXPECT_EQ(s.synthesis.noise_mode, NoiseMode::Random);
+  save_session(s, dir + "/s.json");
+  const Session back = load_session(dir + "/s.json");
+  EXPECT_EQ(back.latent, s.latent);
+  EXPECT_EQ(back.synthesis, s.synthesis);
+  Renderer r(gen);
+  const at::Tensor out = render_session(r, back).output;
+  const at::Tensor w = r.activation(0).squeeze(2);
+  EXPECT_NEAR(w[0][rows - 1][0].item<double>(), 0.1 * static_cast<double>(rows - 1), 1e-6);  // W+ as given, mapping skipped
+  EXPECT_EQ(out.size(3), 16);
+
+  auto bad = [&](const std::function<void(json&)>& change, const std::string& message) {
+    json d = doc;
+    change(d);
+    test::expect_error([&] { parse_session(d.dump(), dir + "/bad.json"); }, {message});
+  };
+  bad([](json& d) { d["synthesis"]["noise_mode"] = "loud"; }, "/synthesis/noise_mode: expected \"const\", \"random\" or \"none\"");
+  bad([](json& d) { d["synthesis"]["truncation_cutoff"] = -1; }, "/synthesis/truncation_cutoff");
+  bad([](json& d) { d["latent"]["ws"].erase(0); }, "/latent/ws: expected " + std::to_string(rows) + " rows of 8");
+  bad([](json& d) { d["latent"]["ws"][2].erase(0); }, "/latent/ws/2: has 7 values");
+  bad([](json& d) { d["edits"][0]["tap"] = "b8.conv0"; }, "/edits/0/tap: op 'style_mix' edits W+ and works only at the tap \"mapping\"");
+  bad([](json& d) { d["edits"][0] = {{"tap", "mapping"}, {"op", "interpolate"}, {"params", {{"seed", 1}, {"space", "z"}}}}; },
+      "/edits/0/params/space: interpolating in z needs a z latent");
+  // Synthesis settings on a model without a mapping network.
+  json dc = {{"actmap_session", 1}, {"model", test::project_models() + "/faces64.json"}, {"latent", {{"seed", 1}}},
+             {"synthesis", {{"truncation_psi", 0.5}}}, {"edits", json::array()}};
+  test::expect_error([&] { parse_session(dc.dump(), dir + "/dc.json"); }, {"/synthesis: model faces64 (dcgan) has no mapping network"});
 }
 
 TEST(StyleGAN2Card, ErrorsNameTheKeyAtFault) {

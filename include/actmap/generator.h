@@ -12,26 +12,9 @@
 
 #include "actmap/image.h"
 #include "actmap/model_card.h"
+#include "actmap/synthesis.h"
 
 namespace actmap {
-
-// How a StyleGAN2 synthesis runs (ignored by families without a mapping network or noise):
-// truncation towards the average W (psi 1 = none) for the first `truncation_cutoff` rows of W+
-// (all when unset), and the noise inputs: the stored `noise_const` maps, fresh noise from
-// `noise_seed`, or none.
-enum class NoiseMode { Const, Random, None };
-const char* noise_mode_name(NoiseMode mode);
-struct SynthesisOptions {
-  double truncation_psi = 1.0;
-  std::optional<std::int64_t> truncation_cutoff;
-  NoiseMode noise_mode = NoiseMode::Const;
-  std::uint64_t noise_seed = 0;
-  bool operator==(const SynthesisOptions& o) const {
-    return truncation_psi == o.truncation_psi && truncation_cutoff == o.truncation_cutoff &&
-           noise_mode == o.noise_mode && noise_seed == o.noise_seed;
-  }
-  bool operator!=(const SynthesisOptions& o) const { return !(*this == o); }
-};
 
 // Everything the rest of the forward pass needs after a tap: the tapped (editable) activation
 // and, for families that carry more than one tensor between layers, the rest.

@@ -33,9 +33,10 @@ class Renderer {
  public:
   explicit Renderer(std::shared_ptr<const Generator> generator);
 
-  // Renders latents z [N, latent_size] with the edits (disabled ones skipped, applied in order).
-  // Throws actmap::Error for edits that name unknown taps or channels; the cache stays valid.
-  RenderResult render(const at::Tensor& z, const std::vector<Edit>& edits);
+  // Renders latents z [N, latent_size] (or W+ for StyleGAN2) with the edits (disabled ones
+  // skipped, applied in order) and the synthesis options. Throws actmap::Error for edits that name
+  // unknown taps or channels; the cache stays valid.
+  RenderResult render(const at::Tensor& z, const std::vector<Edit>& edits, const SynthesisOptions& options = {});
 
   // Activations of the last render: after the edits at that tap, and before them.
   const at::Tensor& activation(std::size_t tap) const;
@@ -52,6 +53,7 @@ class Renderer {
   std::shared_ptr<const Generator> generator_;
   std::map<std::string, std::vector<int>> clusters_;
   at::Tensor z_;                       // the latents the cache belongs to
+  SynthesisOptions options_;           // and their options
   std::vector<std::string> signature_; // per tap: the edits applied there, as canonical JSON
   TapState input_;                     // prepare(z)
   std::vector<TapState> edited_;       // per tap, after edits
@@ -62,12 +64,20 @@ class Renderer {
 // the same pixels. `seed` replaces the session's latent by a seeded one (edits carry over).
 RenderResult render_session(Renderer& renderer, const Session& session, std::optional<std::uint64_t> seed = {});
 
-// The session's latent as a [1, latent_size] tensor on the generator's device.
+// The session's latent as a [1, latent_size] tensor (or W+ [1, num_ws, w_dim]) on the generator's device.
 at::Tensor session_latent(const Session& session, const Generator& generator);
+
+// What the W+ ops (category "latent") need besides the activation: the generator's mapping and
+// the latent the render started from (z [N, z_dim], or W+ [N, num_ws, w_dim]) with its options.
+struct LatentContext {
+  const Generator* generator = nullptr;
+  at::Tensor latent;
+  SynthesisOptions options;
+};
 
 // Applies edits (all for the same tap) to a copy of x [N, C, H, W] and returns it; returns x
 // itself when `edits` is empty. Used by the renderer; exposed for tests.
 at::Tensor apply_edits(const at::Tensor& x, const std::vector<const Edit*>& edits, const TapInfo& tap,
-                       const std::vector<int>& cluster_labels = {});
+                       const std::vector<int>& cluster_labels = {}, const LatentContext* latent = nullptr);
 
 }  // namespace actmap

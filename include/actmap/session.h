@@ -13,23 +13,30 @@
 
 #include "actmap/edit.h"
 #include "actmap/model_card.h"
+#include "actmap/synthesis.h"
 
 namespace actmap {
 
 constexpr int kSessionVersion = 1;
 
-// Which latent the session renders: {"seed": N} | {"z": [...]} | {"z_file": "z.npy"}.
+// Which latent the session renders: {"seed": N} | {"z": [...]} | {"z_file": "z.npy"}, or for
+// models with a mapping network W+ itself, which skips the mapping: {"ws": [[...], ...]} (num_ws
+// rows of w_dim) | {"ws_file": "ws.npy"} ([num_ws, w_dim] or [1, num_ws, w_dim]).
 struct SessionLatent {
-  enum class Kind { Seed, Z, ZFile };
+  enum class Kind { Seed, Z, ZFile, WS, WSFile };
   Kind kind = Kind::Seed;
   std::uint64_t seed = 0;
-  std::vector<float> z;  // Z, and ZFile once loaded
-  std::string z_file;    // ZFile: as written (relative to the session file)
+  std::vector<float> z;  // Z and WS (W+ row-major), and the file kinds once loaded
+  std::string z_file;    // ZFile and WSFile: as written (relative to the session file)
+  std::int64_t ws_rows = 0;  // WS and WSFile: rows of W+
+
+  bool is_ws() const { return kind == Kind::WS || kind == Kind::WSFile; }
+  bool is_file() const { return kind == Kind::ZFile || kind == Kind::WSFile; }
 
   static SessionLatent from_seed(std::uint64_t seed);
   static SessionLatent from_z(std::vector<float> z);
   std::string describe() const;  // "seed 42", "explicit z", "z from z.npy"
-  // The latent values for a model with this latent spec (seeded ones are generated).
+  // The latent values for a model with this latent spec (seeded ones are generated); throws for W+.
   std::vector<float> values(const LatentSpec& spec) const;
   bool operator==(const SessionLatent& o) const;
   bool operator!=(const SessionLatent& o) const { return !(*this == o); }
@@ -42,6 +49,7 @@ struct Session {
   SessionLatent latent;
   std::vector<Edit> edits;
   std::map<std::string, std::vector<int>> clusters;  // tap -> cluster label per channel
+  SynthesisOptions synthesis;  // truncation and noise (StyleGAN2); written only when not the default
   nlohmann::json view = nlohmann::json::object();    // GUI state; kept, not interpreted
   std::string notes;
   std::string base_dir;        // directory that relative paths resolve from ("" = current)

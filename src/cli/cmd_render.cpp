@@ -32,6 +32,23 @@ SeedRange parse_seed_range(const std::string& text) {
   throw Error("--seeds: expected A-B with A <= B (at most 100000 seeds), got '" + text + "'");
 }
 
+// W+ from .npy: [N, num_ws, w_dim] or [num_ws, w_dim], on the generator's device.
+at::Tensor ws_from_npy(const std::string& path, const Generator& gen) {
+  const auto& cfg = gen.card().stylegan2;
+  if (!cfg) throw Error("--ws: model " + gen.card().name + " (" + gen.card().family + ") has no W+; --ws needs a StyleGAN2 model");
+  const FloatArray a = read_npy(path);
+  const std::int64_t rows = cfg->num_ws(), w = cfg->w_dim;
+  std::vector<std::int64_t> shape = a.shape;
+  if (shape.size() == 2) shape.insert(shape.begin(), 1);
+  if (shape.size() != 3 || shape[0] < 1 || shape[1] != rows || shape[2] != w) {
+    std::string got;
+    for (auto d : a.shape) got += (got.empty() ? "" : ", ") + std::to_string(d);
+    throw Error(path + ": W+ must have shape [N, " + std::to_string(rows) + ", " + std::to_string(w) + "] (num_ws, w_dim of " +
+                gen.card().name + "), got [" + got + "]");
+  }
+  return at::from_blob(const_cast<float*>(a.data.data()), shape, at::kFloat).clone().to(at::Device(gen.device()));
+}
+
 void write_outputs(const at::Tensor& out, const ModelCard& card, const std::string& png, const std::string& npy) {
   write_png(png, tile_images(output_to_images(out, card)));
   if (!npy.empty()) write_npy(npy, tensor_shape(out), tensor_to_floats(out).data());
@@ -45,7 +62,11 @@ void register_render(CLI::App& app) {
     std::string session;
     std::uint64_t seed = 0;
     int count = 1;
-    std::string seeds, z_path, out, tensor_out, dump_taps, edits_path;
+    std::string seeds, z_path, out, tensor_out, dump_taps, edits_path, ws_path, ws_out;
+    double truncation = 1.0;
+    std::int64_t truncation_cutoff = 0;
+    std::string noise = "const";
+    std::uint64_t noise_seed = 0;
   };
   auto opts = std::make_shared<Options>();
   CLI::App* cmd = app.add_subcommand(
@@ -68,7 +89,19 @@ void register_render(CLI::App& app) {
                      ->excludes(seeds);
   cmd->add_option("--dump-taps", opts->dump_taps, "Write every tap's activation as DIR/<tap>.npy")->excludes(seeds);
   auto* edits = cmd->add_option("--edits", opts->edits_path, "Apply the edits in this JSON file ({\"edits\": [...]} or a list)");
-  cmd->callback([opts, cmd, count, z, edits] {
+  // StyleGAN2: truncation, noise, explicit W+.
+  cmd->add_option("--truncation", opts->truncation, "StyleGAN2: truncation psi (1 = none; 0.7 is a common choice)")
+      ->check(CLI::Range(-100.0, 100.0));
+  cmd->add_option("--truncation-cutoff", opts->truncation_cutoff, "StyleGAN2: truncate only the first N rows of W+ (default: all)")
+      ->check(CLI::Range(std::int64_t{0}, std::int64_t{100000}));
+  cmd->add_option("--noise", opts->noise, "StyleGAN2 noise inputs: const (the stored maps), random (seeded by --noise-seed) or none")
+      ->check(CLI::IsMember({"const", "random", "none"}));
+  cmd->add_option("--noise-seed", opts->noise_seed, "StyleGAN2: seed of --noise random");
+  auto* ws = cmd->add_option("--ws", opts->ws_path, "StyleGAN2: render this W+ (.npy [N, num_ws, w_dim]); skips the mapping")
+                 ->excludes(seed)->excludes(seeds)->excludes(z);
+  cmd->add_option("--ws-out", opts->ws_out, "StyleGAN2: write the W+ used (after W+ edits) as .npy [N, num_ws, w_dim]")
+      ->excludes(seeds);
+  cmd->callback([opts, cmd, count, z, edits, ws] {
     std::shared_ptr<const Generator> gen;
     std::vector<Edit> edit_list;
     std::optional<Session> session;
@@ -86,6 +119,19 @@ void register_render(CLI::App& app) {
     }
     const ModelCard& card = gen->card();
     Renderer renderer(gen);
+    // Synthesis options: the session's, with any flag given on top.
+    SynthesisOptions synthesis = session ? session->synthesis : SynthesisOptions{};
+    const bool synthesis_flags = cmd->count("--truncation") + cmd->count("--truncation-cutoff") + cmd->count("--noise") +
+                                 cmd->count("--noise-seed") + cmd->count("--ws") + cmd->count("--ws-out") > 0;
+    if (synthesis_flags && !gen->has_mapping()) {
+      throw Error("--truncation, --truncation-cutoff, --noise, --noise-seed, --ws and --ws-out need a StyleGAN2 model; " +
+                  card.name + " is " + card.family);
+    }
+    if (cmd->count("--truncation")) synthesis.truncation_psi = opts->truncation;
+    if (cmd->count("--truncation-cutoff")) synthesis.truncation_cutoff = opts->truncation_cutoff;
+    if (cmd->count("--noise")) synthesis.noise_mode = *noise_mode_from_name(opts->noise);
+    if (cmd->count("--noise-seed")) synthesis.noise_seed = opts->noise_seed;
+    if (session) session->synthesis = synthesis;
 
     if (!opts->seeds.empty()) {
       const SeedRange range = parse_seed_range(opts->seeds);
@@ -95,7 +141,7 @@ void register_render(CLI::App& app) {
       double total_ms = 0.0;
       for (std::uint64_t s = range.first;; ++s) {
         const RenderResult r = session ? render_session(renderer, *session, s)
-                                       : renderer.render(latents_from_seeds(card.latent, s, 1, gen->device()), edit_list);
+                                       : renderer.render(latents_from_seeds(card.latent, s, 1, gen->device()), edit_list, synthesis);
         total_ms += r.timings.total_ms;
         write_outputs(r.output, card, (fs::path(opts->out) / ("seed-" + std::to_string(s) + ".png")).string(), "");
         if (s == range.last) break;
@@ -106,23 +152,33 @@ void register_render(CLI::App& app) {
     }
 
     RenderResult r;
-    if (session) {
+    if (session && ws->count()) {
+      renderer.set_clusters(session->clusters);
+      r = renderer.render(ws_from_npy(opts->ws_path, *gen), session->edits, synthesis);
+    } else if (session) {
       r = render_session(renderer, *session, cmd->count("--seed") > 0 ? std::optional<std::uint64_t>(opts->seed) : std::nullopt);
     } else {
       at::Tensor latents;
-      if (!opts->z_path.empty()) {
+      if (ws->count()) {
+        latents = ws_from_npy(opts->ws_path, *gen);
+      } else if (!opts->z_path.empty()) {
         const FloatArray a = read_npy(opts->z_path);
         latents = latents_from_array(card.latent, a.shape, a.data, opts->z_path, opts->model.device);
       } else {
         latents = latents_from_seeds(card.latent, opts->seed, opts->count, opts->model.device);
       }
-      r = renderer.render(latents, edit_list);
+      r = renderer.render(latents, edit_list, synthesis);
     }
     write_outputs(r.output, card, opts->out, opts->tensor_out);
     const auto n = r.output.size(0);
     std::cout << "wrote " << opts->out << " (" << n << " sample" << (n > 1 ? "s" : "") << ", " << card.name << ", "
               << r.timings.total_ms << " ms)\n";
     if (!opts->tensor_out.empty()) std::cout << "wrote " << opts->tensor_out << "\n";
+    if (!opts->ws_out.empty()) {
+      const at::Tensor w = renderer.activation(gen->tap_index("mapping")).squeeze(2).contiguous();
+      write_npy(opts->ws_out, tensor_shape(w), tensor_to_floats(w).data());
+      std::cout << "wrote " << opts->ws_out << " (W+ " << w.size(0) << " x " << w.size(1) << " x " << w.size(2) << ")\n";
+    }
     if (!opts->dump_taps.empty()) {
       std::error_code ec;
       fs::create_directories(opts->dump_taps, ec);

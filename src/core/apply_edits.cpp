@@ -86,7 +86,7 @@ bool has_every_param(const Edit& e) {
 }  // namespace
 
 at::Tensor apply_edits(const at::Tensor& x, const std::vector<const Edit*>& edits, const TapInfo& tap,
-                       const std::vector<int>& cluster_labels) {
+                       const std::vector<int>& cluster_labels, const LatentContext* latent) {
   if (edits.empty()) return x;
   if (x.dim() != 4) {
     throw Error("edit '" + edits.front()->id + "': tap '" + tap.name + "' has an activation of shape " +
@@ -102,11 +102,26 @@ at::Tensor apply_edits(const at::Tensor& x, const std::vector<const Edit*>& edit
       if (!kernel) throw Error("op '" + e->op + "' has no implementation");
       json filled;  // not copied when complete: a stroke may hold many points
       const json& params = has_every_param(*e) ? e->params : (filled = validate_op_params(e->op, e->params, ""));
-      const std::vector<std::int64_t> channels = e->channels.resolve(channel_count, tap.name, cluster_labels);
+      const OpSpec* spec = find_op(e->op);
+      if (spec && spec->category == "latent" && (!latent || !latent->generator || !latent->generator->has_mapping() ||
+                                                  tap.name != "mapping")) {
+        throw Error("op '" + e->op + "' edits W+ and works only at the tap \"mapping\" of a StyleGAN2 model");
+      }
+      std::vector<std::int64_t> channels = e->channels.resolve(channel_count, tap.name, cluster_labels);
+      if (e->op == "w_swap" && params.at("show").get<std::string>() == "other") {
+        // The other latent keeps this one's selected rows: every other row comes from it.
+        std::vector<std::int64_t> rest;
+        for (std::int64_t c = 0, i = 0; c < channel_count; ++c) {
+          if (i < static_cast<std::int64_t>(channels.size()) && channels[static_cast<std::size_t>(i)] == c) ++i;
+          else rest.push_back(c);
+        }
+        channels = std::move(rest);
+        if (channels.empty()) continue;
+      }
       const bool all = static_cast<std::int64_t>(channels.size()) == channel_count;
       const at::Tensor index = all ? at::Tensor() : at::tensor(channels, at::kLong).to(x.device());
       const at::Tensor before = all ? out : out.index_select(1, index);
-      at::Tensor y = kernel(OpArgs{before, out, x, index, channels, params});
+      at::Tensor y = kernel(OpArgs{before, out, x, index, channels, params, latent});
       if (y.is_same(before)) continue;  // nothing changed
       // Renormalising and masking work in place: never on memory the caller or the cache owns.
       if (y.is_alias_of(before) || y.is_alias_of(out) || y.is_alias_of(x)) y = y.clone();

@@ -26,15 +26,6 @@ std::size_t Generator::tap_index(const std::string& name) const {
   throw Error("no tap named '" + name + "' in model " + card().name + " (taps: " + known + ")");
 }
 
-const char* noise_mode_name(NoiseMode mode) {
-  switch (mode) {
-    case NoiseMode::Const: return "const";
-    case NoiseMode::Random: return "random";
-    case NoiseMode::None: return "none";
-  }
-  return "const";
-}
-
 at::Tensor Generator::map_latents(const at::Tensor&, const SynthesisOptions&) const {
   throw Error("model " + card().name + " (" + card().family + ") has no mapping network; W+ edits need a StyleGAN2 model");
 }

@@ -404,7 +404,7 @@ OpKernel find_op_kernel(const std::string& op) {
       {"sin_disrupt", sin_disrupt},
   };
   const auto it = kernels.find(op);
-  return it == kernels.end() ? nullptr : it->second;
+  return it == kernels.end() ? find_latent_op_kernel(op) : it->second;
 }
 
 }  // namespace actmap

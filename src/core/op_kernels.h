@@ -10,6 +10,8 @@
 
 namespace actmap {
 
+struct LatentContext;
+
 // What a kernel sees of one edit at one tap. Everything lives on the activation's device.
 struct OpArgs {
   const at::Tensor& sel;       // the selected channels before this edit [N, k, H, W]
@@ -18,6 +20,7 @@ struct OpArgs {
   const at::Tensor& index;     // the selected channels (Long); undefined when all are selected
   const std::vector<std::int64_t>& channels;  // the same, sorted
   const nlohmann::json& params;               // validated, every parameter present
+  const LatentContext* latent = nullptr;      // W+ ops: the generator and the render's latent
 };
 
 // Returns the edited selection as a new tensor the caller may change in place, or args.sel
@@ -26,5 +29,8 @@ using OpKernel = at::Tensor (*)(const OpArgs& args);
 
 // nullptr when `op` has no kernel.
 OpKernel find_op_kernel(const std::string& op);
+
+// The W+ ops (latent_ops.cpp): style_mix, w_swap, w_noise, w_negate, interpolate.
+OpKernel find_latent_op_kernel(const std::string& op);
 
 }  // namespace actmap

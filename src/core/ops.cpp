@@ -155,6 +155,27 @@ std::vector<OpSpec> build_registry() {
         number("fy", -1000.0, 1000.0, 0.0, -8.0, 8.0, "Cycles down the height"),
         number("phase", -1000.0, 1000.0, 0.0, -3.14159, 3.14159, "Phase in radians")},
        {}},
+
+      // W+ (the tap "mapping" of StyleGAN2 models; channels are W+ rows). Other latents come
+      // from seeds, mapped with the session's truncation.
+      {"style_mix", "latent",
+       "Style mixing: the selected W+ rows come from another seed's W+ (as the official visualizer's style-mix).",
+       {seed("Seed of the other latent")}, {}},
+      {"w_swap", "latent",
+       "Swap the selected W+ rows between this latent and another seed's, and show one of the two results.",
+       {seed("Seed of the other latent"),
+        choice("show", {"other", "this"}, "other: the other latent with this one's rows; this: this latent with the other's")},
+       {}},
+      {"w_noise", "latent", "Add seeded Gaussian noise to the selected W+ rows.",
+       {number("strength", -kBig, kBig, 0.5, 0.0, 4.0, "Standard deviation of the noise"), seed("Seed of the noise")}, {}},
+      {"w_negate", "latent", "Negate the selected W+ rows about the average W (2 w_avg - w) or about zero (-w).",
+       {choice("about", {"average", "zero"}, "average: reflect through w_avg; zero: plain -w")}, {}},
+      {"interpolate", "latent",
+       "Move towards another seed's latent: lerp in W, or slerp in z and map again; for the selected W+ rows.",
+       {seed("Seed of the other latent"),
+        number("position", -10.0, 10.0, 0.5, 0.0, 1.0, "0 = this latent, 1 = the other"),
+        choice("space", {"w", "z"}, "w: linear interpolation of W+; z: spherical interpolation of z, then the mapping")},
+       {}},
   };
   ParamSpec renorm;
   renorm.name = "renormalize";

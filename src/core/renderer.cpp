@@ -39,7 +39,7 @@ void Renderer::invalidate() {
   unedited_.clear();
 }
 
-RenderResult Renderer::render(const at::Tensor& z, const std::vector<Edit>& edits) {
+RenderResult Renderer::render(const at::Tensor& z, const std::vector<Edit>& edits, const SynthesisOptions& options) {
   const auto t_start = std::chrono::steady_clock::now();
   c10::InferenceMode guard;
   const auto& taps = generator_->taps();
@@ -64,7 +64,7 @@ RenderResult Renderer::render(const at::Tensor& z, const std::vector<Edit>& edit
 
   std::size_t first = 0;
   const bool same_latent = z_.defined() && edited_.size() == n && z_.sizes() == z.sizes() &&
-                           z_.device() == z.device() && at::equal(z_, z);
+                           z_.device() == z.device() && options_ == options && at::equal(z_, z);
   if (same_latent) {
     first = n;
     for (std::size_t i = 0; i < n; ++i) {
@@ -76,7 +76,8 @@ RenderResult Renderer::render(const at::Tensor& z, const std::vector<Edit>& edit
   } else {
     invalidate();
     z_ = z.clone();
-    input_ = generator_->prepare(z_);
+    options_ = options;
+    input_ = generator_->prepare(z_, options_);
     edited_.resize(n);
     unedited_.resize(n);
     signature_.assign(n, std::string("\x01"));  // matches no real signature
@@ -86,6 +87,7 @@ RenderResult Renderer::render(const at::Tensor& z, const std::vector<Edit>& edit
   result.timings.first_stage = first;  // n when everything came from the cache
   result.timings.stage_ms.assign(n, 0.0);
   result.timings.edit_ms.assign(n, 0.0);
+  const LatentContext latent{generator_.get(), z_, options_};
   for (std::size_t i = first; i < n; ++i) {
     try {
       const auto t0 = std::chrono::steady_clock::now();
@@ -95,7 +97,7 @@ RenderResult Renderer::render(const at::Tensor& z, const std::vector<Edit>& edit
       unedited_[i] = s.x;
       const auto t1 = std::chrono::steady_clock::now();
       const auto labels = clusters_.find(taps[i].name);
-      s.x = apply_edits(s.x, per_tap[i], taps[i], labels == clusters_.end() ? std::vector<int>{} : labels->second);
+      s.x = apply_edits(s.x, per_tap[i], taps[i], labels == clusters_.end() ? std::vector<int>{} : labels->second, &latent);
       sync_device(s.x);
       result.timings.edit_ms[i] = ms_since(t1);
       edited_[i] = std::move(s);
@@ -131,6 +133,18 @@ namespace actmap {
 
 at::Tensor session_latent(const Session& session, const Generator& generator) {
   const LatentSpec& spec = generator.card().latent;
+  if (session.latent.is_ws()) {
+    const auto& cfg = generator.card().stylegan2;
+    if (!cfg) throw Error("the session's latent is W+, but model " + generator.card().name + " has no mapping network");
+    const std::int64_t rows = cfg->num_ws(), w = cfg->w_dim;
+    if (static_cast<std::int64_t>(session.latent.z.size()) != rows * w) {
+      throw Error("the session's W+ has " + std::to_string(session.latent.z.size()) + " values; model " +
+                  generator.card().name + " needs " + std::to_string(rows) + " x " + std::to_string(w));
+    }
+    return at::from_blob(const_cast<float*>(session.latent.z.data()), {1, rows, w}, at::kFloat)
+        .clone()
+        .to(parse_device(generator.device()));
+  }
   const std::vector<float> z = session.latent.values(spec);
   return latents_from_array(spec, {1, spec.size}, z, "the session's latent", generator.device());
 }
@@ -139,7 +153,7 @@ RenderResult render_session(Renderer& renderer, const Session& session, std::opt
   renderer.set_clusters(session.clusters);
   const Generator& gen = renderer.generator();
   const at::Tensor z = seed ? latents_from_seeds(gen.card().latent, *seed, 1, gen.device()) : session_latent(session, gen);
-  return renderer.render(z, session.edits);
+  return renderer.render(z, session.edits, session.synthesis);
 }
 
 }  // namespace actmap

@@ -1,6 +1,7 @@
 #include "actmap/session.h"
 
 #include <cmath>
+#include <functional>
 #include <ctime>
 #include <filesystem>
 #include <set>
@@ -10,6 +11,7 @@
 #include "actmap/json_text.h"
 #include "actmap/latent.h"
 #include "actmap/npy.h"
+#include "actmap/ops.h"
 
 namespace fs = std::filesystem;
 using nlohmann::json;
@@ -41,7 +43,9 @@ void check_keys(const json& j, const std::string& where, const std::set<std::str
   }
 }
 
-std::vector<float> z_from_npy(const std::string& path, std::int64_t size, const std::string& where) {
+// Values from a .npy file whose shape `fits`; `shapes` says which shapes do, for the message.
+std::vector<float> floats_from_npy(const std::string& path, const std::function<bool(const std::vector<std::int64_t>&)>& fits,
+                                   const std::string& shapes, const std::string& where) {
   std::error_code ec;
   if (!fs::is_regular_file(path, ec)) throw Error(where + ": no such file " + path);
   FloatArray a;
@@ -50,16 +54,10 @@ std::vector<float> z_from_npy(const std::string& path, std::int64_t size, const 
   } catch (const Error& e) {
     throw Error(where + ": " + e.what());
   }
-  std::int64_t count = 1, big_dims = 0;
-  for (auto d : a.shape) {
-    count *= d;
-    if (d != 1) ++big_dims;
-  }
-  if (count != size || big_dims > 1) {
+  if (!fits(a.shape)) {
     std::string shape;
     for (auto d : a.shape) shape += (shape.empty() ? "" : ", ") + std::to_string(d);
-    throw Error(where + ": " + path + " has shape [" + shape + "]; the model's latent has " + std::to_string(size) +
-                " values (shape [" + std::to_string(size) + "] or [1, " + std::to_string(size) + "])");
+    throw Error(where + ": " + path + " has shape [" + shape + "]; " + shapes);
   }
   for (float v : a.data) {
     if (!std::isfinite(v)) throw Error(where + ": " + path + " holds a non-finite value");
@@ -67,11 +65,45 @@ std::vector<float> z_from_npy(const std::string& path, std::int64_t size, const 
   return a.data;
 }
 
-SessionLatent parse_latent(const json& j, const std::string& base_dir, std::int64_t size) {
+// z: `size` values in any shape whose other dimensions are 1.
+std::vector<float> z_from_npy(const std::string& path, std::int64_t size, const std::string& where) {
+  auto fits = [size](const std::vector<std::int64_t>& shape) {
+    std::int64_t n = 1, big = 0;
+    for (auto d : shape) {
+      n *= d;
+      big += d != 1;
+    }
+    return n == size && big <= 1;
+  };
+  return floats_from_npy(path, fits, "the model's latent has " + std::to_string(size) + " values (shape [" +
+                         std::to_string(size) + "] or [1, " + std::to_string(size) + "])", where);
+}
+
+// `count` finite numbers; `whose` completes "...; <whose> has <count>".
+std::vector<float> numbers(const json& v, std::size_t count, const std::string& where, const std::string& whose) {
+  if (!v.is_array()) throw Error(where + ": expected a list of " + std::to_string(count) + " numbers, got " + v.dump().substr(0, 80));
+  if (v.size() != count) {
+    throw Error(where + ": has " + std::to_string(v.size()) + " values; " + whose + " has " + std::to_string(count));
+  }
+  std::vector<float> out;
+  for (std::size_t i = 0; i < v.size(); ++i) {
+    if (!v[i].is_number() || !std::isfinite(v[i].get<double>())) {
+      throw Error(json_pointer_join(where, i) + ": expected a number, got " + v[i].dump());
+    }
+    out.push_back(v[i].get<float>());
+  }
+  return out;
+}
+
+SessionLatent parse_latent(const json& j, const std::string& base_dir, const ModelCard& card) {
   const std::string where = "/latent";
-  if (!j.is_object()) throw Error(where + ": expected {\"seed\": N}, {\"z\": [...]} or {\"z_file\": \"z.npy\"}, got " + j.dump().substr(0, 80));
-  check_keys(j, where, {"seed", "z", "z_file"});
-  if (j.size() != 1) throw Error(where + ": give exactly one of seed, z or z_file");
+  const std::int64_t size = card.latent.size;
+  if (!j.is_object()) {
+    throw Error(where + ": expected {\"seed\": N}, {\"z\": [...]}, {\"z_file\": \"z.npy\"}, {\"ws\": [[...]]} or "
+                "{\"ws_file\": \"ws.npy\"}, got " + j.dump().substr(0, 80));
+  }
+  check_keys(j, where, {"seed", "z", "z_file", "ws", "ws_file"});
+  if (j.size() != 1) throw Error(where + ": give exactly one of seed, z, z_file, ws or ws_file");
   SessionLatent l;
   if (j.contains("seed")) {
     const json& s = j.at("seed");
@@ -81,24 +113,45 @@ SessionLatent parse_latent(const json& j, const std::string& base_dir, std::int6
     l.kind = SessionLatent::Kind::Seed;
     l.seed = s.get<std::uint64_t>();
   } else if (j.contains("z")) {
-    const json& z = j.at("z");
-    if (!z.is_array()) throw Error(where + "/z: expected a list of " + std::to_string(size) + " numbers");
-    if (static_cast<std::int64_t>(z.size()) != size) {
-      throw Error(where + "/z: has " + std::to_string(z.size()) + " values; the model's latent has " + std::to_string(size));
-    }
     l.kind = SessionLatent::Kind::Z;
-    for (std::size_t i = 0; i < z.size(); ++i) {
-      if (!z[i].is_number() || !std::isfinite(z[i].get<double>())) {
-        throw Error(json_pointer_join(where + "/z", i) + ": expected a number, got " + z[i].dump());
-      }
-      l.z.push_back(z[i].get<float>());
-    }
-  } else {
+    l.z = numbers(j.at("z"), static_cast<std::size_t>(size), where + "/z", "the model's latent");
+  } else if (j.contains("z_file")) {
     const json& f = j.at("z_file");
     if (!f.is_string() || f.get<std::string>().empty()) throw Error(where + "/z_file: expected a file name, got " + f.dump());
     l.kind = SessionLatent::Kind::ZFile;
     l.z_file = f.get<std::string>();
     l.z = z_from_npy(resolve(l.z_file, base_dir), size, where + "/z_file");
+  } else {
+    const std::string key = j.contains("ws") ? "ws" : "ws_file";
+    if (!card.stylegan2) {
+      throw Error(where + "/" + key + ": model " + card.name + " (" + card.family +
+                  ") has no W+; W+ latents need a StyleGAN2 model");
+    }
+    const std::int64_t rows = card.stylegan2->num_ws(), w_dim = card.stylegan2->w_dim;
+    l.ws_rows = rows;
+    if (key == "ws") {
+      const json& ws = j.at("ws");
+      if (!ws.is_array() || static_cast<std::int64_t>(ws.size()) != rows) {
+        throw Error(where + "/ws: expected " + std::to_string(rows) + " rows of " + std::to_string(w_dim) +
+                    " numbers (num_ws x w_dim), got " + (ws.is_array() ? std::to_string(ws.size()) + " rows" : ws.dump().substr(0, 80)));
+      }
+      l.kind = SessionLatent::Kind::WS;
+      for (std::size_t r = 0; r < ws.size(); ++r) {
+        const auto row = numbers(ws[r], static_cast<std::size_t>(w_dim), json_pointer_join(where + "/ws", r), "a row of W+ (w_dim)");
+        l.z.insert(l.z.end(), row.begin(), row.end());
+      }
+    } else {
+      const json& f = j.at("ws_file");
+      if (!f.is_string() || f.get<std::string>().empty()) throw Error(where + "/ws_file: expected a file name, got " + f.dump());
+      l.kind = SessionLatent::Kind::WSFile;
+      l.z_file = f.get<std::string>();
+      const std::string r = std::to_string(rows), w = std::to_string(w_dim);
+      auto fits = [rows, w_dim](const std::vector<std::int64_t>& shape) {
+        return shape == std::vector<std::int64_t>{rows, w_dim} || shape == std::vector<std::int64_t>{1, rows, w_dim};
+      };
+      l.z = floats_from_npy(resolve(l.z_file, base_dir), fits, "the model needs W+ of shape [" + r + ", " + w + "] or [1, " + r + ", " + w + "] (num_ws, w_dim)",
+                            where + "/ws_file");
+    }
   }
   return l;
 }
@@ -146,7 +199,7 @@ Session parse_document(const json& doc, const std::string& base_dir, const std::
     throw Error("/actmap_session: unsupported schema version " + version.dump() + " (this build reads version " +
                 std::to_string(kSessionVersion) + ")");
   }
-  check_keys(doc, "", {"actmap_session", "model", "latent", "edits", "clusters", "view", "notes", "recovery"});
+  check_keys(doc, "", {"actmap_session", "model", "latent", "synthesis", "edits", "clusters", "view", "notes", "recovery"});
   for (const char* key : {"model", "latent", "edits"}) {
     if (!doc.contains(key)) throw Error(std::string("/") + key + ": missing (a session needs model, latent and edits)");
   }
@@ -183,7 +236,8 @@ Session parse_document(const json& doc, const std::string& base_dir, const std::
     throw Error(std::string("/model/card: ") + e.what());
   }
 
-  s.latent = parse_latent(doc.at("latent"), base_dir, card.latent.size);
+  s.latent = parse_latent(doc.at("latent"), base_dir, card);
+  if (doc.contains("synthesis")) s.synthesis = SynthesisOptions::from_json(doc.at("synthesis"), "/synthesis");
   if (!doc.at("edits").is_array()) throw Error("/edits: expected a list of edits, got " + doc.at("edits").dump().substr(0, 80));
   s.edits = edits_from_json(doc.at("edits"), "/edits", base_dir);
   if (doc.contains("clusters")) s.clusters = parse_clusters(doc.at("clusters"));
@@ -240,12 +294,15 @@ std::string SessionLatent::describe() const {
     case Kind::Seed: return "seed " + std::to_string(seed);
     case Kind::Z: return "explicit z";
     case Kind::ZFile: return "z from " + z_file;
+    case Kind::WS: return "explicit W+";
+    case Kind::WSFile: return "W+ from " + z_file;
   }
   return "";
 }
 
 std::vector<float> SessionLatent::values(const LatentSpec& spec) const {
   if (kind == Kind::Seed) return latent_from_seed(seed, spec);
+  if (is_ws()) throw Error("the latent is W+ (" + describe() + "), not z");
   if (static_cast<std::int64_t>(z.size()) != spec.size) {
     throw Error("the latent has " + std::to_string(z.size()) + " values; the model's has " + std::to_string(spec.size));
   }
@@ -253,7 +310,7 @@ std::vector<float> SessionLatent::values(const LatentSpec& spec) const {
 }
 
 bool SessionLatent::operator==(const SessionLatent& o) const {
-  return kind == o.kind && seed == o.seed && z == o.z && z_file == o.z_file;
+  return kind == o.kind && seed == o.seed && z == o.z && z_file == o.z_file && ws_rows == o.ws_rows;
 }
 
 const Edit* Session::find_edit(const std::string& id) const {
@@ -304,6 +361,18 @@ void check_session_against_card(const Session& s, const ModelCard& card) {
     if (e.op == "vanish" && selected == static_cast<std::size_t>(t.channels)) {
       throw Error(where + "/channels: vanish needs at least one channel of tap \"" + t.name + "\" outside the selection");
     }
+    const OpSpec* op = find_op(e.op);
+    if (op && op->category == "latent" && !(card.stylegan2 && t.name == "mapping")) {
+      throw Error(where + "/tap: op '" + e.op + "' edits W+ and works only at the tap \"mapping\" of a StyleGAN2 model" +
+                  (card.stylegan2 ? "" : std::string(" (") + card.name + " is " + card.family + ")"));
+    }
+    if (op && op->category == "latent" && s.latent.is_ws() && e.op == "interpolate" && e.params.value("space", "w") == "z") {
+      throw Error(where + "/params/space: interpolating in z needs a z latent; this session's latent is " + s.latent.describe());
+    }
+  }
+  if (!s.synthesis.is_default() && !card.stylegan2) {
+    throw Error("/synthesis: model " + card.name + " (" + card.family + ") has no mapping network or noise inputs; "
+                "truncation and noise settings need a StyleGAN2 model");
   }
 }
 
@@ -339,7 +408,19 @@ json session_to_json(const Session& s, const std::string& dir) {
     case SessionLatent::Kind::Seed: doc["latent"] = {{"seed", s.latent.seed}}; break;
     case SessionLatent::Kind::Z: doc["latent"] = {{"z", s.latent.z}}; break;
     case SessionLatent::Kind::ZFile: doc["latent"] = {{"z_file", rebase(s.latent.z_file, s.base_dir, dir)}}; break;
+    case SessionLatent::Kind::WS: {
+      json rows = json::array();
+      const std::size_t w = s.latent.ws_rows > 0 ? s.latent.z.size() / static_cast<std::size_t>(s.latent.ws_rows) : 0;
+      for (std::int64_t r = 0; r < s.latent.ws_rows; ++r) {
+        const auto begin = s.latent.z.begin() + static_cast<std::ptrdiff_t>(static_cast<std::size_t>(r) * w);
+        rows.push_back(std::vector<float>(begin, begin + static_cast<std::ptrdiff_t>(w)));
+      }
+      doc["latent"] = {{"ws", rows}};
+      break;
+    }
+    case SessionLatent::Kind::WSFile: doc["latent"] = {{"ws_file", rebase(s.latent.z_file, s.base_dir, dir)}}; break;
   }
+  if (!s.synthesis.is_default()) doc["synthesis"] = s.synthesis.to_json();
   json edits = json::array();
   for (const Edit& e : s.edits) {
     json j = e.to_json();
@@ -361,6 +442,7 @@ void save_session(Session& s, const std::string& path) {
   // The in-memory session now lives beside the file it was saved to.
   if (is_card_path(s.model)) s.model = doc["model"]["card"].get<std::string>();
   if (s.latent.kind == SessionLatent::Kind::ZFile) s.latent.z_file = doc["latent"]["z_file"].get<std::string>();
+  if (s.latent.kind == SessionLatent::Kind::WSFile) s.latent.z_file = doc["latent"]["ws_file"].get<std::string>();
   for (std::size_t i = 0; i < s.edits.size(); ++i) {
     if (s.edits[i].mask.kind == SpatialMask::Kind::File) s.edits[i].mask.file = doc["edits"][i]["mask"]["file"].get<std::string>();
   }

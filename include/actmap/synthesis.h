@@ -1,0 +1,40 @@
+// How a StyleGAN2 synthesis runs: truncation and noise. Part of a session ("synthesis") and of every
+// render; families without a mapping network or noise inputs ignore it. No LibTorch types here.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+
+#include <nlohmann/json.hpp>
+
+namespace actmap {
+
+// Noise inputs: the stored `noise_const` maps (the official default for generation), fresh
+// noise from a seed (the same maps on every machine and device), or none.
+enum class NoiseMode { Const, Random, None };
+const char* noise_mode_name(NoiseMode mode);
+std::optional<NoiseMode> noise_mode_from_name(const std::string& name);
+
+// Truncation towards the average W, w_avg + psi (w - w_avg) (psi 1 = none), for the first
+// `truncation_cutoff` rows of W+ (all when unset).
+struct SynthesisOptions {
+  double truncation_psi = 1.0;
+  std::optional<std::int64_t> truncation_cutoff;
+  NoiseMode noise_mode = NoiseMode::Const;
+  std::uint64_t noise_seed = 0;
+
+  bool is_default() const { return *this == SynthesisOptions{}; }
+  bool operator==(const SynthesisOptions& o) const {
+    return truncation_psi == o.truncation_psi && truncation_cutoff == o.truncation_cutoff &&
+           noise_mode == o.noise_mode && noise_seed == o.noise_seed;
+  }
+  bool operator!=(const SynthesisOptions& o) const { return !(*this == o); }
+
+  // {"truncation_psi": 0.7, "truncation_cutoff": 8, "noise_mode": "const", "noise_seed": 0}; every
+  // key optional. Errors start with `where` (a JSON pointer) and name the key.
+  static SynthesisOptions from_json(const nlohmann::json& j, const std::string& where);
+  nlohmann::json to_json() const;
+};
+
+}  // namespace actmap

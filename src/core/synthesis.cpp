@@ -1,0 +1,66 @@
+#include "actmap/synthesis.h"
+
+#include <cmath>
+
+#include "actmap/error.h"
+
+using nlohmann::json;
+
+namespace actmap {
+
+const char* noise_mode_name(NoiseMode mode) {
+  switch (mode) {
+    case NoiseMode::Const: return "const";
+    case NoiseMode::Random: return "random";
+    case NoiseMode::None: return "none";
+  }
+  return "const";
+}
+
+std::optional<NoiseMode> noise_mode_from_name(const std::string& name) {
+  if (name == "const") return NoiseMode::Const;
+  if (name == "random") return NoiseMode::Random;
+  if (name == "none") return NoiseMode::None;
+  return std::nullopt;
+}
+
+SynthesisOptions SynthesisOptions::from_json(const json& j, const std::string& where) {
+  if (!j.is_object()) throw Error(where + ": expected {\"truncation_psi\": ..., \"noise_mode\": ...}, got " + j.dump().substr(0, 80));
+  SynthesisOptions o;
+  for (const auto& [key, v] : j.items()) {
+    const std::string at = where + "/" + key;
+    if (key == "truncation_psi") {
+      if (!v.is_number() || !std::isfinite(v.get<double>()) || std::abs(v.get<double>()) > 100.0) {
+        throw Error(at + ": expected a number between -100 and 100 (1 = no truncation), got " + v.dump());
+      }
+      o.truncation_psi = v.get<double>();
+    } else if (key == "truncation_cutoff") {
+      if (v.is_null()) continue;
+      if (!v.is_number_integer() || v.get<std::int64_t>() < 0 || v.get<std::int64_t>() > 100000) {
+        throw Error(at + ": expected a number of W+ rows (a non-negative integer) or null, got " + v.dump());
+      }
+      o.truncation_cutoff = v.get<std::int64_t>();
+    } else if (key == "noise_mode") {
+      const auto mode = v.is_string() ? noise_mode_from_name(v.get<std::string>()) : std::nullopt;
+      if (!mode) throw Error(at + ": expected \"const\", \"random\" or \"none\", got " + v.dump());
+      o.noise_mode = *mode;
+    } else if (key == "noise_seed") {
+      if (!v.is_number_integer() || (!v.is_number_unsigned() && v.get<std::int64_t>() < 0)) {
+        throw Error(at + ": expected a non-negative integer, got " + v.dump());
+      }
+      o.noise_seed = v.get<std::uint64_t>();
+    } else {
+      throw Error(at + ": unknown key (known here: truncation_psi, truncation_cutoff, noise_mode, noise_seed)");
+    }
+  }
+  return o;
+}
+
+json SynthesisOptions::to_json() const {
+  json j = {{"truncation_psi", truncation_psi}, {"noise_mode", noise_mode_name(noise_mode)}};
+  j["truncation_cutoff"] = truncation_cutoff ? json(*truncation_cutoff) : json(nullptr);
+  if (noise_mode == NoiseMode::Random) j["noise_seed"] = noise_seed;
+  return j;
+}
+
+}  // namespace actmap
