@@ -1,6 +1,8 @@
 // Feature clustering (k-means, silhouette) and unit dissection against planted structure and
 // hand-computed values.
 #include <algorithm>
+#include <chrono>
+#include <cstdlib>
 #include <map>
 #include <numeric>
 #include <random>
@@ -209,6 +211,61 @@ TEST(Region, FromImage) {
   const Region big = r.resized(6, 4);
   EXPECT_EQ(big.count(), 8);
   EXPECT_EQ(big.inside[2], 1);  // (x 2, y 0) comes from (1, 0)
+}
+
+}  // namespace
+}  // namespace actmap
+
+namespace actmap {
+namespace {
+
+double median_of(std::vector<double> v) {
+  std::sort(v.begin(), v.end());
+  return v.size() % 2 ? v[v.size() / 2] : 0.5 * (v[v.size() / 2 - 1] + v[v.size() / 2]);
+}
+
+template <class Fn>
+double seconds(Fn&& fn) {
+  const auto t0 = std::chrono::steady_clock::now();
+  fn();
+  return std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+}
+
+// The figures in README's Performance section: ACTMAP_PERF=1 actmap_tests --gtest_filter='Perf.*'
+TEST(Perf, Clustering512ChannelTap) {
+  if (!std::getenv("ACTMAP_PERF")) GTEST_SKIP() << "timing run: set ACTMAP_PERF=1";
+  // A random sequential generator with a 512-channel 16x16 tap (main.6).
+  const std::string dir = test::temp_dir("perf");
+  write_file_atomic(dir + "/card.json", R"({"family": "sequential", "name": "perf512", "latent": {"size": 100},
+    "weights": "w.safetensors", "layers": [
+      {"type": "linear", "in": 100, "out": 1024, "weights": "main.0"}, {"type": "reshape", "shape": [64, 4, 4]},
+      {"type": "relu"},
+      {"type": "conv_transpose2d", "in": 64, "out": 128, "kernel": 4, "stride": 2, "padding": 1, "weights": "main.3"},
+      {"type": "relu"},
+      {"type": "conv_transpose2d", "in": 128, "out": 512, "kernel": 4, "stride": 2, "padding": 1, "weights": "main.5"},
+      {"type": "relu"},
+      {"type": "conv2d", "in": 512, "out": 3, "kernel": 1, "weights": "main.7"}, {"type": "tanh"}]})");
+  at::manual_seed(0);
+  std::map<std::string, FloatTensor> t;
+  auto add = [&](const std::string& key, std::vector<std::int64_t> shape, double scale) {
+    const at::Tensor v = (at::randn(shape) * scale).contiguous();
+    t[key] = {shape, std::vector<float>(v.data_ptr<float>(), v.data_ptr<float>() + v.numel())};
+  };
+  add("main.0.weight", {1024, 100}, 0.1); add("main.0.bias", {1024}, 0.1);
+  add("main.3.weight", {64, 128, 4, 4}, 0.05); add("main.3.bias", {128}, 0.05);
+  add("main.5.weight", {128, 512, 4, 4}, 0.05); add("main.5.bias", {512}, 0.05);
+  add("main.7.weight", {3, 512, 1, 1}, 0.05); add("main.7.bias", {3}, 0.0);
+  write_file_atomic(dir + "/w.safetensors", encode_safetensors(t));
+  const auto gen = load_generator(load_model_card(dir + "/card.json"));
+  ASSERT_EQ(gen->taps()[2].channels, 512);
+  ASSERT_EQ(gen->taps()[2].height, 16);
+  std::vector<double> cluster_s;
+  for (int i = 0; i < 5; ++i) cluster_s.push_back(seconds([&] { cluster_tap(*gen, gen->taps()[2].name, ClusterOptions{}); }));
+  const double c = median_of(cluster_s);
+  std::printf("clustering %s (512x16x16), 64 samples, k 2..8 x 10 restarts: median %.2f s (runs:", gen->taps()[2].name.c_str(), c);
+  for (double s : cluster_s) std::printf(" %.2f", s);
+  std::printf(")\n");
+  EXPECT_LT(c, 5.0);
 }
 
 }  // namespace
