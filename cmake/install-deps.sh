@@ -29,6 +29,7 @@ pkgs=(
   nlohmann-json3-dev libstb-dev libcli11-dev
   python3-jsonschema      # checks assets/session.schema.json and the example sessions
   libgtest-dev googletest
+  ffmpeg                  # animate: GIF and MP4 output (and ffprobe for the tests)
 )
 if [ "$want_gui" = 1 ]; then
   pkgs+=(libimgui-dev libglfw3-dev libepoxy-dev xvfb xdotool x11-apps)

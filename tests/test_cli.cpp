@@ -1,4 +1,5 @@
 // actmap-cli as a user runs it: exit codes, messages, files.
+#include <algorithm>
 #include <array>
 #include <cstdio>
 #include <filesystem>
@@ -8,6 +9,7 @@
 
 #include "actmap/generator.h"
 #include "actmap/image.h"
+#include "actmap/session.h"
 #include "test_util.h"
 
 namespace actmap {
@@ -36,7 +38,7 @@ CliRun cli(const std::string& args) { return cli_shell(std::string(ACTMAP_CLI_PA
 const std::string kCard = test::fixture("dcgan64/card.json");
 
 TEST(Cli, HelpForEveryCommand) {
-  for (const char* c : {"", "layers", "render", "bench", "check", "ops", "train"}) {
+  for (const char* c : {"", "layers", "render", "bench", "check", "ops", "train", "cluster", "dissect", "animate"}) {
     const CliRun r = cli(std::string(c) + " --help");
     EXPECT_EQ(r.code, 0) << c;
     EXPECT_NE(r.out.find("--"), std::string::npos) << c;
@@ -319,6 +321,181 @@ TEST(Cli, ExampleSessionsCheckAndRender) {
     EXPECT_EQ(r.code, 0) << r.out;
   }
   EXPECT_GE(seen, 2);
+}
+
+}  // namespace
+}  // namespace actmap
+
+namespace actmap {
+namespace {
+
+// A session on the dcgan32 fixture with a rotation at main.5 (and a multiply at main.8).
+std::string write_animation_session(const std::string& dir, double degrees = 0.0) {
+  const nlohmann::json doc = {
+      {"actmap_session", 1},
+      {"model", {{"card", test::fixture("dcgan32/card.json")}}},
+      {"latent", {{"seed", 4}}},
+      {"edits", {{{"tap", "main.5"}, {"op", "rotate"}, {"params", {{"degrees", degrees}}}, {"channels", "all"}},
+                 {{"tap", "main.8"}, {"op", "multiply"}, {"params", {{"factor", 2}}}, {"channels", {{"range", {0, 3}}}}}}}};
+  const std::string path = dir + "/s" + std::to_string(static_cast<int>(degrees)) + ".json";
+  write_file_atomic(path, doc.dump(2));
+  return path;
+}
+
+bool have_ffmpeg() { return cli_shell("ffmpeg -version >/dev/null 2>&1 && ffprobe -version >/dev/null 2>&1").code == 0; }
+
+int video_frames(const std::string& path) {
+  const CliRun r = cli_shell("ffprobe -v error -count_frames -select_streams v:0 -show_entries stream=nb_read_frames -of csv=p=0 " + path);
+  return r.code == 0 ? std::atoi(r.out.c_str()) : -1;
+}
+
+TEST(AnimateCli, FramesEqualSingleRendersAtBothEnds) {
+  const std::string dir = test::temp_dir("cli_animate");
+  const std::string session = write_animation_session(dir);
+  CliRun r = cli("animate " + session + " --param /edits/0/params/degrees --from 0 --to 90 --frames 7 -o " + dir + "/frames");
+  ASSERT_EQ(r.code, 0) << r.out;
+  int n = 0;
+  for (const auto& e : std::filesystem::directory_iterator(dir + "/frames")) n += e.path().extension() == ".png";
+  EXPECT_EQ(n, 7);
+  // Frame 0 is the session with 0 degrees, frame 6 with 90: byte-equal to actmap-cli render.
+  ASSERT_EQ(cli("render " + write_animation_session(dir, 0) + " -o " + dir + "/at0.png").code, 0);
+  ASSERT_EQ(cli("render " + write_animation_session(dir, 90) + " -o " + dir + "/at90.png").code, 0);
+  EXPECT_EQ(read_file_bytes(dir + "/frames/frame-0000.png"), read_file_bytes(dir + "/at0.png"));
+  EXPECT_EQ(read_file_bytes(dir + "/frames/frame-0006.png"), read_file_bytes(dir + "/at90.png"));
+  EXPECT_NE(read_file_bytes(dir + "/frames/frame-0003.png"), read_file_bytes(dir + "/at0.png"));
+
+  // A seed walk starts and ends on the seeds' own renders; --scale enlarges by nearest neighbour.
+  r = cli("animate " + session + " --seed-walk 2,9,5 --frames 5 --scale 3 -o " + dir + "/walk");
+  ASSERT_EQ(r.code, 0) << r.out;
+  ASSERT_EQ(cli("render " + session + " --seed 2 -o " + dir + "/seed2.png").code, 0);
+  ASSERT_EQ(cli("render " + session + " --seed 5 -o " + dir + "/seed5.png").code, 0);
+  ASSERT_EQ(cli("render " + session + " --seed 9 -o " + dir + "/seed9.png").code, 0);
+  const Image first = read_image(dir + "/walk/frame-0000.png"), small = read_image(dir + "/seed2.png");
+  ASSERT_EQ(first.width, 96);
+  for (int y = 0; y < 96; ++y) {
+    for (int x = 0; x < 96; ++x) {
+      for (int c = 0; c < 3; ++c) {
+        ASSERT_EQ(first.pixels[static_cast<std::size_t>((y * 96 + x) * 3 + c)],
+                  small.pixels[static_cast<std::size_t>(((y / 3) * 32 + x / 3) * 3 + c)]);
+      }
+    }
+  }
+  // Frame 2 of 5 over three seeds is exactly the middle seed.
+  r = cli("animate " + session + " --seed-walk 2,9,5 --frames 5 -o " + dir + "/walk1");
+  ASSERT_EQ(r.code, 0) << r.out;
+  EXPECT_EQ(read_file_bytes(dir + "/walk1/frame-0002.png"), read_file_bytes(dir + "/seed9.png"));
+  EXPECT_EQ(read_file_bytes(dir + "/walk1/frame-0004.png"), read_file_bytes(dir + "/seed5.png"));
+}
+
+TEST(AnimateCli, VideosHaveTheRequestedFrameCount) {
+  if (!have_ffmpeg()) GTEST_SKIP() << "ffmpeg/ffprobe not on PATH (cmake/install-deps.sh installs them)";
+  const std::string dir = test::temp_dir("cli_video");
+  const std::string session = write_animation_session(dir);
+  CliRun r = cli("animate " + session + " --param /edits/1/params/factor --from 1 --to 4 --frames 12 -o " + dir + "/a.mp4");
+  ASSERT_EQ(r.code, 0) << r.out;
+  EXPECT_EQ(video_frames(dir + "/a.mp4"), 12);
+  r = cli("animate " + session + " --param /edits/0/params/degrees --from 0 --to 360 --frames 9 --fps 12 -o " + dir + "/a.gif");
+  ASSERT_EQ(r.code, 0) << r.out;
+  EXPECT_EQ(video_frames(dir + "/a.gif"), 9);
+  // Nothing temporary is left beside the results.
+  int files = 0;
+  for (const auto& e : std::filesystem::directory_iterator(dir)) files += e.path().extension() != ".json";
+  EXPECT_EQ(files, 2);
+}
+
+TEST(AnimateCli, ErrorsNameTheValueAtFault) {
+  const std::string dir = test::temp_dir("cli_animate_errors");
+  const std::string session = write_animation_session(dir);
+  const std::string base = "animate " + session + " --frames 3 -o " + dir + "/out ";
+  auto expect = [&](const std::string& args, const std::vector<std::string>& parts) {
+    const CliRun r = cli(base + args);
+    EXPECT_EQ(r.code, 1) << args << ": " << r.out;
+    for (const auto& p : parts) EXPECT_NE(r.out.find(p), std::string::npos) << args << ": " << r.out;
+  };
+  expect("--param /edits/5/params/degrees --from 0 --to 1", {"/edits/5/params/degrees", "no value there", "/edits/0/params/degrees"});
+  expect("--param /edits/0/op --from 0 --to 1", {"/edits/0/op", "\"rotate\"", "not a number"});
+  expect("--param edits/0 --from 0 --to 1", {"'edits/0'", "not a JSON pointer"});
+  expect("--param /edits/0/params/degrees --from 0 --to 5000", {"/edits/0/params/degrees", "5000"});
+  expect("--seed-walk 3,x", {"'x'", "--seed-walk"});
+  expect("--seed-walk 3", {"'3'", "fewer than two"});
+  expect("", {"nothing to animate"});
+  const CliRun avi = cli("animate " + session + " --seed-walk 1,2 --frames 3 -o " + dir + "/out.avi");
+  EXPECT_EQ(avi.code, 1);
+  EXPECT_NE(avi.out.find("'.avi'"), std::string::npos) << avi.out;
+  const CliRun seeds = cli("render " + session + " --seeds 9-3 -o " + dir + "/many");
+  EXPECT_EQ(seeds.code, 1);
+  EXPECT_NE(seeds.out.find("'9-3'"), std::string::npos) << seeds.out;
+  EXPECT_NE(cli("render " + session + " --seeds 1-x -o " + dir + "/many").out.find("'1-x'"), std::string::npos);
+}
+
+TEST(BatchCli, EverySeedEqualsItsSingleRenderPlusAContactSheet) {
+  const std::string dir = test::temp_dir("cli_batch");
+  const std::string session = write_animation_session(dir, 30);
+  const CliRun r = cli("render " + session + " --seeds 10-14 -o " + dir + "/out");
+  ASSERT_EQ(r.code, 0) << r.out;
+  int n = 0;
+  for (const auto& e : std::filesystem::directory_iterator(dir + "/out")) n += e.path().filename().string().rfind("seed-", 0) == 0;
+  EXPECT_EQ(n, 5);
+  for (int s = 10; s <= 14; ++s) {
+    ASSERT_EQ(cli("render " + session + " --seed " + std::to_string(s) + " -o " + dir + "/one.png").code, 0);
+    EXPECT_EQ(read_file_bytes(dir + "/out/seed-" + std::to_string(s) + ".png"), read_file_bytes(dir + "/one.png")) << s;
+  }
+  // Five 32x32 images in a 3x2 grid with 2-pixel gaps.
+  const Image sheet = read_image(dir + "/out/contact-sheet.png");
+  EXPECT_EQ(sheet.width, 3 * 32 + 2 * 2);
+  EXPECT_EQ(sheet.height, 2 * 32 + 2);
+}
+
+TEST(ClusterCli, WritesLabelsThatSelectorsUse) {
+  const std::string dir = test::temp_dir("cli_cluster");
+  const std::string session = write_animation_session(dir);
+  CliRun r = cli("cluster --session " + session + " --tap main.5 --k 3 --samples 8 --restarts 3");
+  ASSERT_EQ(r.code, 0) << r.out;
+  for (const char* k : {"   2  ", "   3  ", "   7  ", "<- chosen"}) EXPECT_NE(r.out.find(k), std::string::npos) << k << r.out;
+  const Session s = load_session(session);
+  ASSERT_EQ(s.clusters.count("main.5"), 1u);
+  EXPECT_EQ(s.clusters.at("main.5").size(), 16u);  // dcgan32's main.5: 16 channels
+  EXPECT_EQ(*std::max_element(s.clusters.at("main.5").begin(), s.clusters.at("main.5").end()), 2);
+  // The same arguments give the same labels, written to a file this time.
+  r = cli("cluster -m " + test::fixture("dcgan32/card.json") + " --tap main.5 --k 3 --samples 8 --restarts 3 -o " + dir + "/c.json");
+  ASSERT_EQ(r.code, 0) << r.out;
+  const auto doc = nlohmann::json::parse(read_file_text(dir + "/c.json"));
+  EXPECT_EQ(doc["clusters"]["main.5"].get<std::vector<int>>(), s.clusters.at("main.5"));
+  EXPECT_EQ(doc["silhouette"].size(), 7u);
+
+  r = cli("cluster -m " + test::fixture("dcgan32/card.json") + " --tap main.9 -o " + dir + "/c.json");
+  EXPECT_EQ(r.code, 1);
+  EXPECT_NE(r.out.find("no tap named 'main.9'"), std::string::npos) << r.out;
+}
+
+TEST(DissectCli, RanksAndAppliesAnEdit) {
+  const std::string dir = test::temp_dir("cli_dissect");
+  const std::string session = write_animation_session(dir);
+  Image mask;
+  mask.width = mask.height = 32;
+  mask.channels = 1;
+  mask.pixels.assign(32 * 32, 0);
+  for (int y = 4; y < 14; ++y) for (int x = 8; x < 24; ++x) mask.pixels[static_cast<std::size_t>(y * 32 + x)] = 255;
+  write_png(dir + "/mask.png", mask);
+  CliRun r = cli("dissect --session " + session + " --tap main.8 --region " + dir + "/mask.png --samples 8 --top 3 --csv " +
+                 dir + "/units.csv --apply ablate");
+  ASSERT_EQ(r.code, 0) << r.out;
+  EXPECT_NE(r.out.find("rank  channel"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("measured effect over 8 samples"), std::string::npos) << r.out;
+  const Session s = load_session(session);
+  ASSERT_EQ(s.edits.size(), 3u);
+  EXPECT_EQ(s.edits[2].op, "ablate");
+  EXPECT_EQ(s.edits[2].channels.list.size(), 3u);
+  const std::string csv = read_file_text(dir + "/units.csv");
+  EXPECT_EQ(std::count(csv.begin(), csv.end(), '\n'), 1 + 8);  // header + dcgan32's main.8 has 8 channels
+
+  mask.pixels.assign(32 * 32, 0);
+  write_png(dir + "/empty.png", mask);
+  r = cli("dissect --session " + session + " --tap main.8 --region " + dir + "/empty.png");
+  EXPECT_EQ(r.code, 1);
+  EXPECT_NE(r.out.find(dir + "/empty.png: the region is empty"), std::string::npos) << r.out;
+  r = cli("dissect --session " + session + " --tap main.8 --region " + dir + "/mask.png --apply boost:x");
+  EXPECT_NE(r.out.find("'boost:x'"), std::string::npos) << r.out;
 }
 
 }  // namespace

@@ -63,6 +63,7 @@ std::string Editor::default_model() {
 
 void Editor::frame() {
   take_reply();
+  take_job_results();
   handle_keys();
   draw_menu();
 
@@ -107,6 +108,21 @@ void Editor::frame() {
         draw_history_panel();
         ImGui::EndTabItem();
       }
+      if (ImGui::BeginTabItem("Clusters")) {
+        draw_clusters_panel();
+        ImGui::EndTabItem();
+      }
+      probe::item("tab/clusters");
+      if (ImGui::BeginTabItem("Dissect")) {
+        draw_dissect_panel();
+        ImGui::EndTabItem();
+      }
+      probe::item("tab/dissect");
+      if (ImGui::BeginTabItem("Record")) {
+        draw_record_panel();
+        ImGui::EndTabItem();
+      }
+      probe::item("tab/record");
       ImGui::EndTabBar();
     }
   }
@@ -135,6 +151,11 @@ void Editor::frame() {
     probe::value("browser_open", browser_.is_open());
     probe::value("popup_open", ImGui::IsPopupOpen("", ImGuiPopupFlags_AnyPopupId));
     probe::value("mouse", {ImGui::GetIO().MousePos.x, ImGui::GetIO().MousePos.y});
+    probe::value("selected", selected_.size());
+    probe::value("apply_to_cluster", apply_to_ == ApplyTo::Cluster ? cluster_ : -1);
+    probe::value("clusters", session().clusters);
+    probe::value("jobs_running", jobs_running());
+    probe::value("effect", effect_ ? nlohmann::json{effect_->inside, effect_->outside} : nlohmann::json());
   }
 }
 
@@ -217,7 +238,7 @@ bool Editor::settled() const {
 }
 
 bool Editor::wants_continuous_frames() const {
-  return worker_.busy() || awaiting_present_.has_value() || predict_now_ || ImGui::IsAnyMouseDown() ||
+  return worker_.busy() || jobs_running() || awaiting_present_.has_value() || predict_now_ || ImGui::IsAnyMouseDown() ||
          (status_time_ > 0 && ImGui::GetTime() - status_time_ < 6.0);
 }
 
@@ -299,6 +320,8 @@ void Editor::report(const std::string& message) {
   log_.push_back(message);
   while (log_.size() > 50) log_.pop_front();
 }
+
+void wake_ui() { glfwPostEmptyEvent(); }
 
 std::string join_dirs(const std::vector<std::string>& dirs) {
   std::string s;

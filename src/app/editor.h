@@ -15,9 +15,12 @@
 #include <string>
 #include <vector>
 
+#include "actmap/clustering.h"
+#include "actmap/dissection.h"
 #include "actmap/history.h"
 #include "actmap/render_worker.h"
 #include "app_files.h"
+#include "background_job.h"
 #include "file_browser.h"
 #include "texture.h"
 
@@ -32,13 +35,20 @@ struct EditorOptions {
 
 enum class Tool { Brush, Erase, Fill, Rect, Rotate, Scale, Translate, Flip, Multiply, Threshold };
 enum class ApplyTo { Channel, Selected, All, Cluster };
-enum class OutputMode { SideBySide, Toggle, Difference };
+enum class OutputMode { SideBySide, Toggle, Difference, Dissect };
+
+// Wakes the event loop (a background job finished).
+void wake_ui();
+
+// The colour of cluster k in the grid's stripes and the Clusters panel (an ImU32).
+unsigned cluster_colour(int k);
 
 // "a, b, c" for messages.
 std::string join_dirs(const std::vector<std::string>& dirs);
 
 class Editor {
  public:
+  static constexpr const char* kRecordTitle = "Record animation to";
   explicit Editor(EditorOptions options);
   ~Editor();
 
@@ -95,6 +105,14 @@ class Editor {
   void draw_history_panel();   // editor_edits.cpp
   void draw_output_panel();    // editor_output.cpp
   void draw_status_bar();      // editor_output.cpp
+  void draw_clusters_panel();  // editor_analysis.cpp
+  void draw_dissect_panel();   // editor_analysis.cpp
+  void draw_record_panel();    // editor_analysis.cpp
+  // Draws the dissection region over the output image at (x, y), `zoom` screen pixels per output
+  // pixel, and paints it with the mouse (editor_analysis.cpp).
+  void draw_region_overlay(float x, float y, float zoom);
+  void take_job_results();     // editor_analysis.cpp
+  bool jobs_running() const;
 
   // Helpers.
   const Session& session() const { return history_->session(); }
@@ -164,6 +182,33 @@ class Editor {
   Texture output_tex_, original_tex_, diff_tex_, grid_tex_, focus_tex_;
   std::vector<Texture> overview_tex_;
   Image diff_image_;
+
+  // Clustering, dissection and recording run as background jobs on their own generator.
+  BackgroundJob<ClusterResult> cluster_job_{wake_ui};
+  std::optional<ClusterResult> cluster_result_;  // the latest, for cluster_result_card_
+  std::string cluster_result_card_, cluster_job_card_;
+  int cluster_k_ = 0;  // 0: the default for the layer
+  int cluster_samples_ = 64, cluster_restarts_ = 10;
+  std::vector<Texture> cluster_tex_;      // mean-map preview per cluster of the session's labels
+  std::vector<int> cluster_tex_labels_;   // the labels the previews were made for
+  std::string cluster_tex_tap_;
+  Region region_;                         // the dissection region, at the output's size
+  Texture region_tex_;
+  bool region_dirty_ = true;
+  float region_brush_ = 3.0f;
+  BackgroundJob<DissectResult> dissect_job_{wake_ui};
+  std::optional<DissectResult> dissection_;
+  int dissect_samples_ = 64, dissect_top_ = 5;
+  float dissect_quantile_ = 0.99f, boost_factor_ = 3.0f;
+  BackgroundJob<EditEffect> effect_job_{wake_ui};
+  std::optional<EditEffect> effect_;
+  std::string effect_label_;
+  BackgroundJob<std::string> record_job_{wake_ui};
+  int record_param_ = -1;  // index into numeric_pointers(session), -1: none
+  std::string record_walk_;
+  float record_from_ = 0.0f, record_to_ = 360.0f;
+  int record_frames_ = 60, record_fps_ = 30, record_scale_ = 4, record_format_ = 0;  // mp4, gif, png frames
+  std::string record_path_, record_message_;
 
   // Files and prompts.
   FileBrowser browser_;

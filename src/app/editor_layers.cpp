@@ -17,14 +17,14 @@ void help_marker(const char* text) {
   if (ImGui::IsItemHovered()) ImGui::SetTooltip("%s", text);
 }
 
-ImU32 cluster_colour(int k) {
+}  // namespace
+
+unsigned cluster_colour(int k) {
   static const ImU32 colours[] = {IM_COL32(230, 25, 75, 255),  IM_COL32(60, 180, 75, 255),  IM_COL32(0, 130, 200, 255),
                                   IM_COL32(245, 130, 48, 255), IM_COL32(145, 30, 180, 255), IM_COL32(70, 240, 240, 255),
                                   IM_COL32(240, 50, 230, 255), IM_COL32(210, 245, 60, 255)};
   return colours[static_cast<std::size_t>(k) % (sizeof colours / sizeof colours[0])];
 }
-
-}  // namespace
 
 void Editor::draw_model_panel() {
   const Session& s = session();

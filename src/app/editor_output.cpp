@@ -20,6 +20,10 @@ void Editor::draw_output_panel() {
   ImGui::SameLine();
   ImGui::RadioButton("Difference", &mode, int(OutputMode::Difference));
   if (ImGui::IsItemHovered()) ImGui::SetTooltip("|edited - original| per colour channel, amplified 4x");
+  ImGui::SameLine();
+  ImGui::RadioButton("Dissect", &mode, int(OutputMode::Dissect));
+  probe::item("output/dissect");
+  if (ImGui::IsItemHovered()) ImGui::SetTooltip("Paint a region on the output (drag; Shift+drag erases) for the Dissect tab");
   output_mode_ = OutputMode(mode);
   ImGui::SetNextItemWidth(ImGui::GetFontSize() * 6);
   ImGui::SliderInt("Zoom", &output_zoom_, 1, 16, "%dx");
@@ -78,6 +82,16 @@ void Editor::draw_output_panel() {
     case OutputMode::Difference:
       labelled("|edited - original| x4", diff_tex_.valid() ? diff_tex_ : output_tex_, "output/edited");
       break;
+    case OutputMode::Dissect: {
+      ImGui::BeginGroup();
+      ImGui::TextUnformatted("region: drag to paint, Shift+drag to erase");
+      const ImVec2 p = ImGui::GetCursorScreenPos();
+      ImGui::Image(output_tex_.handle(), size);
+      probe::item("output/edited");
+      draw_region_overlay(p.x, p.y, zoom);
+      ImGui::EndGroup();
+      break;
+    }
   }
 }
 

@@ -1,6 +1,8 @@
 // Shared pieces of actmap-cli's subcommands.
 #pragma once
 
+#include <chrono>
+#include <cstdint>
 #include <memory>
 #include <string>
 #include <vector>
@@ -33,11 +35,39 @@ std::shared_ptr<const Generator> open_model(const ModelOptions& opts);
 // The generator of the card a loaded session names, with opts' device and threads.
 std::shared_ptr<const Generator> open_session_model(const Session& session, const ModelOptions& opts);
 
+// "1:05" or "1:02:03".
+std::string clock_text(double seconds);
+
+// A progress bar on stderr: redrawn in place on a terminal, a line every few seconds otherwise.
+// Use as a ProgressFn through std::ref.
+class ProgressBar {
+ public:
+  explicit ProgressBar(std::string label);
+  ~ProgressBar() { finish(); }
+  bool operator()(std::int64_t done, std::int64_t total);
+  void finish();  // ends a line left open, before other output
+
+ private:
+  std::string label_;
+  bool tty_;
+  bool open_line_ = false;
+  std::chrono::steady_clock::time_point start_, last_{};
+};
+
+// The per-seed outputs of a session or model over a seed range "A-B" (or "N").
+struct SeedRange {
+  std::uint64_t first = 0, last = 0;
+};
+SeedRange parse_seed_range(const std::string& text);
+
 void register_layers(CLI::App& app);
 void register_render(CLI::App& app);
 void register_bench(CLI::App& app);
 void register_session_tools(CLI::App& app);
 void register_bench_edits(CLI::App& app);
+void register_cluster(CLI::App& app);
+void register_dissect(CLI::App& app);
+void register_animate(CLI::App& app);
 // `argv` is recorded in the trained card and used for the resume hint.
 void register_train(CLI::App& app, const std::vector<std::string>& argv);
 

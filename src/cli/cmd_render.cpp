@@ -19,18 +19,7 @@ namespace fs = std::filesystem;
 namespace actmap::cli {
 namespace {
 
-struct SeedRange {
-  std::uint64_t first = 0, last = 0;
-};
-
-SeedRange parse_seed_range(const std::string& text) {
-  std::uint64_t a = 0, b = 0;
-  char extra = 0;
-  const int n = std::sscanf(text.c_str(), "%lu-%lu%c", &a, &b, &extra);
-  if (n == 2 && a <= b && b - a < 100000) return {a, b};
-  if (n == 1 && text.find('-') == std::string::npos) return {a, a};
-  throw Error("--seeds: expected A-B with A <= B (at most 100000 seeds), got '" + text + "'");
-}
+constexpr std::size_t kSheetMax = 1024;  // images on a contact sheet
 
 // W+ from .npy: [N, num_ws, w_dim] or [num_ws, w_dim], on the generator's device.
 at::Tensor ws_from_npy(const std::string& path, const Generator& gen) {
@@ -63,6 +52,7 @@ void register_render(CLI::App& app) {
     std::uint64_t seed = 0;
     int count = 1;
     std::string seeds, z_path, out, tensor_out, dump_taps, edits_path, ws_path, ws_out;
+    bool no_sheet = false;
     double truncation = 1.0;
     std::int64_t truncation_cutoff = 0;
     std::string noise = "const";
@@ -74,7 +64,8 @@ void register_render(CLI::App& app) {
       "Render a session, or latents through a model, to a PNG (a grid when there are several).\n"
       "  actmap-cli render SESSION.json -o out.png              the session as saved\n"
       "  actmap-cli render SESSION.json --seed 7 -o out.png     its edits on another latent\n"
-      "  actmap-cli render SESSION.json --seeds 0-15 -o DIR/    its edits on each seed: DIR/seed-N.png\n"
+      "  actmap-cli render SESSION.json --seeds 0-99 -o DIR/    its edits on each seed: DIR/seed-N.png\n"
+      "                                                          and DIR/contact-sheet.png with all of them\n"
       "  actmap-cli render -m MODEL --seed 0 --count 16 -o grid.png");
   cmd->add_option("session", opts->session, "A session file (model, latent and edits come from it)");
   add_model_options(*cmd, opts->model);
@@ -85,6 +76,7 @@ void register_render(CLI::App& app) {
                     ->excludes(seed);
   auto* z = cmd->add_option("--z", opts->z_path, "Latents from .npy, shape [N, nz] or [N, nz, 1, 1]")->excludes(seed)->excludes(seeds);
   cmd->add_option("-o,--out", opts->out, "Output PNG (a directory with --seeds)")->required();
+  cmd->add_flag("--no-sheet", opts->no_sheet, "With --seeds: no contact-sheet.png")->needs(seeds);
   cmd->add_option("--tensor-out", opts->tensor_out, "Also write the raw output as float32 .npy [N, C, H, W]")
                      ->excludes(seeds);
   cmd->add_option("--dump-taps", opts->dump_taps, "Write every tap's activation as DIR/<tap>.npy")->excludes(seeds);
@@ -139,15 +131,28 @@ void register_render(CLI::App& app) {
       fs::create_directories(opts->out, ec);
       if (ec) throw Error(opts->out + ": cannot create directory: " + ec.message());
       double total_ms = 0.0;
+      std::vector<Image> sheet;
+      const std::int64_t n = static_cast<std::int64_t>(range.last - range.first + 1);
+      ProgressBar progress("render");
       for (std::uint64_t s = range.first;; ++s) {
         const RenderResult r = session ? render_session(renderer, *session, s)
                                        : renderer.render(latents_from_seeds(card.latent, s, 1, gen->device()), edit_list, synthesis);
         total_ms += r.timings.total_ms;
-        write_outputs(r.output, card, (fs::path(opts->out) / ("seed-" + std::to_string(s) + ".png")).string(), "");
+        Image image = output_to_images(r.output, card).front();
+        write_png((fs::path(opts->out) / ("seed-" + std::to_string(s) + ".png")).string(), image);
+        if (!opts->no_sheet && sheet.size() < kSheetMax) sheet.push_back(std::move(image));
+        progress(static_cast<std::int64_t>(s - range.first + 1), n);
         if (s == range.last) break;
       }
-      std::cout << "wrote " << (range.last - range.first + 1) << " images to " << opts->out << "/ (seed-" << range.first
-                << ".png .. seed-" << range.last << ".png, " << card.name << ", " << total_ms << " ms)\n";
+      progress.finish();
+      std::cout << "wrote " << n << " images to " << opts->out << "/ (seed-" << range.first << ".png .. seed-" << range.last
+                << ".png, " << card.name << ", " << total_ms << " ms)\n";
+      if (!opts->no_sheet) {
+        const std::string sheet_path = (fs::path(opts->out) / "contact-sheet.png").string();
+        write_png(sheet_path, tile_images(sheet));
+        std::cout << "wrote " << sheet_path << " (" << (n > std::int64_t(kSheetMax) ? "the first " : "all ") << sheet.size()
+                  << " in a grid, seeds in reading order)\n";
+      }
       return;
     }
 

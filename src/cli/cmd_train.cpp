@@ -58,14 +58,6 @@ std::string resume_command(std::vector<std::string> args, const std::string& che
   return join_command(args);
 }
 
-std::string clock_text(double seconds) {
-  const long s = static_cast<long>(seconds + 0.5);
-  char buf[32];
-  if (s >= 3600) std::snprintf(buf, sizeof buf, "%ld:%02ld:%02ld", s / 3600, s / 60 % 60, s % 60);
-  else std::snprintf(buf, sizeof buf, "%ld:%02ld", s / 60, s % 60);
-  return buf;
-}
-
 // One line per epoch on stderr: redrawn in place on a terminal, else printed every few seconds.
 class ProgressPrinter {
  public:

@@ -1,8 +1,12 @@
 #include <algorithm>
+#include <cstdio>
+#include <iostream>
 
 #include <CLI/CLI.hpp>
+#include <unistd.h>
 
 #include "actmap/device.h"
+#include "actmap/error.h"
 #include "cli_common.h"
 
 namespace actmap::cli {
@@ -31,6 +35,55 @@ std::shared_ptr<const Generator> open_model(const ModelOptions& opts) {
   set_cpu_threads(opts.threads);
   check_device(opts.device);
   return load_generator(load_model_card(find_model_card(opts.model)), opts.device);
+}
+
+std::string clock_text(double seconds) {
+  const long s = static_cast<long>(seconds + 0.5);
+  char buf[32];
+  if (s >= 3600) std::snprintf(buf, sizeof buf, "%ld:%02ld:%02ld", s / 3600, s / 60 % 60, s % 60);
+  else std::snprintf(buf, sizeof buf, "%ld:%02ld", s / 60, s % 60);
+  return buf;
+}
+
+ProgressBar::ProgressBar(std::string label)
+    : label_(std::move(label)), tty_(::isatty(STDERR_FILENO) == 1), start_(std::chrono::steady_clock::now()) {}
+
+bool ProgressBar::operator()(std::int64_t done, std::int64_t total) {
+  const auto now = std::chrono::steady_clock::now();
+  const bool last = done >= total;
+  const auto interval = tty_ ? std::chrono::milliseconds(100) : std::chrono::milliseconds(5000);
+  if (!last && now - last_ < interval) return true;
+  if (!tty_ && !last && done == 0) return true;
+  last_ = now;
+  const int width = 24;
+  const int filled = total > 0 ? static_cast<int>(width * std::min(done, total) / total) : width;
+  const double elapsed = std::chrono::duration<double>(now - start_).count();
+  const double eta = done > 0 && total > done ? elapsed * double(total - done) / double(done) : 0.0;
+  char line[256];
+  std::snprintf(line, sizeof line, "%s [%s%s] %lld/%lld  %s%s", label_.c_str(),
+                std::string(static_cast<std::size_t>(filled), '#').c_str(),
+                std::string(static_cast<std::size_t>(width - filled), '.').c_str(), static_cast<long long>(done),
+                static_cast<long long>(total), clock_text(elapsed).c_str(),
+                last ? "" : ("  ETA " + clock_text(eta)).c_str());
+  open_line_ = tty_ && !last;
+  if (tty_) std::cerr << "\r" << line << "\x1b[K" << (open_line_ ? "" : "\n") << std::flush;
+  else std::cerr << line << "\n" << std::flush;
+  return true;
+}
+
+void ProgressBar::finish() {
+  if (open_line_) std::cerr << "\n" << std::flush;
+  open_line_ = false;
+}
+
+SeedRange parse_seed_range(const std::string& text) {
+  std::uint64_t a = 0, b = 0;
+  char extra = 0;
+  const int n = std::sscanf(text.c_str(), "%lu-%lu%c", &a, &b, &extra);
+  const bool digits = !text.empty() && text.find_first_not_of("0123456789-") == std::string::npos;
+  if (digits && n == 2 && a <= b && b - a < 100000) return {a, b};
+  if (digits && n == 1 && text.find('-') == std::string::npos) return {a, a};
+  throw Error("--seeds: expected A-B with A <= B (at most 100000 seeds), got '" + text + "'");
 }
 
 }  // namespace actmap::cli

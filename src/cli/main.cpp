@@ -19,6 +19,9 @@ int main(int argc, char** argv) {
   actmap::cli::register_bench(app);
   actmap::cli::register_session_tools(app);
   actmap::cli::register_bench_edits(app);
+  actmap::cli::register_cluster(app);
+  actmap::cli::register_dissect(app);
+  actmap::cli::register_animate(app);
   actmap::cli::register_train(app, std::vector<std::string>(argv, argv + argc));
   try {
     app.parse(argc, argv);
