@@ -34,6 +34,7 @@ class SessionHistory {
   // Replaces an edit wholesale (tap, channels, op, params, mask); the id stays.
   void replace_edit(const std::string& id, Edit edit, const std::string& description, const std::string& gesture = "");
   void set_latent(const SessionLatent& latent, const std::string& gesture = "");
+  void set_synthesis(const SynthesisOptions& options, const std::string& gesture = "");  // truncation, noise
   void set_clusters(const std::string& tap, std::vector<int> labels);
   // Not undoable: view state and notes do not change pixels.
   Session& untracked() { return session_; }
@@ -58,13 +59,14 @@ class SessionHistory {
 
  private:
   struct Step {
-    enum class Kind { Insert, Remove, Move, Replace, Latent, Clusters };
+    enum class Kind { Insert, Remove, Move, Replace, Latent, Clusters, Synthesis };
     Step(Kind k, std::string d) : kind(k), description(std::move(d)) {}
     Kind kind;
     std::string description;
     std::size_t index = 0, to = 0;  // edit position; Move: from index to `to`
     Edit before, after;             // Insert: after; Remove: before; Replace: both
     SessionLatent latent_before, latent_after;
+    SynthesisOptions synthesis_before, synthesis_after;
     std::string tap;
     std::vector<int> clusters_before, clusters_after;
     bool had_clusters_before = false;

@@ -1,5 +1,7 @@
 #include "actmap/history.h"
 
+#include <cstdio>
+
 #include <algorithm>
 #include <set>
 
@@ -69,6 +71,9 @@ void SessionHistory::apply(const Step& s, bool forward) {
     case Step::Kind::Latent:
       session_.latent = forward ? s.latent_after : s.latent_before;
       break;
+    case Step::Kind::Synthesis:
+      session_.synthesis = forward ? s.synthesis_after : s.synthesis_before;
+      break;
     case Step::Kind::Clusters:
       if (forward) session_.clusters[s.tap] = s.clusters_after;
       else if (s.had_clusters_before) session_.clusters[s.tap] = s.clusters_before;
@@ -97,6 +102,10 @@ void SessionHistory::push(Step step, const std::string& gesture) {
       merged = true;
     } else if (step.kind == Step::Kind::Latent && top.kind == Step::Kind::Latent) {
       top.latent_after = step.latent_after;
+      top.description = step.description;
+      merged = true;
+    } else if (step.kind == Step::Kind::Synthesis && top.kind == Step::Kind::Synthesis) {
+      top.synthesis_after = step.synthesis_after;
       top.description = step.description;
       merged = true;
     }
@@ -196,6 +205,18 @@ void SessionHistory::set_latent(const SessionLatent& latent, const std::string& 
   Step s{Step::Kind::Latent, "Latent: " + latent.describe()};
   s.latent_before = session_.latent;
   s.latent_after = latent;
+  push(std::move(s), gesture);
+}
+
+void SessionHistory::set_synthesis(const SynthesisOptions& options, const std::string& gesture) {
+  if (options == session_.synthesis) return;
+  char text[160];
+  std::snprintf(text, sizeof text, "Truncation %.2f%s, noise %s", options.truncation_psi,
+                options.truncation_cutoff ? (" (first " + std::to_string(*options.truncation_cutoff) + " rows)").c_str() : "",
+                noise_mode_name(options.noise_mode));
+  Step s{Step::Kind::Synthesis, text};
+  s.synthesis_before = session_.synthesis;
+  s.synthesis_after = options;
   push(std::move(s), gesture);
 }
 
