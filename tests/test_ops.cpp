@@ -605,7 +605,8 @@ std::vector<json> typical_edits() {
 TEST(OpsRegistry, EveryOpHasAKernelAndRunsWithItsDefaults) {
   const at::Tensor x = at::randn({2, 3, 5, 5});
   for (const auto& op : op_registry()) {
-    if (op.category == "latent") {  // W+ ops need a StyleGAN2 generator: test_stylegan2.cpp (LatentOps)
+    if (op.category == "latent" || op.category == "weight") {
+      // W+ ops need a StyleGAN2 generator (test_stylegan2.cpp); weight ops a layer (test_weight_edits.cpp).
       EXPECT_THROW(run(x, {{{"op", op.name}}}), Error) << op.name;
       continue;
     }
@@ -629,10 +630,14 @@ TEST(OpsRegistry, EveryOpHasAKernelAndRunsWithItsDefaults) {
     covered.insert(e.at("op").get<std::string>());
     EXPECT_NO_THROW(run(x, {e})) << e.dump();
   }
-  std::size_t latent_ops = 0;
-  for (const auto& op : op_registry()) latent_ops += op.category == "latent";
+  std::size_t latent_ops = 0, weight_ops = 0;
+  for (const auto& op : op_registry()) {
+    latent_ops += op.category == "latent";
+    weight_ops += op.category == "weight";
+  }
   EXPECT_EQ(latent_ops, 5u);
-  EXPECT_EQ(covered.size() + latent_ops, op_registry().size());
+  EXPECT_EQ(weight_ops, 6u);
+  EXPECT_EQ(covered.size() + latent_ops + weight_ops, op_registry().size());
 }
 
 TEST(OpsDevices, CpuAndCudaAgree) {

@@ -10,6 +10,7 @@
 
 #include <ATen/core/Tensor.h>
 
+#include "actmap/edit.h"
 #include "actmap/image.h"
 #include "actmap/model_card.h"
 #include "actmap/synthesis.h"
@@ -37,6 +38,12 @@ class Generator {
   virtual TapState prepare(const at::Tensor& z, const SynthesisOptions& options = {}) const = 0;
   // Stage `index` maps the state after tap index-1 (or prepare's) to the state after tap `index`.
   virtual TapState run_stage(std::size_t index, const TapState& in) const = 0;
+
+  // The same stage with weight edits (ops of category "weight") on a copy of the kernels of the
+  // layer that produces tap `index`: the loaded weights never change, so dropping the edits
+  // restores the exact output. Throws actmap::Error where that tap has no such layer.
+  virtual TapState run_stage_edited(std::size_t index, const TapState& in, const std::vector<const Edit*>& weight_edits,
+                                    const std::vector<int>& cluster_labels) const;
 
   // Index of a tap by name; throws an Error listing the taps when there is none.
   std::size_t tap_index(const std::string& name) const;

@@ -28,7 +28,8 @@ struct ParamSpec {
 
 struct OpSpec {
   std::string name;
-  std::string category;  // "paint", "geometry", "value", "filter", "channel", "latent" (W+ only)
+  std::string category;  // "paint", "geometry", "value", "filter", "channel", "latent" (W+ only),
+                         // "weight" (the kernels of the layer producing the tap)
   std::string help;
   std::vector<ParamSpec> params;  // every op also lists "renormalize" last
   // Checks among parameters (e.g. clamp's lo <= hi); throws actmap::Error naming the key.

@@ -123,6 +123,13 @@ void Editor::frame() {
         ImGui::EndTabItem();
       }
       probe::item("tab/record");
+      if (is_stylegan()) {
+        if (ImGui::BeginTabItem("StyleGAN2")) {
+          draw_stylegan_panel();
+          ImGui::EndTabItem();
+        }
+        probe::item("tab/stylegan");
+      }
       ImGui::EndTabBar();
     }
   }

@@ -108,6 +108,9 @@ class Editor {
   void draw_clusters_panel();  // editor_analysis.cpp
   void draw_dissect_panel();   // editor_analysis.cpp
   void draw_record_panel();    // editor_analysis.cpp
+  void draw_stylegan_panel();  // editor_stylegan.cpp
+  bool is_stylegan() const;    // the session's model has a mapping network (its first tap is W+)
+  void add_w_edit(const std::string& op, nlohmann::json params);  // at "mapping", the ticked W+ rows
   // Draws the dissection region over the output image at (x, y), `zoom` screen pixels per output
   // pixel, and paints it with the mouse (editor_analysis.cpp).
   void draw_region_overlay(float x, float y, float zoom);
@@ -155,6 +158,9 @@ class Editor {
   float brush_radius_ = 2.0f, brush_strength_ = 2.0f;
   bool brush_soft_ = true;
   float fill_value_ = 0.0f, rect_value_ = 3.0f;
+  std::vector<bool> ws_rows_;       // StyleGAN2 tab: ticked W+ rows
+  std::uint64_t mix_seed_ = 1;      // the other latent of style mixing, swaps and interpolation
+  float interp_position_ = 0.5f, w_noise_strength_ = 0.5f;
   float rotate_deg_ = 90.0f, scale_factor_ = 1.5f, translate_dx_ = 0.25f, translate_dy_ = 0.0f;
   bool flip_vertical_ = false;
   float multiply_factor_ = 2.0f, threshold_t_ = 0.5f;

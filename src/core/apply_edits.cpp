@@ -98,15 +98,18 @@ at::Tensor apply_edits(const at::Tensor& x, const std::vector<const Edit*>& edit
   const std::int64_t channel_count = x.size(1), h = x.size(2), w = x.size(3);
   for (const Edit* e : edits) {
     try {
-      const OpKernel kernel = find_op_kernel(e->op);
-      if (!kernel) throw Error("op '" + e->op + "' has no implementation");
-      json filled;  // not copied when complete: a stroke may hold many points
-      const json& params = has_every_param(*e) ? e->params : (filled = validate_op_params(e->op, e->params, ""));
       const OpSpec* spec = find_op(e->op);
+      if (spec && spec->category == "weight") {
+        throw Error("op '" + e->op + "' edits the weights of the layer producing the tap; the renderer applies it");
+      }
       if (spec && spec->category == "latent" && (!latent || !latent->generator || !latent->generator->has_mapping() ||
                                                   tap.name != "mapping")) {
         throw Error("op '" + e->op + "' edits W+ and works only at the tap \"mapping\" of a StyleGAN2 model");
       }
+      const OpKernel kernel = find_op_kernel(e->op);
+      if (!kernel) throw Error("op '" + e->op + "' has no implementation");
+      json filled;  // not copied when complete: a stroke may hold many points
+      const json& params = has_every_param(*e) ? e->params : (filled = validate_op_params(e->op, e->params, ""));
       std::vector<std::int64_t> channels = e->channels.resolve(channel_count, tap.name, cluster_labels);
       if (e->op == "w_swap" && params.at("show").get<std::string>() == "other") {
         // The other latent keeps this one's selected rows: every other row comes from it.

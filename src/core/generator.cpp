@@ -26,6 +26,14 @@ std::size_t Generator::tap_index(const std::string& name) const {
   throw Error("no tap named '" + name + "' in model " + card().name + " (taps: " + known + ")");
 }
 
+TapState Generator::run_stage_edited(std::size_t index, const TapState& in, const std::vector<const Edit*>& weight_edits,
+                                     const std::vector<int>&) const {
+  if (weight_edits.empty()) return run_stage(index, in);
+  const std::string tap = index < taps().size() ? taps()[index].name : std::to_string(index);
+  throw Error("edit '" + weight_edits.front()->id + "': tap '" + tap + "' of model " + card().name +
+              " is not produced by a layer with weights, so its weights cannot be edited");
+}
+
 at::Tensor Generator::map_latents(const at::Tensor&, const SynthesisOptions&) const {
   throw Error("model " + card().name + " (" + card().family + ") has no mapping network; W+ edits need a StyleGAN2 model");
 }

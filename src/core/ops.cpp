@@ -156,6 +156,16 @@ std::vector<OpSpec> build_registry() {
         number("phase", -1000.0, 1000.0, 0.0, -3.14159, 3.14159, "Phase in radians")},
        {}},
 
+      // Weights: the kernels of the layer that produces the tap, for the selected output channels.
+      // The loaded weights are never changed; a copy is edited for the run.
+      {"weight_zero", "weight", "Set the kernels of the selected output channels to zero.", {}, {}},
+      {"weight_ones", "weight", "Set every kernel entry of the selected output channels to one.", {}, {}},
+      {"weight_negate", "weight", "Negate the kernels of the selected output channels.", {}, {}},
+      {"weight_transpose", "weight", "Transpose each k x k kernel (rows become columns).", {}, {}},
+      {"weight_rotate90", "weight", "Rotate each k x k kernel by 90 degrees counter-clockwise, `turns` times.",
+       {integer("turns", 1, 3, 1, 3, "Quarter turns")}, {}},
+      {"weight_mean", "weight", "Mean filter of the kernels: each k x k kernel becomes its mean everywhere (same sum).", {}, {}},
+
       // W+ (the tap "mapping" of StyleGAN2 models; channels are W+ rows). Other latents come
       // from seeds, mapped with the session's truncation.
       {"style_mix", "latent",

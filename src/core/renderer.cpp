@@ -7,6 +7,7 @@
 
 #include "actmap/error.h"
 #include "torch_util.h"
+#include "weight_edits.h"
 
 namespace actmap {
 namespace {
@@ -45,8 +46,9 @@ RenderResult Renderer::render(const at::Tensor& z, const std::vector<Edit>& edit
   const auto& taps = generator_->taps();
   const std::size_t n = taps.size();
 
-  // Group enabled edits by tap (checking every tap name first, so a bad edit changes nothing).
-  std::vector<std::vector<const Edit*>> per_tap(n);
+  // Group enabled edits by tap (checking every tap name first, so a bad edit changes nothing);
+  // weight edits go to the stage itself.
+  std::vector<std::vector<const Edit*>> per_tap(n), weight_edits(n);
   std::vector<std::string> signature(n);
   for (const Edit& e : edits) {
     if (!e.enabled) continue;
@@ -56,7 +58,7 @@ RenderResult Renderer::render(const at::Tensor& z, const std::vector<Edit>& edit
     } catch (const Error& err) {
       throw Error("edit '" + e.id + "': " + err.what());
     }
-    per_tap[i].push_back(&e);
+    (is_weight_op(e.op) ? weight_edits : per_tap)[i].push_back(&e);
     nlohmann::json j = e.to_json();
     j.erase("id");  // ids do not change pixels
     signature[i] += j.dump();
@@ -91,12 +93,16 @@ RenderResult Renderer::render(const at::Tensor& z, const std::vector<Edit>& edit
   for (std::size_t i = first; i < n; ++i) {
     try {
       const auto t0 = std::chrono::steady_clock::now();
-      TapState s = generator_->run_stage(i, i == 0 ? input_ : edited_[i - 1]);
+      const auto labels = clusters_.find(taps[i].name);
+      const TapState& in = i == 0 ? input_ : edited_[i - 1];
+      TapState s = weight_edits[i].empty()
+                       ? generator_->run_stage(i, in)
+                       : generator_->run_stage_edited(i, in, weight_edits[i],
+                                                      labels == clusters_.end() ? std::vector<int>{} : labels->second);
       sync_device(s.x);
       result.timings.stage_ms[i] = ms_since(t0);
       unedited_[i] = s.x;
       const auto t1 = std::chrono::steady_clock::now();
-      const auto labels = clusters_.find(taps[i].name);
       s.x = apply_edits(s.x, per_tap[i], taps[i], labels == clusters_.end() ? std::vector<int>{} : labels->second, &latent);
       sync_device(s.x);
       result.timings.edit_ms[i] = ms_since(t1);

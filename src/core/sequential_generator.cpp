@@ -10,6 +10,7 @@
 #include "conv_kernels.h"
 #include "generator_registry.h"
 #include "torch_util.h"
+#include "weight_edits.h"
 
 namespace actmap {
 namespace {
@@ -152,11 +153,12 @@ class SequentialGenerator final : public Generator {
         }
         stage.push_back(std::move(r));
       }
-      if (dev.is_cpu() && use_actmap_cpu_kernels()) fuse_for_cpu(stage);
       for (RunLayer& r : stage) {
         if (r.weight.defined()) r.weight = r.weight.to(dev).contiguous();
         if (r.bias.defined()) r.bias = r.bias.to(dev).contiguous();
       }
+      plain_stages_.push_back(stage);  // for weight edits: LibTorch's ops on an edited copy
+      if (dev.is_cpu() && use_actmap_cpu_kernels()) fuse_for_cpu(stage);
       stages_.push_back(std::move(stage));
     }
     weights.check_all_used(bn_prefixes);
@@ -176,10 +178,31 @@ class SequentialGenerator final : public Generator {
 
   TapState run_stage(std::size_t index, const TapState& in) const override {
     if (index >= stages_.size()) throw Error("stage " + std::to_string(index) + " out of range");
+    return run_layers(stages_[index], in);
+  }
+
+  TapState run_stage_edited(std::size_t index, const TapState& in, const std::vector<const Edit*>& weight_edits,
+                            const std::vector<int>& cluster_labels) const override {
+    if (weight_edits.empty()) return run_stage(index, in);
+    if (index >= plain_stages_.size()) throw Error("stage " + std::to_string(index) + " out of range");
+    std::vector<RunLayer> stage = plain_stages_[index];
+    // The last layer with weights before the tap produces it.
+    for (auto it = stage.rbegin(); it != stage.rend(); ++it) {
+      if (it->type == LayerType::Conv2d || it->type == LayerType::ConvTranspose2d || it->type == LayerType::Linear) {
+        it->weight = apply_weight_edits(it->weight, it->type == LayerType::ConvTranspose2d ? 1 : 0, weight_edits,
+                                        taps_[index], cluster_labels);
+        return run_layers(stage, in);
+      }
+    }
+    return Generator::run_stage_edited(index, in, weight_edits, cluster_labels);  // throws: no weights here
+  }
+
+ private:
+  TapState run_layers(const std::vector<RunLayer>& layers, const TapState& in) const {
     c10::InferenceMode guard;
     at::Tensor x = in.x;
     bool owned = false;  // in-place activations only on tensors this stage created
-    for (const RunLayer& r : stages_[index]) {
+    for (const RunLayer& r : layers) {
       switch (r.type) {
         case LayerType::Linear:
           x = at::linear(x.dim() == 2 ? x : x.flatten(1), r.weight, r.bias);
@@ -227,7 +250,6 @@ class SequentialGenerator final : public Generator {
     return TapState{x, {}, in.options};
   }
 
- private:
   // Transposed convolutions switch to the channel-parallel kernel, taking the activation that
   // follows them (no tap can sit between: they are in the same stage).
   static void fuse_for_cpu(std::vector<RunLayer>& stage) {
@@ -260,6 +282,7 @@ class SequentialGenerator final : public Generator {
   std::string device_name_;
   std::vector<TapInfo> taps_;
   std::vector<std::vector<RunLayer>> stages_;
+  std::vector<std::vector<RunLayer>> plain_stages_;  // before CPU fusion: what weight edits run on
 };
 
 }  // namespace

@@ -18,6 +18,7 @@
 #include <cmath>
 #include <set>
 
+#include <ATen/Parallel.h>
 #include <c10/core/InferenceMode.h>
 
 #include "actmap/error.h"
@@ -28,6 +29,7 @@
 #include "generator_registry.h"
 #include "torch_util.h"
 #include "upfirdn.h"
+#include "weight_edits.h"
 
 namespace actmap {
 namespace {
@@ -228,7 +230,25 @@ class StyleGAN2Generator final : public Generator {
 
   at::Tensor w_average() const override { return w_avg_; }
 
-  TapState run_stage(std::size_t index, const TapState& in) const override {
+  TapState run_stage(std::size_t index, const TapState& in) const override { return run(index, in, nullptr); }
+
+  // conv0, conv1 and ToRGB stages: a copy of their layer with edited kernels ([O, I, k, k]).
+  TapState run_stage_edited(std::size_t index, const TapState& in, const std::vector<const Edit*>& weight_edits,
+                            const std::vector<int>& cluster_labels) const override {
+    if (weight_edits.empty()) return run_stage(index, in);
+    if (index >= stages_.size()) throw Error("stage " + std::to_string(index) + " out of range");
+    const StageDef& st = stages_[index];
+    const Block& b = blocks_[st.block];
+    const ModLayer* layer = st.kind == StageKind::Conv0 ? &b.conv0 : st.kind == StageKind::Conv1 ? &b.conv1
+                          : st.kind == StageKind::ToRGB ? &b.torgb : nullptr;
+    if (!layer) return Generator::run_stage_edited(index, in, weight_edits, cluster_labels);  // throws
+    ModLayer edited = *layer;
+    edited.weight = apply_weight_edits(layer->weight, 0, weight_edits, taps_[index], cluster_labels);
+    edited.weight_sq = edited.weight.square().sum({2, 3});
+    return run(index, in, &edited);
+  }
+
+  TapState run(std::size_t index, const TapState& in, const ModLayer* override_layer) const {
     if (index >= stages_.size()) throw Error("stage " + std::to_string(index) + " out of range");
     c10::InferenceMode guard;
     const StageDef& st = stages_[index];
@@ -255,7 +275,8 @@ class StyleGAN2Generator final : public Generator {
           out.carry[kSkip] = upfirdn2d(at::conv2d(feature, b.skip_weight), taps_fir_, 2, pad_up0(), pad_up1());
           out.carry[kSkip].mul_(std::sqrt(0.5));
         }
-        out.x = modulated(b.conv0, feature, ws_row(out.carry[kWs], b.conv0.w_index), in.options, 1.0);
+        out.x = modulated(override_layer ? *override_layer : b.conv0, feature, ws_row(out.carry[kWs], b.conv0.w_index),
+                          in.options, 1.0);
         break;
       }
       case StageKind::Conv1: {
@@ -265,15 +286,16 @@ class StyleGAN2Generator final : public Generator {
           feature = const_.unsqueeze(0).repeat({in.x.size(0), 1, 1, 1});
         }
         const bool resnet = cfg_.architecture == "resnet" && b.resolution > 4;
-        out.x = modulated(b.conv1, feature, ws_row(out.carry[kWs], b.conv1.w_index), in.options,
-                          resnet ? std::sqrt(0.5) : 1.0);
+        out.x = modulated(override_layer ? *override_layer : b.conv1, feature, ws_row(out.carry[kWs], b.conv1.w_index),
+                          in.options, resnet ? std::sqrt(0.5) : 1.0);
         if (resnet) out.x.add_(out.carry[kSkip]);
         out.carry[kSkip] = at::Tensor();
         break;
       }
       case StageKind::ToRGB: {
         out.carry[kFeature] = in.x;
-        out.x = modulated(b.torgb, in.x, ws_row(out.carry[kWs], b.torgb.w_index), in.options, 1.0);
+        out.x = modulated(override_layer ? *override_layer : b.torgb, in.x, ws_row(out.carry[kWs], b.torgb.w_index),
+                          in.options, 1.0);
         break;
       }
       case StageKind::Image: {
@@ -347,13 +369,49 @@ class StyleGAN2Generator final : public Generator {
     return n.to(l.weight.device()) * l.noise_strength;
   }
 
+  // In one pass over y [N, C, H, W]: y * d + noise + bias, leaky ReLU (0.2), times the gain, clamp
+  // (clamp < 0: none), in the official order. d [N, C] or undefined; noise [1 or N, 1, H, W] or
+  // undefined.
+  static void finish_cpu(at::Tensor& y, const at::Tensor& d, const at::Tensor& noise, const at::Tensor& bias,
+                         bool activation, double gain, double clamp) {
+    const std::int64_t n = y.size(0), c = y.size(1), hw = y.size(2) * y.size(3);
+    const at::Tensor dc = d.defined() ? d.contiguous().to(at::kFloat) : at::Tensor();
+    const at::Tensor nc = noise.defined() ? noise.contiguous().to(at::kFloat) : at::Tensor();
+    const at::Tensor bc = bias.contiguous().to(at::kFloat);
+    float* yp = y.data_ptr<float>();
+    const float* dp = dc.defined() ? dc.data_ptr<float>() : nullptr;
+    const float* np = nc.defined() ? nc.data_ptr<float>() : nullptr;
+    const bool noise_per_sample = nc.defined() && nc.size(0) == n && n > 1;
+    const float* bp = bc.data_ptr<float>();
+    const float g = static_cast<float>(gain), lim = static_cast<float>(clamp);
+    at::parallel_for(0, n * c, 1, [&](std::int64_t begin, std::int64_t end) {
+      for (std::int64_t p = begin; p < end; ++p) {
+        const std::int64_t s = p / c, ch = p % c;
+        float* v = yp + p * hw;
+        const float scale = dp ? dp[s * c + ch] : 1.0f, b = bp[ch];
+        const float* nn = np ? np + (noise_per_sample ? s * hw : 0) : nullptr;
+        for (std::int64_t i = 0; i < hw; ++i) {
+          float x = v[i] * scale;
+          if (nn) x += nn[i];
+          x += b;
+          if (activation) x = x >= 0.0f ? x : x * 0.2f;
+          x *= g;
+          if (lim >= 0.0f) x = std::min(std::max(x, -lim), lim);
+          v[i] = x;
+        }
+      }
+    });
+  }
+
   // The modulated convolution with its bias, activation and clamp; `gain` is the block's.
   at::Tensor modulated(const ModLayer& l, const at::Tensor& x, const at::Tensor& w, const SynthesisOptions& o,
                        double gain) const {
     const std::int64_t n = x.size(0);
     at::Tensor styles = at::addmm(l.affine.bias.unsqueeze(0), w, l.affine.weight.t());
     if (l.style_gain != 1.0) styles = styles * l.style_gain;
-    at::Tensor y = x * styles.view({n, -1, 1, 1});
+    // Modulation: batch 1 scales the weight's input channels (cheap), larger batches the input.
+    at::Tensor y = n == 1 ? x : x * styles.view({n, -1, 1, 1});
+    const at::Tensor weight = n == 1 ? l.weight * styles.view({1, -1, 1, 1}) : l.weight;
     if (l.up) {
       // conv2d_resample for up = 2: a transposed convolution with the weight as stored, then the
       // filter with padding chosen so the output is exactly 2R x 2R.
@@ -363,28 +421,25 @@ class StyleGAN2Generator final : public Generator {
       std::int64_t p0 = p + (fw + 2 - 1) / 2 - (k - 1);
       std::int64_t p1 = p + (fw - 2) / 2 - (k - 2);
       const std::int64_t pt = std::max<std::int64_t>(std::min(-p0, -p1), 0);
-      y = at::conv_transpose2d(y, l.weight.transpose(0, 1), {}, 2, pt);
+      y = at::conv_transpose2d(y, weight.transpose(0, 1), {}, 2, pt);
       y = upfirdn2d(y, taps_fir_, 1, static_cast<int>(p0 + pt), static_cast<int>(p1 + pt));
     } else {
-      y = at::conv2d(y, l.weight, {}, 1, l.weight.size(3) / 2);
+      y = at::conv2d(y, weight, {}, 1, weight.size(3) / 2);
     }
-    if (l.demodulate) {
-      const at::Tensor d = (at::mm(styles.square(), l.weight_sq.t()) + 1e-8).rsqrt();
-      y.mul_(d.view({n, -1, 1, 1}));
-    }
+    const at::Tensor d = l.demodulate ? (at::mm(styles.square(), l.weight_sq.t()) + 1e-8).rsqrt() : at::Tensor();
     const at::Tensor nz = noise(l, n, o);
+    const double act_gain = l.activation ? kSqrt2 * gain : gain;
+    const double clamp = cfg_.conv_clamp ? *cfg_.conv_clamp * gain : -1.0;
+    if (y.device().is_cpu() && y.scalar_type() == at::kFloat && y.is_contiguous()) {
+      finish_cpu(y, d, nz, l.bias, l.activation, act_gain, clamp);
+      return y;
+    }
+    if (d.defined()) y.mul_(d.view({n, -1, 1, 1}));
     if (nz.defined()) y.add_(nz);
     y.add_(l.bias.view({1, -1, 1, 1}));
-    if (l.activation) {
-      at::leaky_relu_(y, 0.2);
-      y.mul_(kSqrt2 * gain);
-    } else if (gain != 1.0) {
-      y.mul_(gain);
-    }
-    if (cfg_.conv_clamp) {
-      const double c = *cfg_.conv_clamp * gain;
-      y.clamp_(-c, c);
-    }
+    if (l.activation) at::leaky_relu_(y, 0.2);
+    if (act_gain != 1.0) y.mul_(act_gain);
+    if (clamp >= 0) y.clamp_(-clamp, clamp);
     return y;
   }
 

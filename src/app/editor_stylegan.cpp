@@ -1,0 +1,180 @@
+// The StyleGAN2 tab: truncation and noise (session settings), and W+ edits at the tap "mapping":
+// style mixing from a second seed with per-row checkboxes, and the W+ row editor.
+#include <algorithm>
+#include <cstdio>
+
+#include <imgui.h>
+
+#include "editor.h"
+#include "ui_probe.h"
+
+namespace actmap::app {
+
+namespace {
+
+void tip(const char* text) {
+  if (ImGui::IsItemHovered()) ImGui::SetTooltip("%s", text);
+}
+
+// The resolution a W+ row styles: row 0 the 4x4 convolution, then two rows per resolution (the
+// ToRGB before a block shares its row with that block's first convolution).
+int row_resolution(std::size_t row) { return 4 << ((row + 1) / 2); }
+
+}  // namespace
+
+bool Editor::is_stylegan() const { return !taps_.empty() && taps_.front().name == "mapping"; }
+
+void Editor::add_w_edit(const std::string& op, nlohmann::json params) {
+  std::vector<std::int64_t> rows;
+  for (std::size_t r = 0; r < ws_rows_.size(); ++r) {
+    if (ws_rows_[r]) rows.push_back(std::int64_t(r));
+  }
+  if (rows.empty()) {
+    report("Tick at least one W+ row first");
+    return;
+  }
+  try {
+    Edit e;
+    e.tap = "mapping";
+    e.channels = ChannelSelector::from_json(rows, "/channels");
+    e.op = op;
+    e.params = std::move(params);
+    history_->add_edit(std::move(e));
+  } catch (const std::exception& err) {
+    report(err.what());
+  }
+}
+
+void Editor::draw_stylegan_panel() {
+  if (!is_stylegan()) {
+    ImGui::TextWrapped("Truncation, noise and W+ edits are for StyleGAN2 models; this model has no mapping network.");
+    return;
+  }
+  const std::size_t num_ws = std::size_t(taps_.front().channels);
+  if (ws_rows_.size() != num_ws) ws_rows_.assign(num_ws, false);
+  if (probe::enabled()) {
+    probe::value("synthesis", session().synthesis.to_json());
+    std::vector<int> ticked;
+    for (std::size_t r = 0; r < num_ws; ++r) {
+      if (ws_rows_[r]) ticked.push_back(int(r));
+    }
+    probe::value("ws_rows", ticked);
+  }
+
+  // Synthesis settings: one undo step per slider drag.
+  SynthesisOptions o = session().synthesis;
+  float psi = float(o.truncation_psi);
+  ImGui::SetNextItemWidth(ImGui::GetFontSize() * 12);
+  if (ImGui::SliderFloat("Truncation psi", &psi, 0.0f, 1.5f, "%.2f")) {
+    o.truncation_psi = psi;
+    history_->set_synthesis(o, "truncation");
+  }
+  if (ImGui::IsItemDeactivated()) history_->end_gesture();
+  probe::item("sg/psi");
+  tip("w_avg + psi (w - w_avg): 1 = no truncation, lower = closer to the average image");
+  bool all_rows = !o.truncation_cutoff.has_value();
+  if (ImGui::Checkbox("All rows", &all_rows)) {
+    o.truncation_cutoff = all_rows ? std::nullopt : std::optional<std::int64_t>(std::int64_t(num_ws / 2));
+    history_->set_synthesis(o);
+  }
+  tip("Truncate every W+ row, or only the first rows (the coarse styles)");
+  if (o.truncation_cutoff) {
+    ImGui::SameLine();
+    int cutoff = int(*o.truncation_cutoff);
+    ImGui::SetNextItemWidth(ImGui::GetFontSize() * 7);
+    if (ImGui::SliderInt("first rows", &cutoff, 0, int(num_ws))) {
+      o.truncation_cutoff = cutoff;
+      history_->set_synthesis(o, "cutoff");
+    }
+    if (ImGui::IsItemDeactivated()) history_->end_gesture();
+  }
+  ImGui::SetNextItemWidth(ImGui::GetFontSize() * 7);
+  const bool open = ImGui::BeginCombo("Noise", noise_mode_name(o.noise_mode));
+  probe::item("sg/noise");
+  tip("const: the model's stored noise maps; random: fresh noise from the noise seed; none: no noise");
+  if (open) {
+    for (NoiseMode m : {NoiseMode::Const, NoiseMode::Random, NoiseMode::None}) {
+      if (ImGui::Selectable(noise_mode_name(m), m == o.noise_mode) && m != o.noise_mode) {
+        o.noise_mode = m;
+        history_->set_synthesis(o);
+      }
+      probe::item(std::string("sg/noise/") + noise_mode_name(m));
+    }
+    ImGui::EndCombo();
+  }
+  if (o.noise_mode == NoiseMode::Random) {
+    ImGui::SameLine();
+    std::uint64_t seed = o.noise_seed;
+    const std::uint64_t step = 1;
+    ImGui::SetNextItemWidth(ImGui::GetFontSize() * 7);
+    if (ImGui::InputScalar("noise seed", ImGuiDataType_U64, &seed, &step, nullptr, "%llu")) {
+      o.noise_seed = seed;
+      history_->set_synthesis(o, "noise-seed");
+    }
+    if (ImGui::IsItemDeactivated()) history_->end_gesture();
+  }
+
+  ImGui::Separator();
+  ImGui::TextUnformatted("W+ rows");
+  ImGui::TextDisabled("Tick rows, then mix them from another seed or edit them. Each action is an edit at 'mapping'.");
+  if (ImGui::SmallButton("All")) std::fill(ws_rows_.begin(), ws_rows_.end(), true);
+  ImGui::SameLine();
+  if (ImGui::SmallButton("None")) std::fill(ws_rows_.begin(), ws_rows_.end(), false);
+  ImGui::SameLine();
+  if (ImGui::SmallButton("Coarse")) {
+    for (std::size_t r = 0; r < num_ws; ++r) ws_rows_[r] = row_resolution(r) <= 8;
+  }
+  tip("Rows styling 4x4 and 8x8: pose, face shape");
+  ImGui::SameLine();
+  if (ImGui::SmallButton("Middle")) {
+    for (std::size_t r = 0; r < num_ws; ++r) ws_rows_[r] = row_resolution(r) >= 16 && row_resolution(r) <= 32;
+  }
+  tip("Rows styling 16x16 and 32x32: features, hair style");
+  ImGui::SameLine();
+  if (ImGui::SmallButton("Fine")) {
+    for (std::size_t r = 0; r < num_ws; ++r) ws_rows_[r] = row_resolution(r) >= 64;
+  }
+  tip("Rows styling 64x64 and up: colours, micro-structure");
+  const int per_line = std::max(1, int(ImGui::GetContentRegionAvail().x / (ImGui::GetFontSize() * 4.2f)));
+  for (std::size_t r = 0; r < num_ws; ++r) {
+    char label[32];
+    std::snprintf(label, sizeof label, "%zu##row", r);
+    bool on = ws_rows_[r];
+    if (r % std::size_t(per_line) != 0) ImGui::SameLine();
+    if (ImGui::Checkbox(label, &on)) ws_rows_[r] = on;
+    probe::item("sg/row/" + std::to_string(r));
+    if (ImGui::IsItemHovered()) {
+      const int res = row_resolution(r);
+      ImGui::SetTooltip("W+ row %zu: styles the %dx%d layers%s", r, res, res, r + 1 == num_ws ? " (the last ToRGB)" : "");
+    }
+  }
+
+  std::uint64_t other = mix_seed_;
+  const std::uint64_t step = 1;
+  ImGui::SetNextItemWidth(ImGui::GetFontSize() * 8);
+  if (ImGui::InputScalar("Other seed", ImGuiDataType_U64, &other, &step, nullptr, "%llu")) mix_seed_ = other;
+  probe::item("sg/other-seed");
+  tip("The second latent that style mixing, swapping and interpolation take from");
+  if (ImGui::Button("Style mix")) add_w_edit("style_mix", {{"seed", mix_seed_}});
+  probe::item("sg/mix");
+  tip("The ticked rows come from the other seed's W+");
+  ImGui::SameLine();
+  if (ImGui::Button("Swap")) add_w_edit("w_swap", {{"seed", mix_seed_}, {"show", "other"}});
+  tip("Show the other seed with this latent's ticked rows");
+  ImGui::SameLine();
+  ImGui::SetNextItemWidth(ImGui::GetFontSize() * 6);
+  ImGui::SliderFloat("##pos", &interp_position_, 0.0f, 1.0f, "t %.2f");
+  ImGui::SameLine();
+  if (ImGui::Button("Interpolate")) add_w_edit("interpolate", {{"seed", mix_seed_}, {"position", interp_position_}, {"space", "w"}});
+  tip("Lerp the ticked rows towards the other seed's W (the position can be tuned in the edit stack; space z slerps z)");
+  if (ImGui::Button("Negate")) add_w_edit("w_negate", {{"about", "average"}});
+  tip("Reflect the ticked rows through the average W");
+  ImGui::SameLine();
+  ImGui::SetNextItemWidth(ImGui::GetFontSize() * 6);
+  ImGui::SliderFloat("##noise", &w_noise_strength_, 0.0f, 4.0f, "sd %.2f");
+  ImGui::SameLine();
+  if (ImGui::Button("Add noise")) add_w_edit("w_noise", {{"strength", w_noise_strength_}, {"seed", mix_seed_}});
+  tip("Add seeded Gaussian noise to the ticked rows");
+}
+
+}  // namespace actmap::app
