@@ -62,7 +62,8 @@ struct ModelCard {
 ModelCard parse_model_card(const std::string& json_text, const std::string& path);
 ModelCard load_model_card(const std::string& path);
 
-// The weights file: relative to the card first, then in each directory of ACTMAP_MODEL_PATH.
+// The weights file: relative to the card first, then in each directory of ACTMAP_MODEL_PATH, then in
+// the cache of fetched models (model_cache_dir() in registry.h).
 std::string resolve_weights_path(const ModelCard& card);
 
 // Where each stage of a layer-list generator ends and the tap it produces. Shapes are inferred
@@ -84,7 +85,7 @@ namespace actmap {
 bool is_card_path(const std::string& name_or_path);
 
 // A card given by path, or by name ("ffhq64-vae" -> ffhq64-vae.json) searched in the directories
-// of ACTMAP_MODEL_PATH and then in actmap's own models/ directory.
+// of ACTMAP_MODEL_PATH, then in actmap's own models/ directory, then in the cache of fetched models.
 std::string find_model_card(const std::string& name_or_path);
 
 // Directories searched for cards by name, in order.

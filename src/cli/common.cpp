@@ -1,6 +1,10 @@
 #include <algorithm>
+#include <csignal>
+#include <cstdio>
+#include <iostream>
 
 #include <CLI/CLI.hpp>
+#include <unistd.h>
 
 #include "actmap/device.h"
 #include "cli_common.h"
@@ -31,6 +35,53 @@ std::shared_ptr<const Generator> open_model(const ModelOptions& opts) {
   set_cpu_threads(opts.threads);
   check_device(opts.device);
   return load_generator(load_model_card(find_model_card(opts.model)), opts.device);
+}
+
+namespace {
+std::atomic<int> g_stop_signal{0};  // lock-free, so the handler may set it
+extern "C" void on_stop_signal(int sig) { g_stop_signal.store(sig); }
+}  // namespace
+
+const std::atomic<int>& install_stop_handlers() {
+  struct sigaction sa {};
+  sa.sa_handler = on_stop_signal;
+  sa.sa_flags = SA_RESETHAND;  // a second signal takes the default action: the process ends
+  sigemptyset(&sa.sa_mask);
+  sigaction(SIGINT, &sa, nullptr);
+  sigaction(SIGTERM, &sa, nullptr);
+  return g_stop_signal;
+}
+
+std::string clock_text(double seconds) {
+  const long s = static_cast<long>(seconds + 0.5);
+  char buf[32];
+  if (s >= 3600) std::snprintf(buf, sizeof buf, "%ld:%02ld:%02ld", s / 3600, s / 60 % 60, s % 60);
+  else std::snprintf(buf, sizeof buf, "%ld:%02ld", s / 60, s % 60);
+  return buf;
+}
+
+std::string progress_bar(double fraction, int width) {
+  const int filled = static_cast<int>(width * std::clamp(fraction, 0.0, 1.0));
+  return "[" + std::string(static_cast<std::size_t>(filled), '#') + std::string(static_cast<std::size_t>(width - filled), '.') + "]";
+}
+
+ProgressLine::ProgressLine() : tty_(::isatty(STDERR_FILENO) == 1) {}
+
+bool ProgressLine::due(bool last) const {
+  const auto interval = tty_ ? std::chrono::milliseconds(200) : std::chrono::milliseconds(5000);
+  return last || std::chrono::steady_clock::now() - last_ >= interval;
+}
+
+void ProgressLine::show(const std::string& text, bool last) {
+  last_ = std::chrono::steady_clock::now();
+  open_line_ = tty_ && !last;
+  if (tty_) std::cerr << "\r" << text << "\x1b[K" << (open_line_ ? "" : "\n") << std::flush;
+  else std::cerr << text << "\n" << std::flush;
+}
+
+void ProgressLine::finish() {
+  if (open_line_) std::cerr << "\n";
+  open_line_ = false;
 }
 
 }  // namespace actmap::cli

@@ -10,6 +10,7 @@
 #include "actmap/error.h"
 #include "actmap/json_text.h"
 #include "actmap/files.h"
+#include "actmap/registry.h"
 
 namespace fs = std::filesystem;
 using nlohmann::json;
@@ -344,6 +345,20 @@ std::vector<std::string> model_search_path() {
   return dirs;
 }
 
+namespace {
+// Whether the default registry lists a model of this name (for a hint; a bad registry is no error here).
+bool registry_lists(const std::string& name) {
+  try {
+    const Registry registry = load_registry(default_registry_path());
+    for (const auto& e : registry.models) {
+      if (e.name == name) return true;
+    }
+  } catch (const Error&) {
+  }
+  return false;
+}
+}  // namespace
+
 std::string resolve_weights_path(const ModelCard& card) {
   const fs::path rel(card.weights_path);
   std::vector<fs::path> tried;
@@ -352,6 +367,11 @@ std::string resolve_weights_path(const ModelCard& card) {
   } else {
     tried.push_back(card.path.empty() ? rel : fs::path(card.path).parent_path() / rel);
     for (const auto& dir : model_search_path()) tried.push_back(fs::path(dir) / rel);
+    try {
+      tried.push_back(fs::path(model_cache_dir()) / rel);  // models fetched from the registry
+    } catch (const Error&) {
+      // No cache directory (no HOME): nothing was fetched.
+    }
   }
   for (const auto& p : tried) {
     std::error_code ec;
@@ -360,7 +380,9 @@ std::string resolve_weights_path(const ModelCard& card) {
   std::string msg = (card.path.empty() ? card.name : card.path) + ": weights file '" + card.weights_path +
                     "' not found; looked in:";
   for (const auto& p : tried) msg += "\n  " + p.string();
-  if (!rel.is_absolute() && model_search_path().empty()) {
+  if (!rel.is_absolute() && registry_lists(card.name)) {
+    msg += "\n(download it with: actmap-cli fetch " + card.name + ")";
+  } else if (!rel.is_absolute() && model_search_path().empty()) {
     msg += "\n(set ACTMAP_MODEL_PATH to the directories holding model weights, separated by ':')";
   }
   throw Error(msg);
@@ -497,6 +519,10 @@ std::vector<std::string> model_card_dirs() {
 #ifdef ACTMAP_SOURCE_MODELS_DIR
   dirs.emplace_back(ACTMAP_SOURCE_MODELS_DIR);
 #endif
+  try {
+    dirs.push_back(model_cache_dir());  // cards of fetched models, last: actmap's own cards win
+  } catch (const Error&) {
+  }
   return dirs;
 }
 
