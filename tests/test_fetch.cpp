@@ -2,9 +2,8 @@
 // (tests/net/http_test_server.py, started by each test that needs it).
 #include <atomic>
 #include <chrono>
-#include <cstdio>
-#include <filesystem>
 #include <csignal>
+#include <filesystem>
 #include <functional>
 
 
@@ -187,6 +186,48 @@ TEST_F(Fetch, OfflineFailsFastWithAClearMessage) {
 TEST_F(Fetch, HttpErrorNamesTheStatus) {
   const Registry reg = registry("ok", {{"url", server_->url("ok", "missing.safetensors")}});
   test::expect_error([&] { fetch_model(reg, "fetchtest"); }, {"missing.safetensors", "HTTP 404"});
+}
+
+// actmap-cli fetch as a user runs it: --list, fetch, then the model renders by name.
+TEST_F(Fetch, CliListsFetchesAndRenders) {
+  registry("ok");
+  const std::string cli = std::string(ACTMAP_CLI_PATH) + " ";
+  const std::string reg = " --registry " + dir_ + "/registry/registry.json";
+  test::CommandRun r = test::run_command(cli + "fetch --list" + reg + " 2>&1");
+  ASSERT_EQ(r.code, 0) << r.out;
+  EXPECT_NE(r.out.find("fetchtest"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("no (actmap-cli fetch fetchtest)"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find(dir_ + "/cache/actmap/models"), std::string::npos) << r.out;
+
+  r = test::run_command(cli + "fetch fetchtest" + reg + " 2>&1");
+  ASSERT_EQ(r.code, 0) << r.out;
+  EXPECT_NE(r.out.find("100%"), std::string::npos) << r.out;  // the progress line's last state
+  EXPECT_NE(r.out.find("fetched fetchtest"), std::string::npos) << r.out;
+  r = test::run_command(cli + "render --model fetchtest --seed 3 -o " + dir_ + "/out.png 2>&1");
+  ASSERT_EQ(r.code, 0) << r.out;
+  EXPECT_EQ(read_image(dir_ + "/out.png").width, 32);
+}
+
+// Ctrl+C during a download keeps the partial file, says so, exits 130; the same command resumes.
+TEST_F(Fetch, CliInterruptKeepsAResumablePart) {
+  registry("slow-25000");  // the 69 KB file takes about 2.8 s
+  const std::string cmd = std::string(ACTMAP_CLI_PATH) + " fetch fetchtest --registry " + dir_ + "/registry/registry.json";
+  const test::CommandRun r =
+      test::run_command("sh -c '" + cmd + " & pid=$!; sleep 1.5; kill -INT $pid; wait $pid; echo exit=$?' 2>&1");
+  EXPECT_NE(r.out.find("exit=130"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("interrupted; the partial download " + cached("fetchtest/weights.safetensors.part") +
+                       " is kept: run the same command to resume"),
+            std::string::npos)
+      << r.out;
+  const auto kept = fs::file_size(cached("fetchtest/weights.safetensors.part"));
+  EXPECT_GT(kept, 0u);
+  EXPECT_LT(kept, served().size());
+  // Resuming at full speed: a registry whose address serves without delay.
+  registry("ok");
+  const test::CommandRun again = test::run_command(cmd + " 2>&1");
+  ASSERT_EQ(again.code, 0) << again.out;
+  EXPECT_NE(again.out.find("resumed from"), std::string::npos) << again.out;
+  EXPECT_EQ(read_file_bytes(cached("fetchtest/weights.safetensors")), served());
 }
 
 // The pytorch path runs the real importer on the shared celeba32 checkpoint and compares with the

@@ -3,6 +3,7 @@
 #pragma once
 
 #include <csignal>
+#include <cstdio>
 #include <cstdlib>
 #include <fstream>
 #include <optional>
@@ -19,6 +20,24 @@
 #include <nlohmann/json.hpp>
 
 namespace actmap::test {
+
+struct CommandRun {
+  int code = -1;
+  std::string out;  // stdout (redirect stderr into it with 2>&1)
+};
+
+// Runs a shell command line and captures its stdout.
+inline CommandRun run_command(const std::string& command) {
+  CommandRun r;
+  FILE* p = ::popen(command.c_str(), "r");
+  if (!p) return r;
+  char buf[4096];
+  std::size_t n;
+  while ((n = std::fread(buf, 1, sizeof buf, p)) > 0) r.out.append(buf, n);
+  const int status = ::pclose(p);
+  r.code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+  return r;
+}
 
 // Sets an environment variable for one test and restores it after.
 class EnvVar {
