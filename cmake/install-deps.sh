@@ -27,6 +27,7 @@ pkgs=(
   libtorch-dev            # LibTorch 1.13, CPU
   libopenblas0-pthread    # replaces reference BLAS: LibTorch convolutions >10x faster
   nlohmann-json3-dev libstb-dev libcli11-dev
+  libcurl4-openssl-dev    # actmap-cli fetch: downloads of registry models
   python3-jsonschema      # checks assets/session.schema.json and the example sessions
   libgtest-dev googletest
   ffmpeg                  # animate: GIF and MP4 output (and ffprobe for the tests)

@@ -10,35 +10,23 @@
 #include "actmap/generator.h"
 #include "actmap/image.h"
 #include "actmap/session.h"
+#include "test_net.h"
 #include "test_util.h"
 
 namespace actmap {
 namespace {
 
-struct CliRun {
-  int code;
-  std::string out;  // stdout and stderr together
-};
+using CliRun = test::CommandRun;
 
 // A shell command line as is (its own redirections), stdout captured.
-CliRun cli_shell(const std::string& command) {
-  FILE* p = popen(command.c_str(), "r");
-  CliRun r{-1, ""};
-  if (!p) return r;
-  std::array<char, 4096> buf;
-  std::size_t n;
-  while ((n = fread(buf.data(), 1, buf.size(), p)) > 0) r.out.append(buf.data(), n);
-  const int status = pclose(p);
-  r.code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-  return r;
-}
+CliRun cli_shell(const std::string& command) { return test::run_command(command); }
 
 CliRun cli(const std::string& args) { return cli_shell(std::string(ACTMAP_CLI_PATH) + " " + args + " 2>&1"); }
 
 const std::string kCard = test::fixture("dcgan64/card.json");
 
 TEST(Cli, HelpForEveryCommand) {
-  for (const char* c : {"", "layers", "render", "bench", "check", "ops", "train", "cluster", "dissect", "animate"}) {
+  for (const char* c : {"", "layers", "render", "bench", "check", "ops", "train", "cluster", "dissect", "animate", "fetch"}) {
     const CliRun r = cli(std::string(c) + " --help");
     EXPECT_EQ(r.code, 0) << c;
     EXPECT_NE(r.out.find("--"), std::string::npos) << c;

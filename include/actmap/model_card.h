@@ -73,6 +73,12 @@ struct ModelCard {
   double output_low = -1.0, output_high = 1.0;  // generator output range mapped to [0, 1] pixels
   std::string weights_path;    // as written in the card
   std::string weights_sha256;  // optional; checked with a warning on mismatch
+  // Every hash the card accepts ("sha256" may list several: the same tensors written by different
+  // tools, e.g. the original conversion and actmap-cli fetch's import); weights_sha256 is the first.
+  std::vector<std::string> weights_sha256_accepted;
+
+  // Warns (actmap::warn) when the card lists hashes and `actual` is none of them.
+  void check_weights_sha256(const std::string& actual, const std::string& file) const;
   std::vector<LayerSpec> layers;                 // dcgan and sequential families
   std::map<std::string, std::string> tap_names;  // default tap name -> display name
   std::optional<StyleGAN2Config> stylegan2;      // stylegan2 family
@@ -83,7 +89,8 @@ struct ModelCard {
 ModelCard parse_model_card(const std::string& json_text, const std::string& path);
 ModelCard load_model_card(const std::string& path);
 
-// The weights file: relative to the card first, then in each directory of ACTMAP_MODEL_PATH.
+// The weights file: relative to the card first, then in each directory of ACTMAP_MODEL_PATH, then in
+// the cache of fetched models (model_cache_dir() in registry.h).
 std::string resolve_weights_path(const ModelCard& card);
 
 // Where each stage of a generator ends and the tap it produces. Shapes are inferred from the
@@ -111,7 +118,7 @@ namespace actmap {
 bool is_card_path(const std::string& name_or_path);
 
 // A card given by path, or by name ("ffhq64-vae" -> ffhq64-vae.json) searched in the directories
-// of ACTMAP_MODEL_PATH and then in actmap's own models/ directory.
+// of ACTMAP_MODEL_PATH, then in actmap's own models/ directory, then in the cache of fetched models.
 std::string find_model_card(const std::string& name_or_path);
 
 // Directories searched for cards by name, in order.

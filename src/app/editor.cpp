@@ -139,6 +139,7 @@ void Editor::frame() {
   ImGui::End();
 
   draw_prompts();
+  draw_download_window();
   submit_if_needed();
   tick_autosave();
 
@@ -245,7 +246,8 @@ bool Editor::settled() const {
 }
 
 bool Editor::wants_continuous_frames() const {
-  return worker_.busy() || jobs_running() || awaiting_present_.has_value() || predict_now_ || ImGui::IsAnyMouseDown() ||
+  return worker_.busy() || jobs_running() || download_.running() || download_window_ || awaiting_present_.has_value() ||
+         predict_now_ || ImGui::IsAnyMouseDown() ||
          (status_time_ > 0 && ImGui::GetTime() - status_time_ < 6.0);
 }
 

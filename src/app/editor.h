@@ -22,6 +22,7 @@
 #include "app_files.h"
 #include "background_job.h"
 #include "file_browser.h"
+#include "model_download.h"
 #include "texture.h"
 
 namespace actmap::app {
@@ -87,8 +88,9 @@ class Editor {
   void handle_keys();
   void check_recovery();
   void tick_autosave();
-  void refresh_models();     // models_: the cards with their weights at hand
+  void refresh_models();     // models_: the cards with their weights at hand; downloadable_
   void draw_model_items();   // models_ as menu items (the Model menu and the model combo)
+  void draw_download_window();  // progress, Cancel and errors of a registry download
   std::string default_model();
 
   // Rendering (editor.cpp).
@@ -138,6 +140,12 @@ class Editor {
   std::unique_ptr<Autosaver> autosaver_;
   std::vector<std::string> extra_models_;  // cards opened or dropped this run
   std::vector<std::string> models_;        // read from disk when a model menu opens
+  Registry registry_;                      // models/registry.json (or ACTMAP_REGISTRY), read with models_
+  std::vector<RegistryEntry> downloadable_;  // the registry's models whose weights are not at hand
+  std::string registry_error_;
+  ModelDownload download_;
+  bool download_window_ = false;
+  std::string announced_download_;  // the finished download already reported
 
   // View state.
   std::size_t tap_ = 0;

@@ -34,7 +34,8 @@ void Editor::draw_model_panel() {
     draw_model_items();
     ImGui::EndCombo();
   }
-  help_marker("Models found in models/ and on ACTMAP_MODEL_PATH, and cards opened or dropped on the window. "
+  help_marker("Models found in models/, on ACTMAP_MODEL_PATH and among downloaded ones, and cards opened or dropped "
+              "on the window; models of the registry not yet here can be downloaded from this list. "
               "Switching starts a new session on that model.");
   if (!card_error_.empty()) {
     ImGui::PushStyleColor(ImGuiCol_Text, IM_COL32(255, 110, 110, 255));

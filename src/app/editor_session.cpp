@@ -1,6 +1,9 @@
 // Sessions and files: new, open, save, recent files, drops, the unsaved-changes prompt, autosave
 // and recovery, menus and keys.
 #include <algorithm>
+#include <cmath>
+#include <cstdio>
+#include <cstring>
 #include <ctime>
 #include <filesystem>
 #include <fstream>
@@ -81,6 +84,17 @@ void Editor::refresh_models() {
     for (const auto& c : cards) consider(c);
   }
   models_ = std::move(out);
+
+  downloadable_.clear();
+  registry_error_.clear();
+  try {
+    registry_ = load_registry(default_registry_path());
+    for (const auto& m : registry_status(registry_)) {
+      if (m.weights.empty()) downloadable_.push_back(m.entry);
+    }
+  } catch (const std::exception& e) {
+    registry_error_ = e.what();
+  }
 }
 
 void Editor::draw_model_items() {
@@ -90,11 +104,122 @@ void Editor::draw_model_items() {
     if (ImGui::MenuItem(fs::path(card).stem().string().c_str(), nullptr, normalize_path(card) == current)) {
       new_session(card);
     }
+    probe::item("model/" + fs::path(card).stem().string());
     if (ImGui::IsItemHovered()) ImGui::SetTooltip("%s", card.c_str());
+  }
+  if (!downloadable_.empty() || !registry_error_.empty()) ImGui::Separator();
+  const bool busy = download_.running();
+  for (const auto& m : downloadable_) {
+    char label[256];
+    std::snprintf(label, sizeof label, "Download %s (%.1f MB, %s)...", m.name.c_str(), static_cast<double>(m.size) / 1e6,
+                  m.license.c_str());
+    if (ImGui::MenuItem(label, nullptr, false, !busy)) {
+      download_.start(registry_, m.name);
+      download_window_ = true;
+    }
+    probe::item("download/" + m.name);
+    if (ImGui::IsItemHovered(ImGuiHoveredFlags_AllowWhenDisabled)) {
+      ImGui::SetTooltip("%s\n%s\ninto %s", m.description.c_str(), m.url.c_str(), model_cache_dir().c_str());
+    }
+  }
+  if (!registry_error_.empty()) {
+    ImGui::MenuItem("Model registry unreadable", nullptr, false, false);
+    if (ImGui::IsItemHovered(ImGuiHoveredFlags_AllowWhenDisabled)) ImGui::SetTooltip("%s", registry_error_.c_str());
   }
   ImGui::Separator();
   if (ImGui::MenuItem("Open model card...")) {
     browser_.open(kOpenCard, FileBrowser::Mode::Open, dir_of(session().card_path), "", {".json"});
+  }
+}
+
+void Editor::draw_download_window() {
+  const ModelDownload::State s = download_.state();
+  const char* phase = s.phase == ModelDownload::Phase::Running     ? "running"
+                      : s.phase == ModelDownload::Phase::Done      ? "done"
+                      : s.phase == ModelDownload::Phase::Failed    ? "failed"
+                      : s.phase == ModelDownload::Phase::Cancelled ? "cancelled"
+                                                                   : "idle";
+  probe::value("download", phase);
+  probe::value("download_bytes", s.progress.bytes);
+  probe::value("download_error", s.error);
+  if (s.phase == ModelDownload::Phase::Done && s.name != announced_download_) {
+    announced_download_ = s.name;  // once per finished download
+    refresh_models();
+    report("downloaded " + s.name + " (size and sha256 verified): " + s.card);
+  }
+  if (!download_window_) return;
+  ImGui::SetNextWindowPos(ImGui::GetMainViewport()->GetCenter(), ImGuiCond_Appearing, ImVec2(0.5f, 0.5f));
+  ImGui::SetNextWindowSize(ImVec2(ImGui::GetFontSize() * 30, 0), ImGuiCond_Appearing);
+  const ImGuiWindowFlags flags = ImGuiWindowFlags_NoCollapse | ImGuiWindowFlags_NoSavedSettings | ImGuiWindowFlags_AlwaysAutoResize;
+  if (!ImGui::Begin("Download model", nullptr, flags)) return ImGui::End();
+  ImGui::Text("%s", s.name.c_str());
+  const double total = static_cast<double>(s.progress.total), got = static_cast<double>(s.progress.bytes);
+  // "1.2 / 3.5 MB" (or kB for small files), then what happens now.
+  const double unit = total >= 1e6 ? 1e6 : 1e3;
+  char amount[64] = "";
+  std::snprintf(amount, sizeof amount, "%.1f / %.1f %s", got / unit, total / unit, unit == 1e6 ? "MB" : "kB");
+  char overlay[160] = "connecting...";
+  switch (s.phase) {
+    case ModelDownload::Phase::Running:
+      if (s.progress.stage == FetchProgress::Stage::Verify) {
+        std::snprintf(overlay, sizeof overlay, "checking size and sha256");
+      } else if (s.progress.stage == FetchProgress::Stage::Import) {
+        std::snprintf(overlay, sizeof overlay, "importing the checkpoint");
+      } else if (total > 0) {
+        std::snprintf(overlay, sizeof overlay, "%s  %.2f MB/s  ETA %s", amount, s.progress.bytes_per_second / 1e6,
+                      s.progress.eta_seconds < 0 ? "-" : (std::to_string(std::lround(s.progress.eta_seconds)) + " s").c_str());
+      }
+      break;
+    case ModelDownload::Phase::Done: std::snprintf(overlay, sizeof overlay, "%s  verified", amount); break;
+    case ModelDownload::Phase::Failed: std::snprintf(overlay, sizeof overlay, "failed"); break;
+    case ModelDownload::Phase::Cancelled: std::snprintf(overlay, sizeof overlay, "%s  cancelled", amount); break;
+    case ModelDownload::Phase::Idle: break;
+  }
+  ImGui::ProgressBar(total > 0 ? static_cast<float>(got / total) : 0.0f, ImVec2(ImGui::GetFontSize() * 28, 0), overlay);
+  probe::item("download/progress");
+  bool close = false;
+  switch (s.phase) {
+    case ModelDownload::Phase::Running:
+      if (ImGui::Button("Cancel")) download_.cancel();
+      probe::item("download/cancel");
+      break;
+    case ModelDownload::Phase::Done:
+      ImGui::TextWrapped("Downloaded and verified. The model is in the Model menu.");
+      if (ImGui::Button("Open it")) {
+        close = true;
+        new_session(s.card);
+      }
+      probe::item("download/open");
+      ImGui::SameLine();
+      close |= ImGui::Button("Close");
+      probe::item("download/close");
+      break;
+    case ModelDownload::Phase::Failed:
+      ImGui::PushStyleColor(ImGuiCol_Text, IM_COL32(255, 110, 110, 255));
+      ImGui::PushTextWrapPos(ImGui::GetFontSize() * 28);
+      ImGui::TextUnformatted(s.error.c_str());
+      ImGui::PopTextWrapPos();
+      ImGui::PopStyleColor();
+      probe::item("download/error");
+      close = ImGui::Button("Close");
+      probe::item("download/close");
+      break;
+    case ModelDownload::Phase::Cancelled:
+      ImGui::PushTextWrapPos(ImGui::GetFontSize() * 28);
+      ImGui::TextWrapped("Cancelled. The partial file is kept; downloading again resumes it:\n%s", s.part.c_str());
+      ImGui::PopTextWrapPos();
+      close = ImGui::Button("Close");
+      probe::item("download/close");
+      break;
+    case ModelDownload::Phase::Idle:
+      close = true;
+      break;
+  }
+  ImGui::End();
+  if (close) {
+    download_window_ = false;
+    download_.dismiss();
+    announced_download_.clear();
   }
 }
 
@@ -322,7 +447,9 @@ void Editor::draw_menu() {
     if (ImGui::MenuItem("Redo", "Ctrl+Shift+Z / Ctrl+Y", false, history_->can_redo())) history_->redo();
     ImGui::EndMenu();
   }
-  if (ImGui::BeginMenu("Model")) {
+  const bool model_menu = ImGui::BeginMenu("Model");
+  probe::item("menu/model");
+  if (model_menu) {
     draw_model_items();
     ImGui::EndMenu();
   }

@@ -1,6 +1,7 @@
 // Shared pieces of actmap-cli's subcommands.
 #pragma once
 
+#include <atomic>
 #include <chrono>
 #include <cstdint>
 #include <memory>
@@ -35,24 +36,44 @@ std::shared_ptr<const Generator> open_model(const ModelOptions& opts);
 // The generator of the card a loaded session names, with opts' device and threads.
 std::shared_ptr<const Generator> open_session_model(const Session& session, const ModelOptions& opts);
 
-// "1:05" or "1:02:03".
+// "M:SS", or "H:MM:SS" from an hour up.
 std::string clock_text(double seconds);
+// "[######..........]": `fraction` (0 to 1) of `width` characters filled.
+std::string progress_bar(double fraction, int width = 24);
 
-// A progress bar on stderr: redrawn in place on a terminal, a line every few seconds otherwise.
-// Use as a ProgressFn through std::ref.
+// A progress line on stderr: redrawn in place on a terminal (at most every 200 ms), else printed
+// every 5 s. `last` marks the final state of the line, always shown and then ended.
+class ProgressLine {
+ public:
+  ProgressLine();
+  bool due(bool last) const;  // whether show() would print now (so callers format only then)
+  void show(const std::string& text, bool last);
+  void finish();  // ends a line left open for redrawing, before other messages
+
+ private:
+  bool tty_;
+  bool open_line_ = false;
+  std::chrono::steady_clock::time_point last_{};
+};
+
+// "label [####....] done/total  elapsed  ETA": a ProgressLine for counted work. Use as a
+// ProgressFn through std::ref.
 class ProgressBar {
  public:
   explicit ProgressBar(std::string label);
   ~ProgressBar() { finish(); }
   bool operator()(std::int64_t done, std::int64_t total);
-  void finish();  // ends a line left open, before other output
+  void finish() { line_.finish(); }
 
  private:
   std::string label_;
-  bool tty_;
-  bool open_line_ = false;
-  std::chrono::steady_clock::time_point start_, last_{};
+  ProgressLine line_;
+  std::chrono::steady_clock::time_point start_;
 };
+
+// The first Ctrl+C (SIGINT) or SIGTERM sets the returned flag to the signal's number, for the
+// command to stop cleanly at its next check; a second one ends the process at once.
+const std::atomic<int>& install_stop_handlers();
 
 // The per-seed outputs of a session or model over a seed range "A-B" (or "N").
 struct SeedRange {
@@ -70,5 +91,6 @@ void register_dissect(CLI::App& app);
 void register_animate(CLI::App& app);
 // `argv` is recorded in the trained card and used for the resume hint.
 void register_train(CLI::App& app, const std::vector<std::string>& argv);
+void register_fetch(CLI::App& app);
 
 }  // namespace actmap::cli

@@ -1,12 +1,9 @@
 // actmap-cli train: train a DCGAN-family generator on a folder of images (src/core/train.cpp).
-#include <atomic>
-#include <chrono>
 #include <csignal>
 #include <cstdio>
 #include <iostream>
 
 #include <CLI/CLI.hpp>
-#include <unistd.h>
 
 #include "actmap/device.h"
 #include "actmap/error.h"
@@ -15,21 +12,6 @@
 
 namespace actmap::cli {
 namespace {
-
-std::atomic<int> g_stop_signal{0};  // lock-free, so the handler may set it
-
-// The first Ctrl+C or SIGTERM asks for a checkpoint at the next step boundary; SA_RESETHAND makes
-// a second one end the process at once.
-extern "C" void on_stop_signal(int sig) { g_stop_signal.store(sig); }
-
-void install_stop_handlers() {
-  struct sigaction sa {};
-  sa.sa_handler = on_stop_signal;
-  sa.sa_flags = SA_RESETHAND;
-  sigemptyset(&sa.sa_mask);
-  sigaction(SIGINT, &sa, nullptr);
-  sigaction(SIGTERM, &sa, nullptr);
-}
 
 std::string shell_quote(const std::string& s) {
   const bool plain = !s.empty() && s.find_first_not_of("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
@@ -58,36 +40,23 @@ std::string resume_command(std::vector<std::string> args, const std::string& che
   return join_command(args);
 }
 
-// One line per epoch on stderr: redrawn in place on a terminal, else printed every few seconds.
+// One line per epoch on stderr (see ProgressLine).
 class ProgressPrinter {
  public:
   void operator()(const TrainProgress& p) {
-    const auto now = std::chrono::steady_clock::now();
-    const auto interval = tty_ ? std::chrono::milliseconds(200) : std::chrono::milliseconds(5000);
-    if (!p.epoch_done && p.step != p.end_step && now - last_ < interval) return;
-    last_ = now;
-    const int width = 24;
-    const int filled = static_cast<int>(width * p.epoch_step / p.steps_per_epoch);
-    char line[256];
-    std::snprintf(line, sizeof line, "epoch %d/%d [%s%s] %lld/%lld  %.1f img/s  D %.3f  G %.3f  ETA %s", p.epoch,
-                  p.epochs, std::string(static_cast<std::size_t>(filled), '#').c_str(),
-                  std::string(static_cast<std::size_t>(width - filled), '.').c_str(),
+    const bool last = p.epoch_done || p.step == p.end_step;
+    if (!line_.due(last)) return;
+    char text[256];
+    std::snprintf(text, sizeof text, "epoch %d/%d %s %lld/%lld  %.1f img/s  D %.3f  G %.3f  ETA %s", p.epoch,
+                  p.epochs, progress_bar(double(p.epoch_step) / double(p.steps_per_epoch)).c_str(),
                   static_cast<long long>(p.epoch_step), static_cast<long long>(p.steps_per_epoch),
                   p.images_per_second, p.d_loss, p.g_loss, clock_text(p.eta_seconds).c_str());
-    open_line_ = tty_ && !(p.epoch_done || p.step == p.end_step);
-    if (tty_) std::cerr << "\r" << line << "\x1b[K" << (open_line_ ? "" : "\n") << std::flush;
-    else std::cerr << line << "\n" << std::flush;
+    line_.show(text, last);
   }
-  // Ends a line left open for redrawing, before other messages.
-  void finish() {
-    if (open_line_) std::cerr << "\n";
-    open_line_ = false;
-  }
+  void finish() { line_.finish(); }
 
  private:
-  bool tty_ = ::isatty(STDERR_FILENO) == 1;
-  bool open_line_ = false;
-  std::chrono::steady_clock::time_point last_{};
+  ProgressLine line_;
 };
 
 void report_unreadable(const TrainSummary& s) {
@@ -131,8 +100,7 @@ void register_train(CLI::App& app, const std::vector<std::string>& argv) {
       ->check(CLI::Range(1, 1024))->capture_default_str();
   cmd->callback([opts, argv] {
     opts->command_line = join_command(argv);
-    opts->stop = &g_stop_signal;
-    install_stop_handlers();
+    opts->stop = &install_stop_handlers();
     ProgressPrinter printer;
     TrainSummary s;
     try {

@@ -1,4 +1,5 @@
 #include <algorithm>
+#include <csignal>
 #include <cstdio>
 #include <iostream>
 
@@ -37,6 +38,21 @@ std::shared_ptr<const Generator> open_model(const ModelOptions& opts) {
   return load_generator(load_model_card(find_model_card(opts.model)), opts.device);
 }
 
+namespace {
+std::atomic<int> g_stop_signal{0};  // lock-free, so the handler may set it
+extern "C" void on_stop_signal(int sig) { g_stop_signal.store(sig); }
+}  // namespace
+
+const std::atomic<int>& install_stop_handlers() {
+  struct sigaction sa {};
+  sa.sa_handler = on_stop_signal;
+  sa.sa_flags = SA_RESETHAND;  // a second signal takes the default action: the process ends
+  sigemptyset(&sa.sa_mask);
+  sigaction(SIGINT, &sa, nullptr);
+  sigaction(SIGTERM, &sa, nullptr);
+  return g_stop_signal;
+}
+
 std::string clock_text(double seconds) {
   const long s = static_cast<long>(seconds + 0.5);
   char buf[32];
@@ -45,35 +61,19 @@ std::string clock_text(double seconds) {
   return buf;
 }
 
-ProgressBar::ProgressBar(std::string label)
-    : label_(std::move(label)), tty_(::isatty(STDERR_FILENO) == 1), start_(std::chrono::steady_clock::now()) {}
+ProgressBar::ProgressBar(std::string label) : label_(std::move(label)), start_(std::chrono::steady_clock::now()) {}
 
 bool ProgressBar::operator()(std::int64_t done, std::int64_t total) {
-  const auto now = std::chrono::steady_clock::now();
   const bool last = done >= total;
-  const auto interval = tty_ ? std::chrono::milliseconds(100) : std::chrono::milliseconds(5000);
-  if (!last && now - last_ < interval) return true;
-  if (!tty_ && !last && done == 0) return true;
-  last_ = now;
-  const int width = 24;
-  const int filled = total > 0 ? static_cast<int>(width * std::min(done, total) / total) : width;
-  const double elapsed = std::chrono::duration<double>(now - start_).count();
+  if (!line_.due(last)) return true;
+  const double elapsed = std::chrono::duration<double>(std::chrono::steady_clock::now() - start_).count();
   const double eta = done > 0 && total > done ? elapsed * double(total - done) / double(done) : 0.0;
-  char line[256];
-  std::snprintf(line, sizeof line, "%s [%s%s] %lld/%lld  %s%s", label_.c_str(),
-                std::string(static_cast<std::size_t>(filled), '#').c_str(),
-                std::string(static_cast<std::size_t>(width - filled), '.').c_str(), static_cast<long long>(done),
-                static_cast<long long>(total), clock_text(elapsed).c_str(),
-                last ? "" : ("  ETA " + clock_text(eta)).c_str());
-  open_line_ = tty_ && !last;
-  if (tty_) std::cerr << "\r" << line << "\x1b[K" << (open_line_ ? "" : "\n") << std::flush;
-  else std::cerr << line << "\n" << std::flush;
+  char text[256];
+  std::snprintf(text, sizeof text, "%s %s %lld/%lld  %s%s", label_.c_str(),
+                progress_bar(total > 0 ? double(done) / double(total) : 1.0).c_str(), static_cast<long long>(done),
+                static_cast<long long>(total), clock_text(elapsed).c_str(), last ? "" : ("  ETA " + clock_text(eta)).c_str());
+  line_.show(text, last);
   return true;
-}
-
-void ProgressBar::finish() {
-  if (open_line_) std::cerr << "\n" << std::flush;
-  open_line_ = false;
 }
 
 SeedRange parse_seed_range(const std::string& text) {
@@ -84,6 +84,30 @@ SeedRange parse_seed_range(const std::string& text) {
   if (digits && n == 2 && a <= b && b - a < 100000) return {a, b};
   if (digits && n == 1 && text.find('-') == std::string::npos) return {a, a};
   throw Error("--seeds: expected A-B with A <= B (at most 100000 seeds), got '" + text + "'");
+}
+
+std::string progress_bar(double fraction, int width) {
+  const int filled = static_cast<int>(width * std::clamp(fraction, 0.0, 1.0));
+  return "[" + std::string(static_cast<std::size_t>(filled), '#') + std::string(static_cast<std::size_t>(width - filled), '.') + "]";
+}
+
+ProgressLine::ProgressLine() : tty_(::isatty(STDERR_FILENO) == 1) {}
+
+bool ProgressLine::due(bool last) const {
+  const auto interval = tty_ ? std::chrono::milliseconds(200) : std::chrono::milliseconds(5000);
+  return last || std::chrono::steady_clock::now() - last_ >= interval;
+}
+
+void ProgressLine::show(const std::string& text, bool last) {
+  last_ = std::chrono::steady_clock::now();
+  open_line_ = tty_ && !last;
+  if (tty_) std::cerr << "\r" << text << "\x1b[K" << (open_line_ ? "" : "\n") << std::flush;
+  else std::cerr << text << "\n" << std::flush;
+}
+
+void ProgressLine::finish() {
+  if (open_line_) std::cerr << "\n";
+  open_line_ = false;
 }
 
 }  // namespace actmap::cli

@@ -12,7 +12,8 @@ int main(int argc, char** argv) {
   actmap::tune_memory_allocator();
   CLI::App app{"actmap-cli: look inside image generators, edit their activations, render the result headless.\n"
                "Models are cards (models/*.json) given by path or by name; weights are found beside the\n"
-               "card or in the directories of ACTMAP_MODEL_PATH (colon-separated)."};
+               "card, in the directories of ACTMAP_MODEL_PATH (colon-separated) or among the models\n"
+               "downloaded with `actmap-cli fetch`."};
   app.require_subcommand(1);
   actmap::cli::register_layers(app);
   actmap::cli::register_render(app);
@@ -23,6 +24,7 @@ int main(int argc, char** argv) {
   actmap::cli::register_dissect(app);
   actmap::cli::register_animate(app);
   actmap::cli::register_train(app, std::vector<std::string>(argv, argv + argc));
+  actmap::cli::register_fetch(app);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {

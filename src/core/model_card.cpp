@@ -10,6 +10,7 @@
 #include "actmap/error.h"
 #include "actmap/json_text.h"
 #include "actmap/files.h"
+#include "actmap/registry.h"
 
 namespace fs = std::filesystem;
 using nlohmann::json;
@@ -348,7 +349,16 @@ ModelCard parse_model_card(const std::string& json_text, const std::string& path
   } else if (weights.is_object()) {
     Reader w(weights, where + ": weights");
     card.weights_path = w.string("path");
-    card.weights_sha256 = w.string_or("sha256", "");
+    if (w.has("sha256") && w.at("sha256").is_array()) {
+      for (const auto& h : w.at("sha256")) {
+        if (!h.is_string()) w.fail("sha256", "must be a hex string or a list of them, got " + w.at("sha256").dump());
+        card.weights_sha256_accepted.push_back(h.get<std::string>());
+      }
+      if (card.weights_sha256_accepted.empty()) w.fail("sha256", "must not be an empty list");
+    } else if (w.has("sha256")) {
+      card.weights_sha256_accepted.push_back(w.string("sha256"));
+    }
+    if (!card.weights_sha256_accepted.empty()) card.weights_sha256 = card.weights_sha256_accepted.front();
   } else {
     r.fail("weights", "must be a path or {\"path\": ..., \"sha256\": ...}");
   }
@@ -424,6 +434,15 @@ ModelCard load_model_card(const std::string& path) {
   return parse_model_card(read_file_text(path), path);
 }
 
+void ModelCard::check_weights_sha256(const std::string& actual, const std::string& file) const {
+  if (weights_sha256_accepted.empty()) return;
+  if (std::find(weights_sha256_accepted.begin(), weights_sha256_accepted.end(), actual) != weights_sha256_accepted.end()) return;
+  std::string listed;
+  for (const auto& h : weights_sha256_accepted) listed += (listed.empty() ? "" : " or ") + h;
+  warn(file + ": sha256 is " + actual + " but the card " + (path.empty() ? name : path) + " says " + listed +
+       " (a different file than the card was written for?)");
+}
+
 std::vector<std::string> model_search_path() {
   std::vector<std::string> dirs;
   const char* env = std::getenv("ACTMAP_MODEL_PATH");
@@ -436,6 +455,20 @@ std::vector<std::string> model_search_path() {
   return dirs;
 }
 
+namespace {
+// Whether the default registry lists a model of this name (for a hint; a bad registry is no error here).
+bool registry_lists(const std::string& name) {
+  try {
+    const Registry registry = load_registry(default_registry_path());
+    for (const auto& e : registry.models) {
+      if (e.name == name) return true;
+    }
+  } catch (const Error&) {
+  }
+  return false;
+}
+}  // namespace
+
 std::string resolve_weights_path(const ModelCard& card) {
   const fs::path rel(card.weights_path);
   std::vector<fs::path> tried;
@@ -444,6 +477,11 @@ std::string resolve_weights_path(const ModelCard& card) {
   } else {
     tried.push_back(card.path.empty() ? rel : fs::path(card.path).parent_path() / rel);
     for (const auto& dir : model_search_path()) tried.push_back(fs::path(dir) / rel);
+    try {
+      tried.push_back(fs::path(model_cache_dir()) / rel);  // models fetched from the registry
+    } catch (const Error&) {
+      // No cache directory (no HOME): nothing was fetched.
+    }
   }
   for (const auto& p : tried) {
     std::error_code ec;
@@ -452,7 +490,9 @@ std::string resolve_weights_path(const ModelCard& card) {
   std::string msg = (card.path.empty() ? card.name : card.path) + ": weights file '" + card.weights_path +
                     "' not found; looked in:";
   for (const auto& p : tried) msg += "\n  " + p.string();
-  if (!rel.is_absolute() && model_search_path().empty()) {
+  if (!rel.is_absolute() && registry_lists(card.name)) {
+    msg += "\n(download it with: actmap-cli fetch " + card.name + ")";
+  } else if (!rel.is_absolute() && model_search_path().empty()) {
     msg += "\n(set ACTMAP_MODEL_PATH to the directories holding model weights, separated by ':')";
   }
   throw Error(msg);
@@ -631,6 +671,10 @@ std::vector<std::string> model_card_dirs() {
 #ifdef ACTMAP_SOURCE_MODELS_DIR
   dirs.emplace_back(ACTMAP_SOURCE_MODELS_DIR);
 #endif
+  try {
+    dirs.push_back(model_cache_dir());  // cards of fetched models, last: actmap's own cards win
+  } catch (const Error&) {
+  }
   return dirs;
 }
 

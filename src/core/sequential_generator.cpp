@@ -99,13 +99,7 @@ class SequentialGenerator final : public Generator {
     const std::vector<Stage> plan = plan_stages(card_);
     const std::string path = resolve_weights_path(card_);
     const std::vector<std::uint8_t> bytes = read_file_bytes(path);
-    if (!card_.weights_sha256.empty()) {
-      const std::string actual = sha256_hex(bytes.data(), bytes.size());
-      if (actual != card_.weights_sha256) {
-        warn(path + ": sha256 is " + actual + " but the card " + (card_.path.empty() ? card_.name : card_.path) +
-             " says " + card_.weights_sha256 + " (a different file than the card was written for?)");
-      }
-    }
+    card_.check_weights_sha256(sha256_hex(bytes.data(), bytes.size()), path);
     WeightTable weights(parse_safetensors(bytes.data(), bytes.size(), path), path);
 
     std::set<std::string> bn_prefixes;

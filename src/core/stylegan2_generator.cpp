@@ -127,13 +127,7 @@ class StyleGAN2Generator final : public Generator {
     const c10::Device dev = parse_device(device);
     const std::string path = resolve_weights_path(card_);
     const std::vector<std::uint8_t> bytes = read_file_bytes(path);
-    if (!card_.weights_sha256.empty()) {
-      const std::string actual = sha256_hex(bytes.data(), bytes.size());
-      if (actual != card_.weights_sha256) {
-        warn(path + ": sha256 is " + actual + " but the card " + (card_.path.empty() ? card_.name : card_.path) +
-             " says " + card_.weights_sha256 + " (a different file than the card was written for?)");
-      }
-    }
+    card_.check_weights_sha256(sha256_hex(bytes.data(), bytes.size()), path);
     KeyedWeights weights(parse_safetensors(bytes.data(), bytes.size(), path), path, dev);
     taps_ = stylegan2_taps(cfg_);
     num_ws_ = cfg_.num_ws();

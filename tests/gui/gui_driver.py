@@ -183,6 +183,31 @@ class Editor:
         self.log.close()
 
 
+def screenshot(display, path, width=1600, height=1000):
+    """The screen's top-left width x height (the editor's window) as a PNG, through xwd."""
+    raw = subprocess.run(["xwd", "-root", "-silent"], env=display.env, check=True, capture_output=True).stdout
+    fields = struct.unpack(">25I", raw[:100])
+    header_size, bpp, line, ncolors = fields[0], fields[11], fields[12], fields[19]
+    byte_order, masks = fields[7], fields[14:17]
+    if bpp not in (24, 32) or byte_order != 0 or masks != (0xFF0000, 0xFF00, 0xFF):
+        raise ValueError(f"xwd: unexpected pixel format (bits {bpp}, byte order {byte_order}, masks {masks})")
+    pixels = raw[header_size + 12 * ncolors:]
+    rows = []
+    for y in range(height):
+        step = bpp // 8
+        row = pixels[y * line:y * line + step * width]
+        rgb = bytearray(3 * width)
+        rgb[0::3], rgb[1::3], rgb[2::3] = row[2::step], row[1::step], row[0::step]  # B, G, R(, X): low byte first
+        rows.append(b"\0" + bytes(rgb))
+
+    def chunk(kind, body):
+        return struct.pack(">I", len(body)) + kind + body + struct.pack(">I", zlib.crc32(kind + body) & 0xFFFFFFFF)
+
+    with open(path, "wb") as f:
+        f.write(b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)) +
+                chunk(b"IDAT", zlib.compress(b"".join(rows), 6)) + chunk(b"IEND", b""))
+
+
 def read_png(path):
     """Pixels of an 8-bit, non-interlaced PNG as (width, height, channels, bytes)."""
     with open(path, "rb") as f:

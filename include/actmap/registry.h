@@ -1,0 +1,87 @@
+// The registry of downloadable models (models/registry.json): models published by others whose
+// license allows listing them, where their files are, and how to check and convert them. Fetched
+// models live in the user's cache directory, which the card and weights lookups search too.
+// No network types here: the download itself is in src/core/download.cpp (libcurl).
+#pragma once
+
+#include <atomic>
+#include <cstdint>
+#include <functional>
+#include <string>
+#include <vector>
+
+namespace actmap {
+
+enum class RegistryFormat { Safetensors, PyTorch };  // "safetensors" | "pytorch" (imported)
+const char* registry_format_name(RegistryFormat format);
+
+struct RegistryEntry {
+  std::string name, family, description, license;
+  std::string card;    // card file as written, relative to the registry file
+  std::string url;     // upstream address of the file
+  std::string sha256;  // of the upstream file, lowercase hex
+  std::uint64_t size = 0;  // of the upstream file, bytes
+  RegistryFormat format = RegistryFormat::Safetensors;
+  std::string import_prefix;  // pytorch: the state dict's key ("" = the importer's choice)
+};
+
+struct Registry {
+  std::string path;  // the registry file ("" when parsed from memory)
+  std::vector<RegistryEntry> models;
+
+  // The entry named `name`; the error lists the names there are.
+  const RegistryEntry& find(const std::string& name) const;
+  // The entry's card file (relative paths resolve from the registry file's directory).
+  std::string card_path(const RegistryEntry& entry) const;
+};
+
+// Parses and validates a registry; errors name the file, the entry and the key at fault.
+Registry parse_registry(const std::string& json_text, const std::string& path);
+Registry load_registry(const std::string& path);
+
+// ACTMAP_REGISTRY when set, else registry.json in ACTMAP_MODELS_DIR or in actmap's own models/.
+std::string default_registry_path();
+
+// Where fetched models go: $XDG_CACHE_HOME/actmap/models, else ~/.cache/actmap/models (not created).
+std::string model_cache_dir();
+
+// Whether a registry model's weights are at hand, and where.
+struct RegistryModelStatus {
+  RegistryEntry entry;
+  std::string card;     // the card file (from the registry)
+  std::string weights;  // the weights file found ("" when absent)
+  bool in_cache = false;  // found in model_cache_dir()
+};
+std::vector<RegistryModelStatus> registry_status(const Registry& registry);
+
+struct FetchProgress {
+  enum class Stage { Download, Verify, Import } stage = Stage::Download;
+  std::uint64_t bytes = 0, total = 0;  // of the upstream file, resumed bytes included
+  double bytes_per_second = 0;         // of this run's transfer
+  double eta_seconds = -1;             // -1 while unknown
+};
+
+struct FetchOptions {
+  bool force = false;                                   // download again even when present
+  std::function<void(const FetchProgress&)> progress;   // called from the fetching thread
+  const std::atomic<int>* cancel = nullptr;             // nonzero: stop, keeping the partial file
+  long connect_timeout_ms = 5000;
+};
+
+struct FetchResult {
+  std::string card;     // the card written beside the weights in the cache
+  std::string weights;  // the verified (and, for pytorch, converted) weights file
+  bool already_present = false;  // nothing was downloaded
+  bool cancelled = false;        // stopped by `cancel`: `part` holds what came, fetch again resumes
+  std::uint64_t resumed_from = 0;  // bytes of an earlier partial download that were kept
+  std::string part;                // the partial file (cancelled runs)
+};
+
+// Downloads a registry model into model_cache_dir() (see docs/models.md): into FILE.part, resuming
+// an earlier partial file with an HTTP Range request; checks size and sha256 before anything is
+// used (a mismatch deletes the file and names both hashes); converts "pytorch" files with the
+// safe checkpoint importer; writes the weights where the card expects them and a copy of the card.
+// Offline it fails at once with a message naming the address.
+FetchResult fetch_model(const Registry& registry, const std::string& name, const FetchOptions& options = {});
+
+}  // namespace actmap
