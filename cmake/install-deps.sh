@@ -27,6 +27,7 @@ pkgs=(
   libtorch-dev            # LibTorch 1.13, CPU
   libopenblas0-pthread    # replaces reference BLAS: LibTorch convolutions >10x faster
   nlohmann-json3-dev libstb-dev libcli11-dev
+  zlib1g-dev              # DEFLATE entries in zip-format PyTorch checkpoints
   python3-jsonschema      # checks assets/session.schema.json and the example sessions
   libgtest-dev googletest
 )
