@@ -1,36 +1,19 @@
 // actmap-cli as a user runs it: exit codes, messages, files.
-#include <array>
-#include <cstdio>
 #include <filesystem>
 #include <set>
 
 #include <nlohmann/json.hpp>
 
 #include "actmap/image.h"
+#include "cli_run.h"
 #include "test_util.h"
 
 namespace actmap {
 namespace {
 
-struct CliRun {
-  int code;
-  std::string out;  // stdout and stderr together
-};
-
-// A shell command line as is (its own redirections), stdout captured.
-CliRun cli_shell(const std::string& command) {
-  FILE* p = popen(command.c_str(), "r");
-  CliRun r{-1, ""};
-  if (!p) return r;
-  std::array<char, 4096> buf;
-  std::size_t n;
-  while ((n = fread(buf.data(), 1, buf.size(), p)) > 0) r.out.append(buf.data(), n);
-  const int status = pclose(p);
-  r.code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-  return r;
-}
-
-CliRun cli(const std::string& args) { return cli_shell(std::string(ACTMAP_CLI_PATH) + " " + args + " 2>&1"); }
+using test::cli;
+using test::cli_shell;
+using test::CliRun;
 
 const std::string kCard = test::fixture("dcgan64/card.json");
 

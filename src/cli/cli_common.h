@@ -40,5 +40,6 @@ void register_session_tools(CLI::App& app);
 void register_bench_edits(CLI::App& app);
 // `argv` is recorded in the trained card and used for the resume hint.
 void register_train(CLI::App& app, const std::vector<std::string>& argv);
+void register_import(CLI::App& app);
 
 }  // namespace actmap::cli

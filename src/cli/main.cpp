@@ -20,6 +20,7 @@ int main(int argc, char** argv) {
   actmap::cli::register_session_tools(app);
   actmap::cli::register_bench_edits(app);
   actmap::cli::register_train(app, std::vector<std::string>(argv, argv + argc));
+  actmap::cli::register_import(app);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {

@@ -5,6 +5,7 @@
 
 #include <algorithm>
 #include <cstring>
+#include <map>
 #include <memory>
 #include <unordered_map>
 
@@ -72,6 +73,8 @@ class Importer {
   std::unordered_map<std::string, StorageRef*> zip_storages_;
   std::uint64_t storage_elements_ = 0;  // all storages' elements: bounds what tensors may view
   std::uint64_t elements_out_ = 0;
+  std::size_t module_visits_ = 0;       // bounded by the number of objects: shared submodules
+                                        // cannot multiply the walk
 };
 
 std::uint64_t Importer::storage_bytes(const StorageRef& s, const std::string& label) const {
@@ -261,7 +264,11 @@ Value* Importer::load_legacy(const std::uint8_t* d, std::size_t n, std::size_t p
 Value* Importer::load_plain_or_legacy() {
   pickle::UnpicklerHooks hooks;
   int embedded = 0;
+  // The same bytes (one value fetched from the memo again and again) are parsed once.
+  std::map<std::pair<const std::uint8_t*, std::size_t>, Value*> parsed;
   hooks.load_from_bytes = [&](const std::uint8_t* d, std::size_t n) {
+    Value*& cached = parsed[{d, n}];
+    if (cached) return cached;
     const std::string label = name_ + ", embedded storage " + std::to_string(++embedded);
     std::size_t pos = 0;
     pickle::UnpicklerHooks none;
@@ -269,7 +276,8 @@ Value* Importer::load_plain_or_legacy() {
     if (magic->kind != Kind::BigInt || magic->text != kLegacyMagic) {
       throw Error(label + ": torch.storage._load_from_bytes holds no legacy torch.save data");
     }
-    return load_legacy(d, n, pos, label, true);
+    cached = load_legacy(d, n, pos, label, true);
+    return cached;
   };
   std::size_t pos = 0;
   Value* first = pickle::unpickle(heap_, bytes_, size_, pos, name_, hooks);
@@ -307,7 +315,7 @@ bool is_state_dict(const Value* v) {
 std::string keys_summary(const Value* dict) {
   std::string s, with_tensors;
   for (const auto& [k, v] : dict->entries) {
-    const std::string name = k->is_str() ? k->text : pickle::describe(k);
+    const std::string name = k->is_str() ? k->text : "(a non-string key)";
     s += (s.empty() ? "" : ", ") + name;
     if (is_state_dict(v) || is_module(v)) with_tensors += (with_tensors.empty() ? "" : ", ") + name;
   }
@@ -437,6 +445,7 @@ void Importer::add_tensor(const std::string& key, Value* v, ImportResult& result
 
 void Importer::collect_module(Value* obj, const std::string& prefix, int depth, ImportResult& result) {
   if (depth > kMaxModuleDepth) fail("modules nested deeper than " + std::to_string(kMaxModuleDepth) + " levels at '" + prefix + "'");
+  if (++module_visits_ > heap_.size()) fail("module '" + prefix + "': submodules are shared so often that the walk would not end");
   const Value* state = obj->state;
   std::vector<std::string> non_persistent;
   if (const Value* np = state->get("_non_persistent_buffers_set"); np && np->kind == Kind::Set) {
@@ -449,7 +458,7 @@ void Importer::collect_module(Value* obj, const std::string& prefix, int depth, 
     if (!d) continue;
     if (d->kind != Kind::Dict) fail("module '" + prefix + "': " + field + " is " + pickle::describe(d));
     for (const auto& [k, v] : d->entries) {
-      if (!k->is_str()) fail("module '" + prefix + "': a " + field + " key is " + pickle::describe(k));
+      if (!k->is_str()) fail("module '" + prefix + "': a " + field + " key is not a string");
       if (std::string(field) == "_buffers" &&
           std::find(non_persistent.begin(), non_persistent.end(), k->text) != non_persistent.end()) {
         continue;
@@ -460,7 +469,7 @@ void Importer::collect_module(Value* obj, const std::string& prefix, int depth, 
   if (const Value* mods = state->get("_modules")) {
     if (mods->kind != Kind::Dict) fail("module '" + prefix + "': _modules is " + pickle::describe(mods));
     for (const auto& [k, v] : mods->entries) {
-      if (!k->is_str()) fail("module '" + prefix + "': a submodule key is " + pickle::describe(k));
+      if (!k->is_str()) fail("module '" + prefix + "': a submodule key is not a string");
       if (v->kind == Kind::None) continue;
       if (!is_module(v)) fail("module '" + prefix + k->text + "' is " + pickle::describe(v) + ", not a module");
       collect_module(v, prefix + k->text + ".", depth + 1, result);
@@ -475,7 +484,7 @@ void Importer::collect(Value* v, const std::string& prefix, ImportResult& result
   }
   for (const auto& [k, val] : v->entries) {
     if (!k->is_str()) {
-      result.skipped.push_back(pickle::describe(k) + " (a non-string key)");
+      result.skipped.push_back("(a non-string key)");
       continue;
     }
     add_tensor(k->text, val, result);
@@ -483,8 +492,9 @@ void Importer::collect(Value* v, const std::string& prefix, ImportResult& result
 }
 
 // Python data (dicts, lists, numbers, strings) as JSON; anything else as its description.
-nlohmann::json to_json(const Value* v, int depth) {
-  if (depth > 32) return nullptr;
+nlohmann::json to_json(const Value* v, int depth, std::size_t& budget) {
+  if (depth > 32 || budget == 0) return nullptr;
+  --budget;
   switch (v->kind) {
     case Kind::None: return nullptr;
     case Kind::Bool: return v->b;
@@ -493,13 +503,13 @@ nlohmann::json to_json(const Value* v, int depth) {
     case Kind::Str: return v->text;
     case Kind::Tuple: case Kind::List: {
       nlohmann::json a = nlohmann::json::array();
-      for (const Value* x : v->items) a.push_back(to_json(x, depth + 1));
+      for (const Value* x : v->items) a.push_back(to_json(x, depth + 1, budget));
       return a;
     }
     case Kind::Dict: {
       nlohmann::json o = nlohmann::json::object();
       for (const auto& [k, x] : v->entries) {
-        if (k->is_str()) o[k->text] = to_json(x, depth + 1);
+        if (k->is_str()) o[k->text] = to_json(x, depth + 1, budget);
       }
       return o;
     }
@@ -513,10 +523,11 @@ nlohmann::json Importer::module_config(Value* module) const {
   const Value* state = module->state;
   const Value* kwargs = state->get("_init_kwargs");
   const Value* args = state->get("_init_args");
-  nlohmann::json given = kwargs && kwargs->kind == Kind::Dict ? to_json(kwargs, 0) : nlohmann::json::object();
+  std::size_t budget = 10000;  // nodes: configs are small, shared references must not multiply
+  nlohmann::json given = kwargs && kwargs->kind == Kind::Dict ? to_json(kwargs, 0, budget) : nlohmann::json::object();
   if (args && (args->kind == Kind::Tuple || args->kind == Kind::List)) {
     const char* order[] = {"z_dim", "c_dim", "w_dim", "img_resolution", "img_channels", "mapping_kwargs", "synthesis_kwargs"};
-    for (std::size_t i = 0; i < args->items.size() && i < 7; ++i) given[order[i]] = to_json(args->items[i], 0);
+    for (std::size_t i = 0; i < args->items.size() && i < 7; ++i) given[order[i]] = to_json(args->items[i], 0, budget);
   }
   nlohmann::json config = {{"z_dim", 512}, {"c_dim", 0}, {"w_dim", 512}, {"img_resolution", nullptr}, {"img_channels", 3}};
   for (const char* k : {"z_dim", "c_dim", "w_dim", "img_resolution", "img_channels"}) {

@@ -51,6 +51,14 @@ Value* Heap::make(Kind kind) {
   values_.back().kind = kind;
   return &values_.back();
 }
+void Heap::charge(std::size_t n) {
+  entries_ += n;
+  if (entries_ > 2 * max_values_) {
+    throw Error("the pickle builds containers with more than " + std::to_string(2 * max_values_) +
+                " entries in all, more than its size allows");
+  }
+}
+
 StorageRef* Heap::make_storage() { return &storages_.emplace_back(); }
 TensorRef* Heap::make_tensor() { return &tensors_.emplace_back(); }
 std::string* Heap::keep_bytes(std::string bytes) { return &strings_.emplace_back(std::move(bytes)); }
@@ -169,7 +177,8 @@ std::string describe(const Value* v) {
           s += "... (" + std::to_string(v->entries.size()) + " in all)";
           break;
         }
-        s += k->kind == Kind::Str ? k->text : describe(k);
+        // Keys are described without recursing: a key may itself be a deeply nested container.
+        s += k->kind == Kind::Str ? k->text : k->kind == Kind::Int ? std::to_string(k->i) : "(a non-string key)";
       }
       return s + "]";
     }
@@ -298,7 +307,15 @@ class Machine {
     v->size = len;
     return v;
   }
+  void charge(std::size_t n) {
+    try {
+      heap_.charge(n);
+    } catch (const Error& e) {
+      fail(e.what());
+    }
+  }
   Value* make_seq(Kind k, std::vector<Value*> items) {
+    charge(items.size());
     Value* v = make(k);
     v->items = std::move(items);
     return v;
@@ -336,6 +353,7 @@ class Machine {
 
   void set_item(Value* dict, Value* k, Value* v) {
     if (dict->kind != Kind::Dict) fail("SETITEM(S) on " + describe(dict) + ", not a dict");
+    charge(1);
     const std::string sig = key_signature(k);
     if (!sig.empty()) {
       const auto it = dict->index.find(sig);
@@ -370,6 +388,7 @@ class Machine {
   }
   std::vector<std::int64_t> int_tuple(const Value* v, const char* what) {
     if (v->kind != Kind::Tuple && v->kind != Kind::List) fail(std::string(what) + " must be a tuple, not " + describe(v));
+    charge(v->items.size());
     std::vector<std::int64_t> out;
     for (const Value* x : v->items) out.push_back(int_arg(x, what));
     return out;
@@ -457,6 +476,7 @@ Value* Machine::make_container(Handler h, const std::vector<Value*>& args) {
     if (src->kind != Kind::List && src->kind != Kind::Tuple && src->kind != Kind::Set) {
       fail("a " + std::string(k == Kind::List ? "list" : k == Kind::Tuple ? "tuple" : "set") + " is built from " + describe(src));
     }
+    charge(src->items.size());
     v->items = src->items;
   }
   return v;
@@ -716,6 +736,7 @@ Value* Machine::run() {
         Value* v = pop();
         Value* list = top();
         if (list->kind != Kind::List) fail("APPEND to " + describe(list) + ", not a list");
+        charge(1);
         list->items.push_back(v);
         break;
       }
@@ -723,6 +744,7 @@ Value* Machine::run() {
         std::vector<Value*> items = pop_mark();
         Value* list = top();
         if (list->kind != Kind::List) fail("APPENDS to " + describe(list) + ", not a list");
+        charge(items.size());
         list->items.insert(list->items.end(), items.begin(), items.end());
         break;
       }
@@ -753,6 +775,7 @@ Value* Machine::run() {
         std::vector<Value*> items = pop_mark();
         Value* set = top();
         if (set->kind != Kind::Set) fail("ADDITEMS to " + describe(set) + ", not a set");
+        charge(items.size());
         set->items.insert(set->items.end(), items.begin(), items.end());
         break;
       }

@@ -89,6 +89,10 @@ class Heap {
  public:
   explicit Heap(std::size_t max_values) : max_values_(max_values) {}
   Value* make(Kind kind);
+  // Counts `n` container entries against a budget of twice the object limit, so copies of one
+  // large container (list(x) called again and again) cannot exhaust memory.
+  void charge(std::size_t n);
+  std::size_t size() const { return values_.size(); }
   StorageRef* make_storage();
   TensorRef* make_tensor();
   std::string* keep_bytes(std::string bytes);          // owned bytes (decoded protocol-2 bytes)
@@ -97,6 +101,7 @@ class Heap {
 
  private:
   std::size_t max_values_;
+  std::size_t entries_ = 0;
   std::deque<Value> values_;
   std::deque<StorageRef> storages_;
   std::deque<TensorRef> tensors_;
