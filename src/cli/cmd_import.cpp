@@ -87,7 +87,8 @@ void register_import(CLI::App& app) {
                                                    {"key_map", r.key_map}};
     const std::string bytes = encode_safetensors(r.tensors, metadata);
     write_file_atomic(opts->out, bytes);
-    std::printf("wrote %s (%.1f MB)\n", opts->out.c_str(), static_cast<double>(bytes.size()) / 1e6);
+    const double kb = static_cast<double>(bytes.size()) / 1e3;
+    std::printf("wrote %s (%.1f %s)\n", opts->out.c_str(), kb < 1000 ? kb : kb / 1e3, kb < 1000 ? "kB" : "MB");
     if (opts->card.empty()) return;
 
     const fs::path card_dir = fs::absolute(opts->card).parent_path();

@@ -43,7 +43,7 @@ ZipReader::ZipReader(const std::uint8_t* bytes, std::size_t size, std::string na
       fail("zip archive needs ZIP64 records but has no ZIP64 locator");
     }
     const std::uint64_t z64 = load_u64(bytes_ + eocd - kLocatorSize + 8);
-    if (z64 > size_ - kZip64EndSize || load_u32(bytes_ + z64) != kZip64EndOfCentralDir) {
+    if (size_ < kZip64EndSize || z64 > size_ - kZip64EndSize || load_u32(bytes_ + z64) != kZip64EndOfCentralDir) {
       fail("ZIP64 end-of-central-directory record at offset " + std::to_string(z64) + " is missing or outside the file");
     }
     count = load_u64(bytes_ + z64 + 32);
