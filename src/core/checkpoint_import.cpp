@@ -55,7 +55,7 @@ class Importer {
   std::uint64_t storage_bytes(const StorageRef& s, const std::string& label) const;
 
   Value* locate(Value* root, std::string& prefix);
-  void collect(Value* v, const std::string& prefix, ImportResult& result);
+  void collect(Value* v, ImportResult& result);
   void collect_module(Value* obj, const std::string& prefix, int depth, ImportResult& result);
   void add_tensor(const std::string& key, Value* v, ImportResult& result);
   bool convert(const std::string& key, const pickle::TensorRef& t, FloatTensor& out, std::string& skip_reason);
@@ -477,7 +477,7 @@ void Importer::collect_module(Value* obj, const std::string& prefix, int depth, 
   }
 }
 
-void Importer::collect(Value* v, const std::string& prefix, ImportResult& result) {
+void Importer::collect(Value* v, ImportResult& result) {
   if (is_module(v)) {
     collect_module(v, "", 0, result);
     return;
@@ -565,7 +565,7 @@ ImportResult Importer::run() {
   if (format_ == "pickle" && is_module(chosen) && chosen->args && chosen->args->get("module_src")) {
     result.format = "nvidia-pkl";
   }
-  collect(chosen, result.prefix, result);
+  collect(chosen, result);
   if (result.tensors.empty()) fail("no float tensors found under '" + result.prefix + "'");
 
   const bool rosinality = result.tensors.count("input.input") && result.tensors.count("style.1.weight");
