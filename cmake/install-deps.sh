@@ -28,6 +28,7 @@ pkgs=(
   libopenblas0-pthread    # replaces reference BLAS: LibTorch convolutions >10x faster
   nlohmann-json3-dev libstb-dev libcli11-dev
   libcurl4-openssl-dev    # actmap-cli fetch: downloads of registry models
+  zlib1g-dev              # DEFLATE entries in zip-format PyTorch checkpoints
   python3-jsonschema      # checks assets/session.schema.json and the example sessions
   libgtest-dev googletest
   ffmpeg                  # animate: GIF and MP4 output (and ffprobe for the tests)

@@ -10,23 +10,20 @@
 #include "actmap/generator.h"
 #include "actmap/image.h"
 #include "actmap/session.h"
-#include "test_net.h"
+#include "cli_run.h"
 #include "test_util.h"
 
 namespace actmap {
 namespace {
 
-using CliRun = test::CommandRun;
-
-// A shell command line as is (its own redirections), stdout captured.
-CliRun cli_shell(const std::string& command) { return test::run_command(command); }
-
-CliRun cli(const std::string& args) { return cli_shell(std::string(ACTMAP_CLI_PATH) + " " + args + " 2>&1"); }
+using test::cli;
+using test::cli_shell;
+using test::CliRun;
 
 const std::string kCard = test::fixture("dcgan64/card.json");
 
 TEST(Cli, HelpForEveryCommand) {
-  for (const char* c : {"", "layers", "render", "bench", "check", "ops", "train", "cluster", "dissect", "animate", "fetch"}) {
+  for (const char* c : {"", "layers", "render", "bench", "check", "ops", "train", "cluster", "dissect", "animate", "fetch", "import"}) {
     const CliRun r = cli(std::string(c) + " --help");
     EXPECT_EQ(r.code, 0) << c;
     EXPECT_NE(r.out.find("--"), std::string::npos) << c;

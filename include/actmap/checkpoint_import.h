@@ -27,6 +27,7 @@ struct ImportResult {
   std::map<std::string, FloatTensor> tensors;  // float32, keys after the key map
   std::vector<std::string> skipped;            // entries dropped (non-float tensors, num_batches_tracked)
   nlohmann::json config;                       // StyleGAN2 constructor config when known, else null
+  std::vector<std::string> notes;              // what the import assumed or added, for the user
 };
 
 // Reads and converts a checkpoint; errors name the file and what is wrong (the refused global,
@@ -36,5 +37,22 @@ ImportResult import_checkpoint(const std::string& path, const ImportOptions& opt
 // Same from bytes already in memory (fuzzing, downloads); `name` labels errors.
 ImportResult import_checkpoint_bytes(const std::vector<std::uint8_t>& bytes, const std::string& name,
                                      const ImportOptions& options = {});
+
+// True when `tensors` use the official StyleGAN2 generator names (stylegan2-ada-pytorch
+// training/networks.py: mapping.fc0.weight, synthesis.b4.const, ...).
+bool is_stylegan2_state_dict(const std::map<std::string, FloatTensor>& tensors);
+
+// The official constructor config ({"z_dim", "c_dim", "w_dim", "img_resolution", "img_channels",
+// "mapping_kwargs", "synthesis_kwargs"}) read off the tensor shapes. What shapes cannot tell
+// (lr_multiplier, conv_clamp, num_fp16_res) is set to the usual value and said in `notes`.
+nlohmann::json infer_stylegan2_config(const std::map<std::string, FloatTensor>& tensors,
+                                      std::vector<std::string>* notes);
+
+// rosinality/stylegan2-pytorch generator names and shapes -> the official ones. `latent_avg`
+// (checkpoint level in rosinality's files) becomes mapping.w_avg when given. Errors name any key
+// without an official counterpart and any shape that does not fit.
+std::map<std::string, FloatTensor> map_rosinality_keys(const std::map<std::string, FloatTensor>& tensors,
+                                                       const FloatTensor* latent_avg,
+                                                       std::vector<std::string>* notes);
 
 }  // namespace actmap

@@ -92,5 +92,6 @@ void register_animate(CLI::App& app);
 // `argv` is recorded in the trained card and used for the resume hint.
 void register_train(CLI::App& app, const std::vector<std::string>& argv);
 void register_fetch(CLI::App& app);
+void register_import(CLI::App& app);
 
 }  // namespace actmap::cli

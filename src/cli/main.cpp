@@ -25,6 +25,7 @@ int main(int argc, char** argv) {
   actmap::cli::register_animate(app);
   actmap::cli::register_train(app, std::vector<std::string>(argv, argv + argc));
   actmap::cli::register_fetch(app);
+  actmap::cli::register_import(app);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
