@@ -1,7 +1,9 @@
 // Helpers shared by the test suites.
 #pragma once
 
+#include <cstdio>
 #include <cstdlib>
+#include <sys/wait.h>
 #include <filesystem>
 #include <string>
 #include <vector>
@@ -31,6 +33,24 @@ inline at::Tensor load_tensor(const std::string& path) {
 inline double closeness(const at::Tensor& a, const at::Tensor& b, double atol, double rtol) {
   const at::Tensor d = (a.to(at::kDouble) - b.to(at::kDouble)).abs() / (atol + rtol * b.to(at::kDouble).abs());
   return d.max().item<double>();
+}
+
+struct CliRun {
+  int code;
+  std::string out;  // stdout and stderr together
+};
+
+// A shell command line as is (its own redirections), stdout captured.
+inline CliRun cli_shell(const std::string& command) {
+  FILE* p = popen(command.c_str(), "r");
+  CliRun r{-1, ""};
+  if (!p) return r;
+  char buf[4096];
+  std::size_t n;
+  while ((n = fread(buf, 1, sizeof buf, p)) > 0) r.out.append(buf, n);
+  const int status = pclose(p);
+  r.code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+  return r;
 }
 
 // A fresh empty directory under the test temp dir.
