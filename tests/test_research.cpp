@@ -317,6 +317,39 @@ TEST(Bending, TheReportsTemplateImports) {
   EXPECT_EQ(more.edits[4].params["fx"], 2.0);
 }
 
+TEST(ResearchCli, ImportExportSweepSensitivity) {
+  const std::string dir = test::temp_dir("research_cli");
+  const std::string cli = ACTMAP_CLI_PATH;
+  test::CliRun r = test::cli_shell(cli + " import-bending " + test::fixture("bending/transforms.yaml") + " -m " + kSkip16 +
+                                   " --clusters " + test::fixture("bending/clusters.yaml") + " --seed 2 -o " + dir + "/s.json 2>&1");
+  ASSERT_EQ(r.code, 0) << r.out;
+  EXPECT_NE(r.out.find("11 edits on skip16"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("note: transforms[1]: random features are drawn with seed 0"), std::string::npos) << r.out;
+  const Session s = load_session(dir + "/s.json");
+  EXPECT_EQ(s.edits.size(), 11u);
+  EXPECT_EQ(s.latent.seed, 2u);
+  r = test::cli_shell(cli + " export-bending " + dir + "/s.json -o " + dir + "/out.yaml --clusters-out " + dir + "/c.yaml 2>&1");
+  ASSERT_EQ(r.code, 0) << r.out;
+  EXPECT_EQ(r.out.find("not exported"), std::string::npos) << r.out;
+  EXPECT_TRUE(std::filesystem::exists(dir + "/c.yaml"));
+  r = test::cli_shell(cli + " sweep " + dir + "/s.json --edit e3 -o " + dir + "/strip.png --csv " + dir + "/sweep.csv 2>&1");
+  ASSERT_EQ(r.code, 0) << r.out;
+  const Image strip = read_image(dir + "/strip.png");
+  EXPECT_GT(strip.width, 8 * 96);
+  const std::string csv = read_file_text(dir + "/sweep.csv");
+  EXPECT_EQ(std::count(csv.begin(), csv.end(), '\n'), 12);
+  r = test::cli_shell(cli + " sensitivity -m " + kSkip16 + " --tap b8.conv1 --samples 2 --op scale:x -o " + dir + "/x.csv 2>&1");
+  EXPECT_EQ(r.code, 1);
+  EXPECT_NE(r.out.find("--op: expected 'ablate' or 'scale:FACTOR'"), std::string::npos) << r.out;
+  r = test::cli_shell(cli + " sensitivity -m " + kSkip16 + " --tap b8.conv1 --samples 2 -o " + dir + "/sens.csv 2>&1");
+  ASSERT_EQ(r.code, 0) << r.out;
+  EXPECT_EQ(read_file_text(dir + "/sens.csv").rfind("rank,channel,mean_abs_change\n1,", 0), 0u);
+  r = test::cli_shell(cli + " import-bending " + test::fixture("bending/transforms.yaml") + " -m " + kSkip16 + " -o " + dir +
+                      "/t.json 2>&1");
+  EXPECT_EQ(r.code, 1);
+  EXPECT_NE(r.out.find("transforms.yaml: line 17: transforms[2].feature-param"), std::string::npos) << r.out;
+}
+
 // Chromium loads the report: every <img> has a natural width. Skips when chromium is absent.
 TEST(Report, OpensInHeadlessChromiumAndItsImagesLoad) {
   const std::string dir = test::temp_dir("report");
