@@ -32,6 +32,8 @@ pkgs=(
   python3-jsonschema      # checks assets/session.schema.json and the example sessions
   libgtest-dev googletest
   ffmpeg                  # animate: GIF and MP4 output (and ffprobe for the tests)
+  libyaml-cpp-dev         # Network Bending configs (import-bending, export-bending)
+  chromium                # tests: the HTML reports open in headless Chromium
 )
 if [ "$want_gui" = 1 ]; then
   pkgs+=(libimgui-dev libglfw3-dev libepoxy-dev xvfb xdotool x11-apps)

@@ -23,7 +23,8 @@ using test::CliRun;
 const std::string kCard = test::fixture("dcgan64/card.json");
 
 TEST(Cli, HelpForEveryCommand) {
-  for (const char* c : {"", "layers", "render", "bench", "check", "ops", "train", "cluster", "dissect", "animate", "fetch", "import"}) {
+  for (const char* c : {"", "layers", "render", "bench", "check", "ops", "train", "cluster", "dissect", "animate", "fetch", "import",
+                        "sweep", "sensitivity", "import-bending", "export-bending", "report"}) {
     const CliRun r = cli(std::string(c) + " --help");
     EXPECT_EQ(r.code, 0) << c;
     EXPECT_NE(r.out.find("--"), std::string::npos) << c;

@@ -1,7 +1,9 @@
 // Helpers shared by the test suites.
 #pragma once
 
+#include <cstdio>
 #include <cstdlib>
+#include <sys/wait.h>
 #include <filesystem>
 #include <string>
 #include <vector>
@@ -13,6 +15,7 @@
 #include "actmap/files.h"
 #include "actmap/image.h"
 #include "actmap/npy.h"
+#include "cli_run.h"
 #include "test_errors.h"
 
 namespace actmap::test {

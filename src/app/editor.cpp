@@ -89,7 +89,18 @@ void Editor::frame() {
   if (ImGui::Begin("Layers", nullptr, fixed)) draw_layers_panel();
   ImGui::End();
   place(left_w, 0, mid_w, grid_h);
-  if (ImGui::Begin("Channels", nullptr, fixed)) draw_grid_panel();
+  if (ImGui::Begin("Channels", nullptr, fixed) && ImGui::BeginTabBar("channel tabs")) {
+    if (ImGui::BeginTabItem("Grid")) {
+      draw_grid_panel();
+      ImGui::EndTabItem();
+    }
+    if (ImGui::BeginTabItem("Sensitivity")) {
+      draw_sensitivity_panel();
+      ImGui::EndTabItem();
+    }
+    probe::item("tab/sensitivity");
+    ImGui::EndTabBar();
+  }
   ImGui::End();
   place(left_w, grid_h, mid_w, h - grid_h);
   if (ImGui::Begin("Slice editor", nullptr, fixed)) draw_slice_panel();
@@ -138,6 +149,7 @@ void Editor::frame() {
   if (ImGui::Begin("Status", nullptr, fixed | ImGuiWindowFlags_NoTitleBar | ImGuiWindowFlags_NoScrollbar)) draw_status_bar();
   ImGui::End();
 
+  draw_sweep_window();
   draw_prompts();
   draw_download_window();
   submit_if_needed();

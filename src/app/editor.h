@@ -19,6 +19,8 @@
 #include "actmap/dissection.h"
 #include "actmap/history.h"
 #include "actmap/render_worker.h"
+#include "actmap/sensitivity.h"
+#include "actmap/sweep.h"
 #include "app_files.h"
 #include "background_job.h"
 #include "file_browser.h"
@@ -117,6 +119,13 @@ class Editor {
   // pixel, and paints it with the mouse (editor_analysis.cpp).
   void draw_region_overlay(float x, float y, float zoom);
   void take_job_results();     // editor_analysis.cpp
+  // Depth sweeps and channel sensitivity (editor_research.cpp).
+  static const char* kSensitivityCsvTitle;
+  void start_sweep(const std::string& edit_id);
+  void draw_sweep_window();
+  void draw_sensitivity_panel();
+  void take_research_results();
+  void export_sensitivity(const std::string& path);
   bool jobs_running() const;
 
   // Helpers.
@@ -223,6 +232,16 @@ class Editor {
   float record_from_ = 0.0f, record_to_ = 360.0f;
   int record_frames_ = 60, record_fps_ = 30, record_scale_ = 4, record_format_ = 0;  // mp4, gif, png frames
   std::string record_path_, record_message_;
+  BackgroundJob<SweepResult> sweep_job_{wake_ui};
+  std::optional<SweepResult> sweep_;
+  std::string sweep_edit_;
+  Texture sweep_tex_;
+  bool show_sweep_ = false;
+  BackgroundJob<SensitivityResult> sens_job_{wake_ui};
+  std::optional<SensitivityResult> sensitivity_;
+  std::string sens_job_card_, sens_result_card_;
+  int sens_samples_ = 16, sens_op_ = 0, sens_sort_ = 0;
+  float sens_factor_ = 2.0f;
 
   // Files and prompts.
   FileBrowser browser_;

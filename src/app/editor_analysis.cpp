@@ -34,10 +34,12 @@ const char* depth_name(std::size_t index, std::size_t count) {
 }  // namespace
 
 bool Editor::jobs_running() const {
-  return cluster_job_.running() || dissect_job_.running() || effect_job_.running() || record_job_.running();
+  return cluster_job_.running() || dissect_job_.running() || effect_job_.running() || record_job_.running() ||
+         sweep_job_.running() || sens_job_.running();
 }
 
 void Editor::take_job_results() {
+  take_research_results();
   if (auto r = cluster_job_.take()) {
     cluster_result_ = std::move(*r);
     cluster_result_card_ = cluster_job_card_;

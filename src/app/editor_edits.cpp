@@ -98,6 +98,10 @@ void Editor::draw_edits_panel() {
         }
         if (e.channels.kind == ChannelSelector::Kind::List && !e.channels.list.empty()) focus_ = int(e.channels.list[0]);
       }
+      ImGui::SameLine();
+      if (ImGui::SmallButton("Sweep depth")) start_sweep(e.id);
+      probe::item("edit/" + e.id + "/sweep");
+      if (ImGui::IsItemHovered()) ImGui::SetTooltip("Apply this edit at every layer in turn and compare the outputs");
       const OpSpec* op = find_op(e.op);
       for (const ParamSpec& p : op ? op->params : std::vector<ParamSpec>{}) {
         const nlohmann::json cur = e.params.value(p.name, p.default_value);

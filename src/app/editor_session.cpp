@@ -481,6 +481,8 @@ void Editor::draw_prompts() {
       open_model(path);
     } else if (title == kRecordTitle) {
       record_path_ = path;
+    } else if (title == kSensitivityCsvTitle) {
+      export_sensitivity(path);
     }
   } else if (!browser_.is_open() && browser_.title() == kSaveSessionAs && after_save_prompt_ && !unsaved_prompt_) {
     after_save_prompt_ = nullptr;  // Save As was cancelled: so is what waited for it

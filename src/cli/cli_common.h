@@ -89,6 +89,8 @@ void register_bench_edits(CLI::App& app);
 void register_cluster(CLI::App& app);
 void register_dissect(CLI::App& app);
 void register_animate(CLI::App& app);
+// sweep, sensitivity, import-bending, export-bending, report; `argv` goes into reports.
+void register_research(CLI::App& app, const std::vector<std::string>& argv);
 // `argv` is recorded in the trained card and used for the resume hint.
 void register_train(CLI::App& app, const std::vector<std::string>& argv);
 void register_fetch(CLI::App& app);

@@ -23,6 +23,7 @@ int main(int argc, char** argv) {
   actmap::cli::register_cluster(app);
   actmap::cli::register_dissect(app);
   actmap::cli::register_animate(app);
+  actmap::cli::register_research(app, std::vector<std::string>(argv, argv + argc));
   actmap::cli::register_train(app, std::vector<std::string>(argv, argv + argc));
   actmap::cli::register_fetch(app);
   actmap::cli::register_import(app);

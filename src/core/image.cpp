@@ -2,9 +2,19 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstring>
 
 #include <stb_image.h>
 #include <stb_image_write.h>
+
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wunused-function"
+#pragma GCC diagnostic ignored "-Wsign-conversion"
+#pragma GCC diagnostic ignored "-Wconversion"
+#pragma GCC diagnostic ignored "-Wold-style-cast"
+#pragma GCC diagnostic ignored "-Wmissing-field-initializers"
+#include <stb_easy_font.h>
+#pragma GCC diagnostic pop
 
 #include "actmap/error.h"
 #include "actmap/files.h"
@@ -42,6 +52,49 @@ Image tile_images(const std::vector<Image>& images, int gap, std::uint8_t backgr
     }
   }
   return out;
+}
+
+void fill_rect(Image& image, int x, int y, int w, int h, std::array<std::uint8_t, 3> rgb) {
+  const int x0 = std::max(0, x), y0 = std::max(0, y);
+  const int x1 = std::min(image.width, x + w), y1 = std::min(image.height, y + h);
+  const int c = image.channels;
+  for (int yy = y0; yy < y1; ++yy) {
+    for (int xx = x0; xx < x1; ++xx) {
+      std::uint8_t* p = &image.pixels[(static_cast<std::size_t>(yy) * image.width + xx) * c];
+      if (c == 1) {
+        p[0] = static_cast<std::uint8_t>((rgb[0] + rgb[1] + rgb[2]) / 3);
+      } else {
+        p[0] = rgb[0], p[1] = rgb[1], p[2] = rgb[2];
+        if (c == 4) p[3] = 255;
+      }
+    }
+  }
+}
+
+void draw_text(Image& image, int x, int y, const std::string& text, std::array<std::uint8_t, 3> rgb, int scale) {
+  // stb_easy_font emits axis-aligned quads (4 vertices of 16 bytes: x, y, z floats and a colour).
+  std::vector<char> buffer(text.size() * 270 + 64);
+  std::string copy = text;
+  const int quads = stb_easy_font_print(0.0f, 0.0f, copy.data(), nullptr, buffer.data(), static_cast<int>(buffer.size()));
+  for (int q = 0; q < quads; ++q) {
+    float v[4][4];
+    std::memcpy(v, buffer.data() + static_cast<std::size_t>(q) * 64, sizeof v);
+    const float qx0 = std::min(v[0][0], v[2][0]), qy0 = std::min(v[0][1], v[2][1]);
+    const float qx1 = std::max(v[0][0], v[2][0]), qy1 = std::max(v[0][1], v[2][1]);
+    const int px = x + static_cast<int>(std::lround(qx0 * scale)), py = y + static_cast<int>(std::lround(qy0 * scale));
+    fill_rect(image, px, py, static_cast<int>(std::lround((qx1 - qx0) * scale)),
+              static_cast<int>(std::lround((qy1 - qy0) * scale)), rgb);
+  }
+}
+
+int text_width(const std::string& text, int scale) {
+  std::string copy = text;
+  return stb_easy_font_width(copy.data()) * scale;
+}
+
+int text_height(const std::string& text, int scale) {
+  std::string copy = text;
+  return stb_easy_font_height(copy.data()) * scale;
 }
 
 std::string encode_png(const Image& image) {

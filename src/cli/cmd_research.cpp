@@ -1,0 +1,250 @@
+// actmap-cli sweep, sensitivity, import-bending, export-bending, report: tools for students and
+// researchers (docs/research.md).
+#include <cmath>
+#include <cstdio>
+#include <filesystem>
+#include <iostream>
+
+#include <CLI/CLI.hpp>
+
+#include "actmap/bending.h"
+#include "actmap/error.h"
+#include "actmap/files.h"
+#include "actmap/generator.h"
+#include "actmap/renderer.h"
+#include "actmap/report.h"
+#include "actmap/sensitivity.h"
+#include "actmap/session.h"
+#include "actmap/sweep.h"
+#include "cli_common.h"
+
+namespace actmap::cli {
+namespace {
+
+std::string shell_quote(const std::string& s) {
+  if (!s.empty() && s.find_first_not_of("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_./:=@+-,") ==
+                        std::string::npos) {
+    return s;
+  }
+  std::string out = "'";
+  for (const char c : s) out += c == '\'' ? std::string("'\\''") : std::string(1, c);
+  return out + "'";
+}
+
+void parse_op(const std::string& text, SensitivityOptions& o) {
+  if (text == "ablate") {
+    o.ablate = true;
+    return;
+  }
+  if (text.rfind("scale:", 0) == 0) {
+    const std::string f = text.substr(6);
+    char* end = nullptr;
+    const double v = std::strtod(f.c_str(), &end);
+    if (!f.empty() && end && *end == '\0' && std::isfinite(v)) {
+      o.ablate = false;
+      o.factor = v;
+      return;
+    }
+  }
+  throw Error("--op: expected 'ablate' or 'scale:FACTOR' (e.g. scale:2), got '" + text + "'");
+}
+
+void register_sweep(CLI::App& app) {
+  struct Options {
+    ModelOptions model;
+    std::string session, edit, out, csv;
+    int tile = 0, columns = 8;
+  };
+  auto opts = std::make_shared<Options>();
+  CLI::App* cmd = app.add_subcommand(
+      "sweep",
+      "Depth sweep: apply one edit of a session at every tap in turn (coordinates rescaled to each\n"
+      "tap, channels mapped by fraction; taps where the op cannot act are skipped and say why) and\n"
+      "write a labelled strip with the mean |change| of the output per depth (docs/research.md).\n"
+      "  actmap-cli sweep session.json --edit e1 -o strip.png --csv stats.csv");
+  cmd->add_option("session", opts->session, "The session (model, latent, edits)")->required();
+  cmd->add_option("--edit", opts->edit, "The id of the edit to sweep (e.g. e1)")->required();
+  cmd->add_option("-o,--output", opts->out, "The strip (PNG)")->required();
+  cmd->add_option("--csv", opts->csv, "Also write tap,height,width,channels,applied,mean_abs_change,ms,note");
+  cmd->add_option("--tile", opts->tile, "Side of each output tile in pixels (0: automatic)")->check(CLI::Range(0, 1024));
+  cmd->add_option("--columns", opts->columns, "Tiles per row")->check(CLI::Range(1, 256))->capture_default_str();
+  cmd->add_option("--device", opts->model.device, "cpu, cuda or cuda:N")->capture_default_str();
+  cmd->add_option("--threads", opts->model.threads, "CPU threads (0: every core)")->check(CLI::NonNegativeNumber);
+  cmd->callback([opts] {
+    const Session session = load_session(opts->session);
+    Renderer renderer(open_session_model(session, opts->model));
+    SweepResult sweep;
+    {
+      ProgressBar progress("sweep " + opts->edit);
+      sweep = sweep_edit(renderer, session, opts->edit, std::ref(progress));
+    }
+    write_png(opts->out, sweep_strip(sweep, opts->tile, opts->columns));
+    int applied = 0;
+    for (const auto& s : sweep.steps) {
+      if (s.applied) ++applied;
+      std::printf("%-14s %5lldx%-5lld %5lld ch  %s\n", s.tap.name.c_str(), static_cast<long long>(s.tap.height),
+                  static_cast<long long>(s.tap.width), static_cast<long long>(s.tap.channels),
+                  s.applied ? ("mean |change| " + std::to_string(s.mean_abs_change)).c_str()
+                            : ("skipped: " + s.skipped).c_str());
+    }
+    std::printf("%d of %zu taps in %.0f ms; wrote %s\n", applied, sweep.steps.size(), sweep.total_ms, opts->out.c_str());
+    if (!opts->csv.empty()) {
+      write_file_atomic(opts->csv, sweep_csv(sweep));
+      std::cout << "wrote " << opts->csv << "\n";
+    }
+  });
+}
+
+void register_sensitivity(CLI::App& app) {
+  struct Options {
+    ModelOptions model;
+    SensitivityOptions sens;
+    std::string tap, op = "ablate", out, truncation_text;
+    int top = 10;
+  };
+  auto opts = std::make_shared<Options>();
+  CLI::App* cmd = app.add_subcommand(
+      "sensitivity",
+      "Channel sensitivity: how much the output changes (mean |change| of 8-bit pixels) when each\n"
+      "channel of a tap alone is ablated or scaled, averaged over seeded latents; batches the channels\n"
+      "and re-runs only the layers after the tap (docs/research.md).\n"
+      "  actmap-cli sensitivity -m faces64 --tap main.8 --samples 16 -o sens.csv");
+  add_model_options(*cmd, opts->model);
+  cmd->add_option("--tap", opts->tap, "The tap whose channels to measure")->required();
+  cmd->add_option("--samples", opts->sens.samples, "Latents (seeds SEED, SEED+1, ...)")->check(CLI::Range(1, 100000))->capture_default_str();
+  cmd->add_option("--seed", opts->sens.seed, "First seed")->capture_default_str();
+  cmd->add_option("--op", opts->op, "ablate | scale:FACTOR")->capture_default_str();
+  cmd->add_option("--batch", opts->sens.batch, "Copies per forward pass")->check(CLI::Range(1, 4096))->capture_default_str();
+  cmd->add_option("--top", opts->top, "Channels to print")->check(CLI::Range(0, 100000))->capture_default_str();
+  cmd->add_option("-o,--output", opts->out, "CSV: rank,channel,mean_abs_change (every channel)");
+  cmd->callback([opts] {
+    parse_op(opts->op, opts->sens);
+    const auto gen = open_model(opts->model);
+    gen->tap_index(opts->tap);
+    SensitivityResult r;
+    {
+      ProgressBar progress("sensitivity " + opts->tap);
+      r = channel_sensitivity(*gen, opts->tap, opts->sens, std::ref(progress));
+    }
+    std::printf("%s: %zu channels, %d samples, %s, %.0f ms\nrank  channel  mean |change|\n", opts->tap.c_str(), r.change.size(),
+                r.samples, opts->op.c_str(), r.ms);
+    const auto order = r.ranking();
+    for (std::size_t i = 0; i < order.size() && i < static_cast<std::size_t>(opts->top); ++i) {
+      std::printf("%4zu  %7d  %12.4f\n", i + 1, order[i], r.change[static_cast<std::size_t>(order[i])]);
+    }
+    if (!opts->out.empty()) {
+      write_file_atomic(opts->out, sensitivity_csv(r));
+      std::cout << "wrote " << opts->out << "\n";
+    }
+  });
+}
+
+void register_bending(CLI::App& app) {
+  struct Options {
+    std::string config, model, clusters, out, session, clusters_out;
+    int seed = 0;
+  };
+  auto opts = std::make_shared<Options>();
+  CLI::App* imp = app.add_subcommand(
+      "import-bending",
+      "Import a Network Bending YAML config (transforms: layer, transform, params, features,\n"
+      "feature-param) or the bending report's operation template (resolution, install_after, layers)\n"
+      "into a new session on a StyleGAN2 model. Layer numbers count the synthesis convolutions\n"
+      "(0 = b4.conv1, 1 = b8.conv0, 2 = b8.conv1, ...); the tables are in docs/research.md.\n"
+      "  actmap-cli import-bending config.yaml --model ffhq256.json --clusters clusters.yaml -o s.json");
+  imp->add_option("config", opts->config, "The YAML config or template")->required();
+  imp->add_option("-m,--model", opts->model, "A StyleGAN2 model card (path or name)")->required();
+  imp->add_option("--clusters", opts->clusters, "Network Bending's cluster dictionary (LAYER: [{cluster_index, feature_index}])");
+  imp->add_option("--seed", opts->seed, "The session's latent seed")->capture_default_str();
+  imp->add_option("-o,--output", opts->out, "The session to write")->required();
+  imp->callback([opts] {
+    const std::string card_path = find_model_card(opts->model);
+    const ModelCard card = load_model_card(card_path);
+    const BendingImport in = import_bending(read_file_text(opts->config), opts->config, card,
+                                            opts->clusters.empty() ? "" : read_file_text(opts->clusters), opts->clusters);
+    Session s = new_session(opts->model);
+    s.latent = SessionLatent::from_seed(static_cast<std::uint64_t>(opts->seed));
+    s.edits = in.edits;
+    s.clusters = in.clusters;
+    s.notes = "imported from " + opts->config + (opts->clusters.empty() ? "" : " with clusters " + opts->clusters);
+    check_session_against_card(s, card);
+    save_session(s, opts->out);
+    for (const auto& n : in.notes) std::cerr << "note: " << n << "\n";
+    std::printf("wrote %s: %zu edits on %s\n", opts->out.c_str(), s.edits.size(), card.name.c_str());
+  });
+
+  CLI::App* exp = app.add_subcommand(
+      "export-bending",
+      "Export a session's edits as a Network Bending YAML config; edits it cannot express (other\n"
+      "ops, masks, channel lists, taps that are not convolutions, renormalize) are listed and left out.\n"
+      "  actmap-cli export-bending s.json -o config.yaml --clusters-out clusters.yaml");
+  exp->add_option("session", opts->session, "The session")->required();
+  exp->add_option("-o,--output", opts->out, "The YAML config to write")->required();
+  exp->add_option("--clusters-out", opts->clusters_out, "Also write the cluster dictionary of the taps the edits select clusters at");
+  exp->callback([opts] {
+    const Session s = load_session(opts->session);
+    const ModelCard card = load_model_card(s.card_path);
+    const BendingExport out = export_bending(s, card);
+    write_file_atomic(opts->out, out.config);
+    std::printf("wrote %s\n", opts->out.c_str());
+    if (!opts->clusters_out.empty()) {
+      if (out.clusters.empty()) {
+        std::printf("no edit selects clusters; %s not written\n", opts->clusters_out.c_str());
+      } else {
+        write_file_atomic(opts->clusters_out, out.clusters);
+        std::printf("wrote %s\n", opts->clusters_out.c_str());
+      }
+    } else if (!out.clusters.empty()) {
+      std::cerr << "note: edits select clusters; add --clusters-out to write their dictionary\n";
+    }
+    for (const auto& n : out.skipped) std::printf("not exported: %s\n", n.c_str());
+  });
+}
+
+void register_report(CLI::App& app, const std::vector<std::string>& argv) {
+  struct Options {
+    ModelOptions model;
+    std::string session, dir;
+    ReportOptions report;
+    bool no_sweep = false;
+  };
+  auto opts = std::make_shared<Options>();
+  CLI::App* cmd = app.add_subcommand(
+      "report",
+      "Write a self-contained HTML report of a session (DIR/index.html and its PNGs): the model card\n"
+      "and weights hash, the latent, every edit with its tap and output before and after, the depth\n"
+      "sweep of the last edit, timings and the command that regenerates it.\n"
+      "  actmap-cli report session.json -o report/");
+  cmd->add_option("session", opts->session, "The session")->required();
+  cmd->add_option("-o,--output", opts->dir, "The report's directory (created)")->required();
+  cmd->add_option("--channels", opts->report.max_channels, "Channels shown per edit")->check(CLI::Range(1, 64))->capture_default_str();
+  cmd->add_flag("--no-sweep", opts->no_sweep, "Leave out the depth sweep");
+  cmd->add_option("--device", opts->model.device, "cpu, cuda or cuda:N")->capture_default_str();
+  cmd->add_option("--threads", opts->model.threads, "CPU threads (0: every core)")->check(CLI::NonNegativeNumber);
+  cmd->callback([opts, argv] {
+    const Session session = load_session(opts->session);
+    Renderer renderer(open_session_model(session, opts->model));
+    for (std::size_t i = 0; i < argv.size(); ++i) {
+      opts->report.command += (i ? " " : "") + shell_quote(i == 0 ? std::string("actmap-cli") : argv[i]);
+    }
+    opts->report.working_dir = std::filesystem::current_path().string();
+    opts->report.sweep = !opts->no_sweep;
+    ReportResult r;
+    {
+      ProgressBar progress("report");
+      r = write_report(renderer, session, opts->dir, opts->report, std::ref(progress));
+    }
+    std::printf("wrote %s (%zu files)\n", r.index.c_str(), r.files.size());
+  });
+}
+
+}  // namespace
+
+void register_research(CLI::App& app, const std::vector<std::string>& argv) {
+  register_sweep(app);
+  register_sensitivity(app);
+  register_bending(app);
+  register_report(app, argv);
+}
+
+}  // namespace actmap::cli

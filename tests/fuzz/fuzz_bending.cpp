@@ -1,0 +1,26 @@
+// Any text: a Network Bending config (or the report's template, or a cluster dictionary) imports
+// into edits on the 16x16 StyleGAN2 test card, or throws actmap::Error; what imports exports again.
+#include <cstdint>
+#include <string>
+
+#include "actmap/bending.h"
+#include "actmap/error.h"
+#include "actmap/model_card.h"
+
+extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
+  actmap::set_warning_sink([](const std::string&) {});
+  static const actmap::ModelCard card = actmap::load_model_card(ACTMAP_FUZZ_STYLEGAN2_CARD);
+  const std::string text(reinterpret_cast<const char*>(data), size);
+  // The text as the config, without and with itself as the cluster dictionary.
+  for (const std::string& clusters : {std::string(), text}) {
+    try {
+      const actmap::BendingImport in = actmap::import_bending(text, "fuzz.yaml", card, clusters, "fuzz-clusters.yaml");
+      actmap::Session s;
+      s.edits = in.edits;
+      s.clusters = in.clusters;
+      actmap::export_bending(s, card);
+    } catch (const actmap::Error&) {
+    }
+  }
+  return 0;
+}

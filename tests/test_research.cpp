@@ -1,0 +1,435 @@
+// Depth sweeps, channel sensitivity, Network Bending configs and reports.
+#include <algorithm>
+#include <cmath>
+#include <filesystem>
+#include <fstream>
+#include <regex>
+
+#include <nlohmann/json.hpp>
+
+#include "actmap/bending.h"
+#include "actmap/generator.h"
+#include "actmap/renderer.h"
+#include "actmap/report.h"
+#include "actmap/safetensors.h"
+#include "actmap/sensitivity.h"
+#include "actmap/session.h"
+#include "actmap/sweep.h"
+#include "test_util.h"
+
+namespace actmap {
+namespace {
+
+using json = nlohmann::json;
+
+const std::string kSkip16 = test::fixture("stylegan2/skip16.json");
+
+Session skip16_session(const std::vector<json>& edits) {
+  Session s = new_session(kSkip16);
+  s.latent = SessionLatent::from_seed(3);
+  s.edits = edits_from_json(json(edits), "");
+  return s;
+}
+
+double mean_abs(const Image& a, const Image& b) {
+  double sum = 0;
+  for (std::size_t i = 0; i < a.pixels.size(); ++i) sum += std::abs(int(a.pixels[i]) - int(b.pixels[i]));
+  return sum / double(a.pixels.size());
+}
+
+TEST(MoveEdit, RescalesCoordinatesAndMapsChannelsByFraction) {
+  const TapInfo from{"a", 8, 4, 4, 0}, to{"b", 16, 8, 8, 1}, down{"c", 4, 2, 2, 2};
+  const Edit e = Edit::from_json(json{{"tap", "a"}, {"channels", json{1, 6}}, {"op", "brush"},
+                                      {"params", {{"points", {{1, 2}}}, {"radius", 1.5}}},
+                                      {"mask", {{"rect", {1, 1, 2, 2}}}}},
+                                 "/e");
+  std::string why;
+  const auto up = move_edit(e, from, to, false, {}, &why);
+  ASSERT_TRUE(up) << why;
+  EXPECT_EQ(up->tap, "b");
+  // Channel c of 8 covers [c/8, (c+1)/8) of the range: channels 2c and 2c+1 of 16.
+  EXPECT_EQ(up->channels.list, (std::vector<std::int64_t>{2, 3, 12, 13}));
+  // Pixel centre (1, 2) of a 4x4 map lies at (3, 5) of an 8x8 one; the radius doubles.
+  EXPECT_EQ(up->params["points"], json({{2.5, 4.5}}));
+  EXPECT_DOUBLE_EQ(up->params["radius"].get<double>(), 3.0);
+  // Pixels 1..2 of 4 are pixels 2..5 of 8: bounds 1.5 and 5.5 take exactly their centres.
+  EXPECT_EQ(up->mask.shape, (std::array<double, 4>{1.5, 1.5, 5.5, 5.5}));
+  const auto dn = move_edit(e, from, down, false, {}, &why);
+  ASSERT_TRUE(dn);
+  EXPECT_EQ(dn->channels.list, (std::vector<std::int64_t>{0, 3}));  // 1/8 -> 0 of 4, 6/8 -> 3 of 4
+  EXPECT_EQ(dn->mask.shape, (std::array<double, 4>{0.0, 0.0, 1.0, 1.0}));
+  // W+: no spatial ops, no W+ ops elsewhere.
+  const TapInfo mapping{"mapping", 6, 1, 8, 0};
+  EXPECT_FALSE(move_edit(e, from, mapping, true, {}, &why));
+  EXPECT_NE(why.find("W+"), std::string::npos);
+  const Edit mix = Edit::from_json(json{{"tap", "mapping"}, {"channels", "all"}, {"op", "style_mix"}, {"params", {{"seed", 2}}}}, "/m");
+  EXPECT_FALSE(move_edit(mix, mapping, to, true, {}, &why));
+  EXPECT_NE(why.find("acts only at mapping"), std::string::npos);
+}
+
+TEST(Sweep, OneOutputPerTapWithLabels) {
+  const Session s = skip16_session({{{"id", "e1"}, {"tap", "b8.conv0"}, {"channels", json{0, 1}}, {"op", "multiply"},
+                                     {"params", {{"factor", -3.0}}}, {"mask", {{"rect", {0, 0, 3, 7}}}}},
+                                    {{"id", "e2"}, {"tap", "b4.conv1"}, {"channels", "all"}, {"op", "add"}, {"params", {{"value", 0.5}}}}});
+  auto gen = load_generator(load_model_card(kSkip16));
+  Renderer renderer(gen);
+  const SweepResult r = sweep_edit(renderer, s, "e1");
+  const std::vector<std::string> names = {"mapping", "b4.conv1", "b4.torgb", "b8.conv0", "b8.conv1", "b8.torgb",
+                                          "b8.img", "b16.conv0", "b16.conv1", "b16.torgb", "b16.img"};
+  ASSERT_EQ(r.steps.size(), names.size());
+  for (std::size_t i = 0; i < names.size(); ++i) {
+    EXPECT_EQ(r.steps[i].tap.name, names[i]);
+    EXPECT_EQ(r.steps[i].applied, i != 0) << names[i];
+  }
+  EXPECT_NE(r.steps[0].skipped.find("mask"), std::string::npos);
+  EXPECT_EQ(r.steps[7].tap.height, 16);
+  EXPECT_EQ(r.steps[7].tap.channels, 4);
+  // At its own tap the sweep equals a plain render of the session against one without e1.
+  Renderer plain(gen);
+  const Image with = output_to_images(render_session(plain, s).output, gen->card())[0];
+  Session without = s;
+  without.edits.erase(without.edits.begin());
+  const Image base = output_to_images(render_session(plain, without).output, gen->card())[0];
+  EXPECT_EQ(r.baseline.pixels, base.pixels);
+  EXPECT_EQ(r.steps[3].output.pixels, with.pixels);
+  EXPECT_DOUBLE_EQ(r.steps[3].mean_abs_change, mean_abs(with, base));
+  EXPECT_GT(r.steps[3].mean_abs_change, 0.0);
+  // The moved edit at b16.conv0: rect 0..3 x 0..7 of 8 is 0..7 x 0..15 of 16; channels 0, 1 of 8 -> 0 of 4.
+  EXPECT_EQ(r.steps[7].edit.mask.shape, (std::array<double, 4>{-0.5, -0.5, 7.5, 15.5}));
+  EXPECT_EQ(r.steps[7].edit.channels.list, (std::vector<std::int64_t>{0}));
+  // The strip: header, 12 tiles of 96 (16 x 6) in rows of 8.
+  const Image strip = sweep_strip(r);
+  EXPECT_EQ(strip.width, 6 + 8 * (96 + 6));
+  EXPECT_EQ(strip.height, 28 + 2 * (96 + 46 + 6) + 6);
+  const std::string csv = sweep_csv(r);
+  EXPECT_EQ(std::count(csv.begin(), csv.end(), '\n'), 12);
+  EXPECT_NE(csv.find("mapping,1,8,"), std::string::npos);
+  test::expect_error([&] { sweep_edit(renderer, s, "e9"); }, {"no edit 'e9'", "e1, e2"});
+}
+
+TEST(Sweep, WPlusOpsOnlyAtMapping) {
+  const Session s = skip16_session({{{"id", "m"}, {"tap", "mapping"}, {"channels", {{"range", {0, 2}}}}, {"op", "style_mix"},
+                                     {"params", {{"seed", 7}}}}});
+  Renderer renderer(load_generator(load_model_card(kSkip16)));
+  const SweepResult r = sweep_edit(renderer, s, "m");
+  int applied = 0;
+  for (const auto& st : r.steps) applied += st.applied;
+  EXPECT_EQ(applied, 1);
+  EXPECT_TRUE(r.steps[0].applied);
+  EXPECT_GT(r.steps[0].mean_abs_change, 0.0);
+}
+
+// A sequential generator with hand-set weights: a 6-channel 2x2 tap ("act", all ones after ReLU)
+// and a 1x1 convolution to one output channel with weights 0.01 c, except channel 4 at 0.5:
+// the output is tanh(sum_c w_c) = tanh(0.61) everywhere, and ablating channel c gives tanh(0.61 - w_c).
+class PlantedSensitivity : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    dir_ = test::temp_dir("sens");
+    write_file_atomic(dir_ + "/card.json", R"({"family": "sequential", "name": "sens",
+      "latent": {"size": 2}, "weights": "w.safetensors", "layers": [
+        {"type": "linear", "in": 2, "out": 24, "weights": "fc"},
+        {"type": "reshape", "shape": [6, 2, 2]},
+        {"type": "relu", "name": "act"},
+        {"type": "conv2d", "in": 6, "out": 1, "kernel": 1, "weights": "out"},
+        {"type": "tanh", "name": "image"}]})");
+    w_ = {0.0f, 0.01f, 0.02f, 0.03f, 0.5f, 0.05f};
+    write_file_atomic(dir_ + "/w.safetensors",
+                      encode_safetensors({{"fc.weight", {{24, 2}, std::vector<float>(48, 0.0f)}},
+                                          {"fc.bias", {{24}, std::vector<float>(24, 1.0f)}},
+                                          {"out.weight", {{1, 6, 1, 1}, w_}},
+                                          {"out.bias", {{1}, {0.0f}}}}));
+    gen_ = load_generator(load_model_card(dir_ + "/card.json"));
+  }
+  std::string dir_;
+  std::vector<float> w_;
+  std::shared_ptr<const Generator> gen_;
+};
+
+TEST_F(PlantedSensitivity, RanksThePlantedChannelFirstWithHandComputedChanges) {
+  for (int batch : {64, 4, 1}) {
+    SensitivityOptions o;
+    o.samples = 3;
+    o.batch = batch;
+    const SensitivityResult r = channel_sensitivity(*gen_, "act", o);
+    ASSERT_EQ(r.change.size(), 6u);
+    EXPECT_EQ(r.ranking().front(), 4);
+    EXPECT_EQ(r.ranking().back(), 0);  // weight 0: no change at all
+    const double sum = 0.61;
+    for (int c = 0; c < 6; ++c) {
+      const double expected = std::abs(std::tanh(sum) - std::tanh(sum - w_[static_cast<std::size_t>(c)])) * 127.5;
+      EXPECT_NEAR(r.change[static_cast<std::size_t>(c)], expected, 1e-3) << "channel " << c << ", batch " << batch;
+    }
+  }
+  SensitivityOptions scale;
+  scale.ablate = false;
+  scale.factor = 3.0;
+  const SensitivityResult r = channel_sensitivity(*gen_, "act", scale);
+  EXPECT_NEAR(r.change[4], std::abs(std::tanh(0.61 + 1.0) - std::tanh(0.61)) * 127.5, 1e-3);
+  EXPECT_NE(sensitivity_csv(r).find("1,4,"), std::string::npos);
+}
+
+TEST(Sensitivity, StyleGAN2CarryMatchesTheRenderer) {
+  // The batched re-run from b8.conv0 (W+ and the running image carried along the batch) against
+  // the renderer with an ablate edit, latent by latent.
+  const auto gen = load_generator(load_model_card(kSkip16));
+  SensitivityOptions o;
+  o.samples = 2;
+  o.seed = 5;
+  o.batch = 5;
+  const SensitivityResult r = channel_sensitivity(*gen, "b8.conv0", o);
+  ASSERT_EQ(r.change.size(), 8u);
+  Renderer renderer(gen);
+  const at::Tensor z = latents_from_seeds(gen->card().latent, 5, 2);
+  for (int c : {0, 3, 7}) {
+    double expected = 0.0;
+    for (int i = 0; i < 2; ++i) {
+      const at::Tensor zi = z.slice(0, i, i + 1);
+      const at::Tensor base = renderer.render(zi, {}).output;
+      const auto edits = edits_from_json(json::array({{{"tap", "b8.conv0"}, {"channels", c}, {"op", "ablate"}}}));
+      const at::Tensor out = renderer.render(zi, edits).output;
+      expected += (out - base).abs().mean().item<double>() * 127.5 / 2;
+    }
+    EXPECT_NEAR(r.change[static_cast<std::size_t>(c)], expected, 1e-4 + 1e-4 * expected) << "channel " << c;
+  }
+}
+
+TEST(Bending, NetworkBendingConfigToEditsAndBack) {
+  const ModelCard card = load_model_card(kSkip16);
+  EXPECT_EQ(bending_layer_taps(card), (std::vector<std::string>{"b4.conv1", "b8.conv0", "b8.conv1", "b16.conv0", "b16.conv1"}));
+  const BendingImport in = import_bending(read_file_text(test::fixture("bending/transforms.yaml")), "transforms.yaml", card,
+                                          read_file_text(test::fixture("bending/clusters.yaml")), "clusters.yaml");
+  // Written by hand from the config: tap, channels, op, the parameters that are not defaults.
+  const std::vector<json> expected = {
+      {{"tap", "b4.conv1"}, {"channels", "all"}, {"op", "translate"}, {"params", {{"dx", 0.25}, {"dy", -0.125}}}},
+      {{"tap", "b8.conv0"}, {"channels", {{"random", 0.5}, {"seed", 0}}}, {"op", "scale"}, {"params", {{"factor", 1.5}}}},
+      {{"tap", "b8.conv1"}, {"channels", {{"cluster", 1}}}, {"op", "rotate"}, {"params", {{"degrees", 45.0}}}},
+      {{"tap", "b16.conv0"}, {"channels", "all"}, {"op", "erode"}, {"params", {{"radius", 1}}}},
+      {{"tap", "b16.conv1"}, {"channels", "all"}, {"op", "dilate"}, {"params", {{"radius", 2}}}},
+      {{"tap", "b8.conv0"}, {"channels", "all"}, {"op", "multiply"}, {"params", {{"factor", -2.5}}}},
+      {{"tap", "b8.conv1"}, {"channels", {{"cluster", 0}}}, {"op", "threshold"}, {"params", {{"t", 0.3}}}},
+      {{"tap", "b16.conv0"}, {"channels", "all"}, {"op", "flip"}, {"params", {{"axis", "horizontal"}}}},
+      {{"tap", "b16.conv1"}, {"channels", "all"}, {"op", "flip"}, {"params", {{"axis", "vertical"}}}},
+      {{"tap", "b4.conv1"}, {"channels", {{"random", 0.25}, {"seed", 0}}}, {"op", "invert"}, {"params", json::object()}},
+      {{"tap", "b8.conv1"}, {"channels", {{"cluster", 2}}}, {"op", "ablate"}, {"params", json::object()}},
+  };
+  ASSERT_EQ(in.edits.size(), expected.size());
+  for (std::size_t i = 0; i < expected.size(); ++i) {
+    const json got = in.edits[i].to_json();
+    EXPECT_EQ(got["tap"], expected[i]["tap"]) << i;
+    EXPECT_EQ(got["channels"], expected[i]["channels"]) << i;
+    EXPECT_EQ(got["op"], expected[i]["op"]) << i;
+    for (const auto& [k, v] : expected[i]["params"].items()) EXPECT_EQ(got["params"][k], v) << i << " " << k;
+  }
+  // Channels 0, 3 in cluster 0; 1, 5 in 1; 7 in 2; the rest (2, 4, 6) in a cluster of their own.
+  ASSERT_EQ(in.clusters.size(), 1u);
+  EXPECT_EQ(in.clusters.at("b8.conv1"), (std::vector<int>{0, 1, 3, 0, 3, 1, 3, 2}));
+
+  // A session with these edits plus three Network Bending cannot express.
+  Session s = new_session(kSkip16);
+  s.edits = in.edits;
+  s.clusters = in.clusters;
+  for (const json& j : {json{{"tap", "b8.conv0"}, {"channels", 1}, {"op", "brush"}, {"params", {{"points", {{1, 1}}}}}},
+                        json{{"tap", "b8.conv0"}, {"channels", "all"}, {"op", "ablate"}, {"mask", {{"rect", {0, 0, 1, 1}}}}},
+                        json{{"tap", "b8.torgb"}, {"channels", "all"}, {"op", "invert"}}}) {
+    s.edits.push_back(Edit::from_json(j, "/x"));
+    s.edits.back().id = "x" + std::to_string(s.edits.size());
+  }
+  check_session_against_card(s, card);
+  const BendingExport out = export_bending(s, card);
+  ASSERT_EQ(out.skipped.size(), 3u);
+  EXPECT_NE(out.skipped[0].find("brush"), std::string::npos);
+  EXPECT_NE(out.skipped[1].find("mask"), std::string::npos);
+  EXPECT_NE(out.skipped[2].find("after convolutions only"), std::string::npos);
+  EXPECT_NE(out.config.find("transform: flip-v"), std::string::npos);
+  EXPECT_NE(out.config.find("transform: scalar-multiply"), std::string::npos);
+  // Back in: the same edits and clusters.
+  const BendingImport again = import_bending(out.config, "exported", card, out.clusters, "exported clusters");
+  ASSERT_EQ(again.edits.size(), in.edits.size());
+  for (std::size_t i = 0; i < in.edits.size(); ++i) {
+    json a = again.edits[i].to_json(), b = in.edits[i].to_json();
+    a.erase("id");
+    b.erase("id");
+    EXPECT_EQ(a, b) << i;
+  }
+  EXPECT_EQ(again.clusters, in.clusters);
+}
+
+TEST(Bending, ErrorsNameTheKeyAndLine) {
+  const ModelCard card = load_model_card(kSkip16);
+  auto import = [&](const std::string& text) { import_bending(text, "c.yaml", card); };
+  test::expect_error([&] { import("transforms:\n  - layer: 1\n    transform: melt\n"); },
+                     {"c.yaml: line 3: transforms[0].transform: unknown transform 'melt'", "flip-h"});
+  test::expect_error([&] { import("transforms:\n  - layer: 9\n    transform: invert\n"); },
+                     {"line 2: transforms[0].layer", "[0, 4]"});
+  test::expect_error([&] { import("transforms:\n  - {layer: 1, transform: rotate, params: [1, 2]}\n"); },
+                     {"transforms[0].params", "takes 1 value(s), got 2"});
+  test::expect_error([&] { import("transforms:\n  - {layer: 2, transform: ablate, features: cluster, feature-param: 1}\n"); },
+                     {"feature-param", "--clusters"});
+  test::expect_error([&] { import("transforms:\n  - {layer: 1, transform: ablate, feature: all}\n"); },
+                     {"transforms[0].feature: unknown key"});
+  test::expect_error([&] { import("transforms: [\n"); }, {"c.yaml: line", "not YAML"});
+  test::expect_error([&] { import("{resolution: 16, install_after: Conv7, layers: []}"); }, {"install_after", "Conv7"});
+  test::expect_error([&] { import_bending("transforms: []", "c.yaml", load_model_card(test::fixture("dcgan64/card.json"))); },
+                     {"need a StyleGAN2 model"});
+}
+
+TEST(Bending, TheReportsTemplateImports) {
+  // A card (no weights needed) with 16 channels at 16x16, and a dictionary of 8 clusters there:
+  // channel c in cluster c % 8.
+  const ModelCard card = parse_model_card(R"({"family": "stylegan2", "name": "t16", "weights": "none.safetensors",
+    "config": {"z_dim": 8, "w_dim": 8, "img_resolution": 16, "img_channels": 3,
+               "synthesis_kwargs": {"channel_base": 256, "channel_max": 16}}})", "t16.json");
+  std::string dict = "3:\n";
+  for (int c = 0; c < 16; ++c) dict += "  - {cluster_index: " + std::to_string(c % 8) + ", feature_index: " + std::to_string(c) + "}\n";
+  const BendingImport in = import_bending(read_file_text(test::fixture("bending/template.yaml")), "template.yaml", card, dict, "dict");
+  // erosion [1,5,6]; mean_filter 5 [3]; mean_filter 3 [2,3]; scale -6 [3,7]; scale 8 [1,5,6];
+  // erosion [1,4,5,6]; dilation [3,7]; scale -4 [3,7]; scale -8 [0]: one edit per cluster.
+  const std::vector<std::tuple<std::string, int, json>> expected = {
+      {"erode", 1, {{"radius", 1}}}, {"erode", 5, {{"radius", 1}}}, {"erode", 6, {{"radius", 1}}},
+      {"mean_filter", 3, {{"size", 5}}}, {"mean_filter", 2, {{"size", 3}}}, {"mean_filter", 3, {{"size", 3}}},
+      {"multiply", 3, {{"factor", -6.0}}}, {"multiply", 7, {{"factor", -6.0}}},
+      {"multiply", 1, {{"factor", 8.0}}}, {"multiply", 5, {{"factor", 8.0}}}, {"multiply", 6, {{"factor", 8.0}}},
+      {"erode", 1, {{"radius", 1}}}, {"erode", 4, {{"radius", 1}}}, {"erode", 5, {{"radius", 1}}}, {"erode", 6, {{"radius", 1}}},
+      {"dilate", 3, {{"radius", 1}}}, {"dilate", 7, {{"radius", 1}}},
+      {"multiply", 3, {{"factor", -4.0}}}, {"multiply", 7, {{"factor", -4.0}}}, {"multiply", 0, {{"factor", -8.0}}}};
+  ASSERT_EQ(in.edits.size(), expected.size());
+  for (std::size_t i = 0; i < expected.size(); ++i) {
+    const Edit& e = in.edits[i];
+    EXPECT_EQ(e.tap, "b16.conv0");
+    EXPECT_EQ(e.op, std::get<0>(expected[i])) << i;
+    EXPECT_EQ(e.channels.kind, ChannelSelector::Kind::Cluster);
+    EXPECT_EQ(e.channels.cluster, std::get<1>(expected[i])) << i;
+    EXPECT_EQ(e.params["renormalize"], true) << i;  // with_norm
+    for (const auto& [k, v] : std::get<2>(expected[i]).items()) EXPECT_EQ(e.params[k], v) << i << " " << k;
+  }
+  // The template's other operations.
+  const BendingImport more = import_bending(
+      "{resolution: 8, install_after: Conv1, layers: [{operation: block}, {operation: brightness, brightness: 0.5},"
+      " {operation: mirrorY}, {operation: shuffle, clusters: [0, 1], seed: 3}, {operation: sin_disrupt, fx: 2}]}",
+      "t", card, "2:\n  - {cluster_index: 0, feature_index: 1}\n  - {cluster_index: 1, feature_index: 4}\n", "d");
+  ASSERT_EQ(more.edits.size(), 5u);
+  EXPECT_EQ(more.edits[0].op, "ablate");
+  EXPECT_EQ(more.edits[1].op, "add");
+  EXPECT_EQ(more.edits[1].params["value"], 0.5);
+  EXPECT_EQ(more.edits[2].params["axis"], "y");
+  EXPECT_EQ(more.edits[3].channels.list, (std::vector<std::int64_t>{1, 4}));  // one shuffle over both clusters
+  EXPECT_EQ(more.edits[4].params["fx"], 2.0);
+}
+
+TEST(ResearchCli, ImportExportSweepSensitivity) {
+  const std::string dir = test::temp_dir("research_cli");
+  const std::string cli = ACTMAP_CLI_PATH;
+  test::CliRun r = test::cli_shell(cli + " import-bending " + test::fixture("bending/transforms.yaml") + " -m " + kSkip16 +
+                                   " --clusters " + test::fixture("bending/clusters.yaml") + " --seed 2 -o " + dir + "/s.json 2>&1");
+  ASSERT_EQ(r.code, 0) << r.out;
+  EXPECT_NE(r.out.find("11 edits on skip16"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("note: transforms[1]: random features are drawn with seed 0"), std::string::npos) << r.out;
+  const Session s = load_session(dir + "/s.json");
+  EXPECT_EQ(s.edits.size(), 11u);
+  EXPECT_EQ(s.latent.seed, 2u);
+  r = test::cli_shell(cli + " export-bending " + dir + "/s.json -o " + dir + "/out.yaml --clusters-out " + dir + "/c.yaml 2>&1");
+  ASSERT_EQ(r.code, 0) << r.out;
+  EXPECT_EQ(r.out.find("not exported"), std::string::npos) << r.out;
+  EXPECT_TRUE(std::filesystem::exists(dir + "/c.yaml"));
+  r = test::cli_shell(cli + " sweep " + dir + "/s.json --edit e3 -o " + dir + "/strip.png --csv " + dir + "/sweep.csv 2>&1");
+  ASSERT_EQ(r.code, 0) << r.out;
+  const Image strip = read_image(dir + "/strip.png");
+  EXPECT_GT(strip.width, 8 * 96);
+  const std::string csv = read_file_text(dir + "/sweep.csv");
+  EXPECT_EQ(std::count(csv.begin(), csv.end(), '\n'), 12);
+  r = test::cli_shell(cli + " sensitivity -m " + kSkip16 + " --tap b8.conv1 --samples 2 --op scale:x -o " + dir + "/x.csv 2>&1");
+  EXPECT_EQ(r.code, 1);
+  EXPECT_NE(r.out.find("--op: expected 'ablate' or 'scale:FACTOR'"), std::string::npos) << r.out;
+  r = test::cli_shell(cli + " sensitivity -m " + kSkip16 + " --tap b8.conv1 --samples 2 -o " + dir + "/sens.csv 2>&1");
+  ASSERT_EQ(r.code, 0) << r.out;
+  EXPECT_EQ(read_file_text(dir + "/sens.csv").rfind("rank,channel,mean_abs_change\n1,", 0), 0u);
+  r = test::cli_shell(cli + " import-bending " + test::fixture("bending/transforms.yaml") + " -m " + kSkip16 + " -o " + dir +
+                      "/t.json 2>&1");
+  EXPECT_EQ(r.code, 1);
+  EXPECT_NE(r.out.find("transforms.yaml: line 17: transforms[2].feature-param"), std::string::npos) << r.out;
+}
+
+// Chromium loads the report: every <img> has a natural width. Skips when chromium is absent.
+TEST(Report, OpensInHeadlessChromiumAndItsImagesLoad) {
+  const std::string dir = test::temp_dir("report");
+  Session s = skip16_session({{{"id", "e1"}, {"tap", "b8.conv0"}, {"channels", json{0, 2}}, {"op", "multiply"}, {"params", {{"factor", 3.0}}}},
+                              {{"id", "e2"}, {"tap", "b16.conv1"}, {"channels", "all"}, {"op", "rotate"}, {"params", {{"degrees", 90}}}}});
+  save_session(s, dir + "/s.json");
+  const test::CliRun run = test::cli_shell("cd " + dir + " && " + ACTMAP_CLI_PATH + " report s.json -o rep 2>&1");
+  ASSERT_EQ(run.code, 0) << run.out;
+  const std::string html = read_file_text(dir + "/rep/index.html");
+  EXPECT_NE(html.find("actmap-cli report s.json -o rep"), std::string::npos);
+  EXPECT_NE(html.find(sha256_file(test::fixture("stylegan2/skip16.safetensors"))), std::string::npos);
+  EXPECT_NE(html.find("seed 3"), std::string::npos);
+  EXPECT_NE(html.find("Depth sweep of e2"), std::string::npos);
+  const std::regex img("<img src=\"([^\"]+)\"");
+  int images = 0;
+  for (auto it = std::sregex_iterator(html.begin(), html.end(), img); it != std::sregex_iterator(); ++it) {
+    ++images;
+    EXPECT_TRUE(std::filesystem::exists(dir + "/rep/" + (*it)[1].str())) << (*it)[1];
+  }
+  EXPECT_EQ(images, 1 + 2 * 4 + 1);
+
+  if (test::cli_shell("command -v chromium >/dev/null 2>&1").code != 0) {
+    GTEST_SKIP() << "chromium is not installed (Debian: chromium; cmake/install-deps.sh): the report was not opened";
+  }
+  // A copy of the page that reports, once loaded, how many images decoded.
+  std::string check = html;
+  check.insert(check.rfind("</body>"),
+               "<script>window.addEventListener('load', () => { const im = [...document.images];"
+               "document.body.setAttribute('data-result', im.filter(i => i.complete && i.naturalWidth > 0).length + '/' + im.length); });</script>");
+  write_file_atomic(dir + "/rep/check.html", check);
+  const test::CliRun dom = test::cli_shell(
+      "chromium --headless --disable-gpu --no-sandbox --allow-file-access-from-files --virtual-time-budget=5000 "
+      "--dump-dom file://" + dir + "/rep/check.html 2>/dev/null");
+  ASSERT_EQ(dom.code, 0) << dom.out;
+  EXPECT_NE(dom.out.find("data-result=\"" + std::to_string(images) + "/" + std::to_string(images) + "\""), std::string::npos)
+      << dom.out.substr(0, 400);
+}
+
+}  // namespace
+}  // namespace actmap
+
+namespace actmap {
+namespace {
+
+double median_ms(const std::vector<double>& v) {
+  std::vector<double> s = v;
+  std::sort(s.begin(), s.end());
+  return s.size() % 2 ? s[s.size() / 2] : 0.5 * (s[s.size() / 2 - 1] + s[s.size() / 2]);
+}
+
+// The figures in README's Performance section: ACTMAP_PERF=1 actmap_tests --gtest_filter='PerfResearch.*'
+TEST(PerfResearch, SweepAndSensitivityOfThe64x64Models) {
+  if (!std::getenv("ACTMAP_PERF")) GTEST_SKIP() << "timing run: set ACTMAP_PERF=1";
+  ACTMAP_REQUIRE_SHARED_MODELS();
+  for (const std::string model : {"faces64", "ffhq64-vae"}) {
+    const auto gen = load_generator(load_model_card(find_model_card(model)));
+    Session s = new_session(model);
+    s.latent = SessionLatent::from_seed(4);
+    s.edits = edits_from_json(json::array({{{"id", "e1"}, {"tap", gen->taps()[1].name}, {"channels", {{"range", {0, 31}}}},
+                                            {"op", "brush"}, {"params", {{"points", {{2, 2}, {6, 6}}}, {"strength", 4}}}}}));
+    std::vector<double> sweep_ms, sens_ms;
+    for (int i = 0; i < 7; ++i) {
+      Renderer renderer(gen);  // a cold cache each time
+      sweep_ms.push_back(sweep_edit(renderer, s, "e1").total_ms);
+    }
+    std::string tap;
+    for (const auto& t : gen->taps()) {
+      if (t.channels == 64 && tap.empty()) tap = t.name;
+    }
+    for (int i = 0; i < 5; ++i) {
+      SensitivityOptions o;
+      o.samples = 16;
+      sens_ms.push_back(channel_sensitivity(*gen, tap, o).ms);
+    }
+    std::printf("%s: depth sweep over %zu taps: median %.0f ms; sensitivity of %s (64 channels), 16 latents: median %.0f ms\n",
+                model.c_str(), gen->taps().size(), median_ms(sweep_ms), tap.c_str(), median_ms(sens_ms));
+    EXPECT_LT(median_ms(sweep_ms), 1000.0);
+    EXPECT_LT(median_ms(sens_ms), 5000.0);
+  }
+}
+
+}  // namespace
+}  // namespace actmap
