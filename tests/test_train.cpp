@@ -290,9 +290,10 @@ TEST(TrainRun, ErrorsNameWhatIsAtFault) {
   o.batch = 2;
   o.out = s.card + "/model.json";  // a file where a directory should be
   test::expect_error([&] { train_gan(o); }, {s.card + "/model.json", "cannot create directory"});
-  write_file_atomic(s.dir + "/style.json",
-                    std::string(R"({"family": "stylegan2", "weights": "w.safetensors", "config": {}})"));
+  write_file_atomic(s.dir + "/style.json", std::string(R"({"family": "stylegan2", "weights": "w.safetensors", "config":
+      {"z_dim": 8, "w_dim": 8, "img_resolution": 16, "img_channels": 3}})"));
   o.card = s.dir + "/style.json";
+  o.out = s.dir + "/style-out/model.json";
   test::expect_error([&] { train_gan(o); }, {s.dir + "/style.json", "stylegan2"});
 }
 
