@@ -16,6 +16,7 @@
 // Modulation scales the activations and demodulation the result (the official non-fused order),
 // which batches without grouped convolutions and equals the fused form up to rounding.
 #include <cmath>
+#include <cstdlib>
 #include <set>
 
 #include <ATen/Parallel.h>
@@ -26,6 +27,7 @@
 #include "actmap/generator.h"
 #include "actmap/latent.h"
 #include "actmap/safetensors.h"
+#include "conv_kernels.h"
 #include "generator_registry.h"
 #include "torch_util.h"
 #include "upfirdn.h"
@@ -415,8 +417,19 @@ class StyleGAN2Generator final : public Generator {
       std::int64_t p0 = p + (fw + 2 - 1) / 2 - (k - 1);
       std::int64_t p1 = p + (fw - 2) / 2 - (k - 2);
       const std::int64_t pt = std::max<std::int64_t>(std::min(-p0, -p1), 0);
-      y = at::conv_transpose2d(y, weight.transpose(0, 1), {}, 2, pt);
+      if (y.device().is_cpu() && y.scalar_type() == at::kFloat && std::getenv("ACTMAP_CPU_KERNELS") == nullptr) {
+        // The channel-parallel GEMM + col2im kernel (conv_kernels.h): LibTorch's transposed
+        // convolution is several times slower at these shapes.
+        y = conv_transpose2d_fused(y.contiguous(), pack_conv_transpose(weight.transpose(0, 1), {}, 2, pt, 0), {});
+      } else {
+        y = at::conv_transpose2d(y, weight.transpose(0, 1), {}, 2, pt);
+      }
       y = upfirdn2d(y, taps_fir_, 1, static_cast<int>(p0 + pt), static_cast<int>(p1 + pt));
+    } else if (weight.size(3) == 1) {
+      // A 1x1 convolution is a matrix product per sample: [O, I] x [I, H*W] (LibTorch's 1x1
+      // convolution with few output channels is far slower than the GEMM).
+      const at::Tensor w2 = weight.view({weight.size(0), weight.size(1)});
+      y = at::matmul(w2, y.reshape({n, y.size(1), -1})).view({n, weight.size(0), y.size(2), y.size(3)});
     } else {
       y = at::conv2d(y, weight, {}, 1, weight.size(3) / 2);
     }
