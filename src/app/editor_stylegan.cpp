@@ -64,8 +64,10 @@ void Editor::draw_stylegan_panel() {
   // Synthesis settings: one undo step per slider drag.
   SynthesisOptions o = session().synthesis;
   float psi = float(o.truncation_psi);
+  ImGui::TextUnformatted("Truncation psi");
+  ImGui::SameLine();
   ImGui::SetNextItemWidth(ImGui::GetFontSize() * 12);
-  if (ImGui::SliderFloat("Truncation psi", &psi, 0.0f, 1.5f, "%.2f")) {
+  if (ImGui::SliderFloat("##psi", &psi, 0.0f, 1.5f, "%.2f")) {
     o.truncation_psi = psi;
     history_->set_synthesis(o, "truncation");
   }
@@ -88,22 +90,17 @@ void Editor::draw_stylegan_panel() {
     }
     if (ImGui::IsItemDeactivated()) history_->end_gesture();
   }
-  ImGui::SetNextItemWidth(ImGui::GetFontSize() * 7);
-  const bool open = ImGui::BeginCombo("Noise", noise_mode_name(o.noise_mode));
-  probe::item("sg/noise");
-  tip("const: the model's stored noise maps; random: fresh noise from the noise seed; none: no noise");
-  if (open) {
-    for (NoiseMode m : {NoiseMode::Const, NoiseMode::Random, NoiseMode::None}) {
-      if (ImGui::Selectable(noise_mode_name(m), m == o.noise_mode) && m != o.noise_mode) {
-        o.noise_mode = m;
-        history_->set_synthesis(o);
-      }
-      probe::item(std::string("sg/noise/") + noise_mode_name(m));
+  ImGui::TextUnformatted("Noise");
+  for (NoiseMode m : {NoiseMode::Const, NoiseMode::Random, NoiseMode::None}) {
+    ImGui::SameLine();
+    if (ImGui::RadioButton(noise_mode_name(m), m == o.noise_mode) && m != o.noise_mode) {
+      o.noise_mode = m;
+      history_->set_synthesis(o);
     }
-    ImGui::EndCombo();
+    probe::item(std::string("sg/noise/") + noise_mode_name(m));
+    tip("const: the model's stored noise maps; random: fresh noise from the noise seed; none: no noise");
   }
   if (o.noise_mode == NoiseMode::Random) {
-    ImGui::SameLine();
     std::uint64_t seed = o.noise_seed;
     const std::uint64_t step = 1;
     ImGui::SetNextItemWidth(ImGui::GetFontSize() * 7);
@@ -116,7 +113,9 @@ void Editor::draw_stylegan_panel() {
 
   ImGui::Separator();
   ImGui::TextUnformatted("W+ rows");
+  ImGui::PushTextWrapPos(0.0f);
   ImGui::TextDisabled("Tick rows, then mix them from another seed or edit them. Each action is an edit at 'mapping'.");
+  ImGui::PopTextWrapPos();
   if (ImGui::SmallButton("All")) std::fill(ws_rows_.begin(), ws_rows_.end(), true);
   ImGui::SameLine();
   if (ImGui::SmallButton("None")) std::fill(ws_rows_.begin(), ws_rows_.end(), false);
