@@ -5,6 +5,7 @@
 #include <chrono>
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -35,6 +36,10 @@ Stats summarize(std::vector<double> v);
 std::shared_ptr<const Generator> open_model(const ModelOptions& opts);
 // The generator of the card a loaded session names, with opts' device and threads.
 std::shared_ptr<const Generator> open_session_model(const Session& session, const ModelOptions& opts);
+// A session's model when `session_path` is given (then --model must not be: `model_given`),
+// else the model of --model. `session` receives the loaded session.
+std::shared_ptr<const Generator> open_session_or_model(const std::string& session_path, const ModelOptions& opts,
+                                                       bool model_given, std::optional<Session>& session);
 
 // "M:SS", or "H:MM:SS" from an hour up.
 std::string clock_text(double seconds);

@@ -41,15 +41,8 @@ void register_cluster(CLI::App& app) {
   auto* out = cmd->add_option("-o,--out", opts->out, "Write {\"clusters\": {TAP: [label per channel]}, ...} to this JSON file");
   cmd->add_option("--session", opts->session, "Write the labels into this session (atomically; its model is used)")->excludes(out);
   cmd->callback([opts, cmd] {
-    std::shared_ptr<const Generator> gen;
     std::optional<Session> session;
-    if (!opts->session.empty()) {
-      if (cmd->count("--model")) throw Error("a session names its model; drop --model");
-      session = load_session(opts->session);
-      gen = open_session_model(*session, opts->model);
-    } else {
-      gen = open_model(opts->model);
-    }
+    const std::shared_ptr<const Generator> gen = open_session_or_model(opts->session, opts->model, cmd->count("--model") > 0, session);
     gen->tap_index(opts->tap);  // a bad tap fails before any work
     ClusterResult r;
     {

@@ -77,15 +77,8 @@ void register_dissect(CLI::App& app) {
       how = parse_apply(opts->apply);
       if (opts->session.empty()) throw Error("--apply needs --session (the session the edit goes into)");
     }
-    std::shared_ptr<const Generator> gen;
     std::optional<Session> session;
-    if (!opts->session.empty()) {
-      if (cmd->count("--model")) throw Error("a session names its model; drop --model");
-      session = load_session(opts->session);
-      gen = open_session_model(*session, opts->model);
-    } else {
-      gen = open_model(opts->model);
-    }
+    const std::shared_ptr<const Generator> gen = open_session_or_model(opts->session, opts->model, cmd->count("--model") > 0, session);
     gen->tap_index(opts->tap);
     const Region region = region_from_image(read_image(opts->region), opts->region);
     DissectResult r;

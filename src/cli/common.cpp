@@ -32,6 +32,14 @@ std::shared_ptr<const Generator> open_session_model(const Session& session, cons
   return open_model(m);
 }
 
+std::shared_ptr<const Generator> open_session_or_model(const std::string& session_path, const ModelOptions& opts,
+                                                       bool model_given, std::optional<Session>& session) {
+  if (session_path.empty()) return open_model(opts);
+  if (model_given) throw Error("a session names its model; drop --model");
+  session = load_session(session_path);
+  return open_session_model(*session, opts);
+}
+
 std::shared_ptr<const Generator> open_model(const ModelOptions& opts) {
   set_cpu_threads(opts.threads);
   check_device(opts.device);

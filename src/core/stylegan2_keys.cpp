@@ -79,8 +79,8 @@ std::map<std::string, FloatTensor> map_rosinality_keys(const std::map<std::strin
     if (!same) fail_map("'" + key + "' differs from the other blur kernels; the official generator uses one filter");
   };
   // One modulated conv layer (StyledConv) -> SynthesisLayer `base`.
-  auto layer = [&](const std::string& key, const std::string& rest, const std::string& base, const FloatTensor& t) {
-    layers.insert(base);
+  // The modulated convolution both kinds of layer hold: its weight and its affine (modulation).
+  auto modulated_conv = [&](const std::string& key, const std::string& rest, const std::string& base, const FloatTensor& t) {
     if (rest == "conv.weight") {
       put(base + ".weight", reshaped(key, t, {1, -1, -1, -1, -1}, {t.shape.size() == 5 ? t.shape[1] : 0,
                                                                    t.shape.size() == 5 ? t.shape[2] : 0,
@@ -90,6 +90,15 @@ std::map<std::string, FloatTensor> map_rosinality_keys(const std::map<std::strin
       put(base + ".affine.weight", reshaped(key, t, {-1, -1}, t.shape));
     } else if (rest == "conv.modulation.bias") {
       put(base + ".affine.bias", reshaped(key, t, {-1}, t.shape));
+    } else {
+      return false;
+    }
+    return true;
+  };
+  auto layer = [&](const std::string& key, const std::string& rest, const std::string& base, const FloatTensor& t) {
+    layers.insert(base);
+    if (modulated_conv(key, rest, base, t)) {
+      return;
     } else if (rest == "noise.weight") {
       put(base + ".noise_strength", reshaped(key, t, {1}, {}));
     } else if (rest == "activate.bias") {
@@ -102,15 +111,8 @@ std::map<std::string, FloatTensor> map_rosinality_keys(const std::map<std::strin
   };
   // ToRGB -> ToRGBLayer `base`.
   auto torgb = [&](const std::string& key, const std::string& rest, const std::string& base, const FloatTensor& t) {
-    if (rest == "conv.weight") {
-      put(base + ".weight", reshaped(key, t, {1, -1, -1, -1, -1}, {t.shape.size() == 5 ? t.shape[1] : 0,
-                                                                   t.shape.size() == 5 ? t.shape[2] : 0,
-                                                                   t.shape.size() == 5 ? t.shape[3] : 0,
-                                                                   t.shape.size() == 5 ? t.shape[4] : 0}));
-    } else if (rest == "conv.modulation.weight") {
-      put(base + ".affine.weight", reshaped(key, t, {-1, -1}, t.shape));
-    } else if (rest == "conv.modulation.bias") {
-      put(base + ".affine.bias", reshaped(key, t, {-1}, t.shape));
+    if (modulated_conv(key, rest, base, t)) {
+      return;
     } else if (rest == "bias") {
       put(base + ".bias", reshaped(key, t, {1, -1, 1, 1}, {t.shape.size() == 4 ? t.shape[1] : 0}));
     } else if (rest == "upsample.kernel") {

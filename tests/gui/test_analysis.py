@@ -11,7 +11,6 @@ Skips (exit 77) where Xvfb/xdotool are missing."""
 
 import json
 import os
-import shutil
 import subprocess
 import sys
 import time
@@ -21,14 +20,6 @@ import gui_driver as g  # noqa: E402
 
 MODEL = "faces64"  # the default model, shipped in models/
 TAP = "main.8"     # 64 x 16 x 16, depth 2 of 5: default k 4
-
-
-def screenshot(display, path):
-    """The whole X screen through ffmpeg's x11grab, when ffmpeg is there."""
-    if not shutil.which("ffmpeg"):
-        return
-    subprocess.run(["ffmpeg", "-v", "error", "-y", "-f", "x11grab", "-i", display.env["DISPLAY"], "-frames:v", "1", path],
-                   env=display.env, check=True, capture_output=True)
 
 
 def main():
@@ -61,7 +52,7 @@ def main():
         ui = ed.wait("cluster 1 selected", lambda u: u["state"].get("apply_to_cluster") == 1)
         assert ui["state"]["selected"] == labels.count(1), (ui["state"]["selected"], labels.count(1))
         time.sleep(0.3)
-        screenshot(display, os.path.join(out_dir, "clusters.png"))
+        g.screenshot(display, os.path.join(out_dir, "clusters.png"))
         print(f"clusters: k 4 computed, k 3 picked from the table, cluster 1 ({labels.count(1)} channels) selected")
 
         # Dissection: paint the top-left of the face, run, ablate the top units.
@@ -80,7 +71,7 @@ def main():
         inside, outside = ui["state"]["effect"]
         ed.settle()
         time.sleep(0.3)
-        screenshot(display, os.path.join(out_dir, "dissect.png"))
+        g.screenshot(display, os.path.join(out_dir, "dissect.png"))
         print(f"dissection: top units {best}; ablating them changed the region by {inside:.2f} and the rest by {outside:.2f}")
 
         ed.key("ctrl+s", over="output/edited")

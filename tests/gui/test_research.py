@@ -10,7 +10,6 @@ Skips (exit 77) where Xvfb/xdotool are missing."""
 import csv
 import json
 import os
-import shutil
 import subprocess
 import sys
 import time
@@ -20,13 +19,6 @@ import gui_driver as g  # noqa: E402
 
 MODEL = "faces64"  # 5 taps; main.8 has 64 channels of 16 x 16
 TAP = "main.8"
-
-
-def screenshot(display, path):
-    if not shutil.which("ffmpeg"):
-        return
-    subprocess.run(["ffmpeg", "-v", "error", "-y", "-f", "x11grab", "-i", display.env["DISPLAY"], "-frames:v", "1", path],
-                   env=display.env, check=True, capture_output=True)
 
 
 def main():
@@ -49,7 +41,7 @@ def main():
         ui = ed.wait("the sweep", lambda u: u["state"].get("sweep_taps") == 5, timeout=120)
         assert "sweep/strip" in ui["items"], "the sweep window shows no strip"
         time.sleep(0.3)
-        screenshot(display, os.path.join(out_dir, "sweep.png"))
+        g.screenshot(display, os.path.join(out_dir, "sweep.png"))
         print("depth sweep: 5 layers in the sweep window")
 
         ed.click("tap/" + TAP)
@@ -62,7 +54,7 @@ def main():
         ed.click("sensitivity/bar/0")
         ui = ed.wait("the channel selected", lambda u: u["state"].get("focus") == top and u["state"].get("selected") == 1)
         time.sleep(0.3)
-        screenshot(display, os.path.join(out_dir, "sensitivity.png"))
+        g.screenshot(display, os.path.join(out_dir, "sensitivity.png"))
         print(f"sensitivity: channel {top} ranks first; clicking its bar selected it")
     finally:
         ed.close()

@@ -10,7 +10,6 @@ Skips (exit 77) where Xvfb/xdotool are missing."""
 
 import json
 import os
-import shutil
 import subprocess
 import sys
 import time
@@ -55,9 +54,7 @@ def main():
         ed.wait("the style-mix edit", lambda u: u["state"].get("edits") == 1)
         ed.settle()
         time.sleep(0.3)
-        if shutil.which("ffmpeg"):
-            subprocess.run(["ffmpeg", "-v", "error", "-y", "-f", "x11grab", "-i", display.env["DISPLAY"], "-frames:v", "1",
-                            os.path.join(out_dir, "stylegan.png")], env=display.env, check=True, capture_output=True)
+        g.screenshot(display, os.path.join(out_dir, "stylegan.png"))
         ed.key("ctrl+s", over="output/edited")
         ed.wait("the save", lambda u: u["state"].get("dirty") is False)
     finally:
