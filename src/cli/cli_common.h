@@ -25,6 +25,8 @@ struct ModelOptions {
   int threads = 0;
 };
 void add_model_options(CLI::App& cmd, ModelOptions& opts);
+// Only --device and --threads (commands whose model comes from a session).
+void add_device_options(CLI::App& cmd, ModelOptions& opts);
 
 // Median and minimum of timings in milliseconds.
 struct Stats {

@@ -31,8 +31,7 @@ void register_animate(CLI::App& app) {
       "  actmap-cli animate s.json --seed-walk 0,7,3 --frames 90 --scale 4 -o walk.gif\n"
       "  actmap-cli animate s.json --param /edits/0/params/factor --from 1 --to 4 --frames 30 -o frames/");
   cmd->add_option("session", opts->session, "The session to animate")->required();
-  cmd->add_option("--device", opts->model.device, "cpu, cuda or cuda:N")->capture_default_str();
-  cmd->add_option("--threads", opts->model.threads, "CPU threads (0: every core)")->check(CLI::NonNegativeNumber);
+  add_device_options(*cmd, opts->model);
   auto* param = cmd->add_option("--param", opts->param, "JSON pointer of the number to sweep, e.g. /edits/2/params/degrees");
   auto* from = cmd->add_option("--from", opts->from, "Its value at the first frame")->needs(param);
   auto* to = cmd->add_option("--to", opts->to, "Its value at the last frame")->needs(param);

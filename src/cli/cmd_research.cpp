@@ -68,8 +68,7 @@ void register_sweep(CLI::App& app) {
   cmd->add_option("--csv", opts->csv, "Also write tap,height,width,channels,applied,mean_abs_change,ms,note");
   cmd->add_option("--tile", opts->tile, "Side of each output tile in pixels (0: automatic)")->check(CLI::Range(0, 1024));
   cmd->add_option("--columns", opts->columns, "Tiles per row")->check(CLI::Range(1, 256))->capture_default_str();
-  cmd->add_option("--device", opts->model.device, "cpu, cuda or cuda:N")->capture_default_str();
-  cmd->add_option("--threads", opts->model.threads, "CPU threads (0: every core)")->check(CLI::NonNegativeNumber);
+  add_device_options(*cmd, opts->model);
   cmd->callback([opts] {
     const Session session = load_session(opts->session);
     Renderer renderer(open_session_model(session, opts->model));
@@ -219,8 +218,7 @@ void register_report(CLI::App& app, const std::vector<std::string>& argv) {
   cmd->add_option("-o,--output", opts->dir, "The report's directory (created)")->required();
   cmd->add_option("--channels", opts->report.max_channels, "Channels shown per edit")->check(CLI::Range(1, 64))->capture_default_str();
   cmd->add_flag("--no-sweep", opts->no_sweep, "Leave out the depth sweep");
-  cmd->add_option("--device", opts->model.device, "cpu, cuda or cuda:N")->capture_default_str();
-  cmd->add_option("--threads", opts->model.threads, "CPU threads (0: every core)")->check(CLI::NonNegativeNumber);
+  add_device_options(*cmd, opts->model);
   cmd->callback([opts, argv] {
     const Session session = load_session(opts->session);
     Renderer renderer(open_session_model(session, opts->model));

@@ -15,6 +15,10 @@ namespace actmap::cli {
 void add_model_options(CLI::App& cmd, ModelOptions& opts) {
   cmd.add_option("-m,--model", opts.model, "Model card: a path or a name found on ACTMAP_MODEL_PATH or in models/")
       ->capture_default_str();
+  add_device_options(cmd, opts);
+}
+
+void add_device_options(CLI::App& cmd, ModelOptions& opts) {
   cmd.add_option("--device", opts.device, "cpu, cuda or cuda:N (available: " + available_devices() + ")")
       ->capture_default_str();
   cmd.add_option("--threads", opts.threads, "CPU threads (0: every core)")->check(CLI::NonNegativeNumber);

@@ -244,6 +244,8 @@ class StyleGAN2Generator final : public Generator {
     return run(index, in, &edited);
   }
 
+ private:
+  // A stage, with `override_layer` (an edited copy of its layer's weights) in place of its own.
   TapState run(std::size_t index, const TapState& in, const ModLayer* override_layer) const {
     if (index >= stages_.size()) throw Error("stage " + std::to_string(index) + " out of range");
     c10::InferenceMode guard;
@@ -307,7 +309,6 @@ class StyleGAN2Generator final : public Generator {
     return out;
   }
 
- private:
   static at::Tensor lrelu_gain(at::Tensor x, double gain) {
     return at::leaky_relu(x, 0.2).mul_(gain);
   }
