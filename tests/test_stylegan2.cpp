@@ -5,6 +5,7 @@
 #include <fstream>
 #include <functional>
 
+#include <ATen/Context.h>
 #include <nlohmann/json.hpp>
 
 #include "actmap/generator.h"
@@ -78,6 +79,25 @@ TEST_P(StyleGAN2Reference, EveryTapMatchesTheReference) {
     EXPECT_EQ(tap.channels, expected.size(1)) << tap.name;
     EXPECT_EQ(tap.height, expected.size(2)) << tap.name;
     EXPECT_EQ(tap.width, expected.size(3)) << tap.name;
+  }
+}
+
+// The same reference on the GPU: every case, batch of two, through the generic (non-CPU) path.
+TEST_P(StyleGAN2Reference, CudaImagesMatchTheFloat64Reference) {
+  if (!at::hasCUDA()) GTEST_SKIP() << "this LibTorch has no CUDA (or no GPU is present): nothing to compare";
+  const std::string name = GetParam();
+  const json index = fixture_index();
+  const auto gen = load_generator(load_model_card(sg_fixture(name + ".json")), "cuda");
+  const FloatArray za = read_npy(sg_fixture(name + "_z.npy"));
+  const at::Tensor z = latents_from_array(gen->card().latent, za.shape, za.data, "z.npy", "cuda");
+  const json& cases = index.at(name).at("cases");
+  for (std::size_t ci = 0; ci < cases.size(); ++ci) {
+    const at::Tensor img = gen->forward(z, case_options(cases[ci]));
+    ASSERT_TRUE(img.is_cuda());
+    for (int s = 0; s < 2; ++s) {
+      const std::string stem = name + "_case" + std::to_string(ci) + "_s" + std::to_string(s);
+      expect_close(img.narrow(0, s, 1).cpu(), test::load_tensor(sg_fixture(stem + "_img.npy")), stem + " (cuda)");
+    }
   }
 }
 

@@ -94,6 +94,32 @@ TEST(WeightEdits, StyleGAN2LayersReRunFromTheEditedLayerAndRestoreExactly) {
   }
 }
 
+// A stroke on a layer's output next to a weight edit of that layer reuses the layer's cached
+// (weight-edited) output; changing the weight edit runs the layer again. Both match a fresh render.
+TEST(WeightEdits, AnEditOnTheOutputReusesTheWeightEditedLayerUntilItsWeightsChange) {
+  const auto gen = load_generator(load_model_card(test::fixture("stylegan2/skip16.json")));
+  const at::Tensor z = latents_from_seeds(gen->card().latent, 4, 1);
+  const std::size_t tap = gen->tap_index("b8.conv1");
+  const Edit scale = Edit::from_json({{"id", "s"}, {"tap", "b8.conv1"}, {"op", "multiply"}, {"params", {{"factor", -2.0}}},
+                                      {"channels", "all"}}, "edit");
+  auto fresh = [&](const std::vector<Edit>& edits) { return Renderer(gen).render(z, edits).output; };
+  Renderer r(gen);
+  const Edit negate = weight_edit("b8.conv1", "weight_negate", json::array({0}));
+  r.render(z, {negate});
+  const RenderResult both = r.render(z, {negate, scale});
+  EXPECT_EQ(both.timings.first_stage, tap);
+  EXPECT_EQ(both.timings.stage_ms[tap], 0.0);  // the layer did not run again
+  EXPECT_LE(test::closeness(both.output, fresh({negate, scale}), 1e-6, 0.0), 1.0);
+  EXPECT_FALSE(at::allclose(both.output, fresh({negate})));
+
+  const Edit zero = weight_edit("b8.conv1", "weight_zero", json::array({0}));
+  const RenderResult changed = r.render(z, {zero, scale});
+  EXPECT_EQ(changed.timings.first_stage, tap);
+  EXPECT_GT(changed.timings.stage_ms[tap], 0.0);
+  EXPECT_LE(test::closeness(changed.output, fresh({zero, scale}), 1e-6, 0.0), 1.0);
+  EXPECT_FALSE(at::allclose(changed.output, both.output));
+}
+
 TEST(WeightEdits, TapsWithoutAWeightedLayerAndFullyConnectedLayersSayWhy) {
   const auto gen = load_generator(load_model_card(test::fixture("stylegan2/skip16.json")));
   Renderer r(gen);

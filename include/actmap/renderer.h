@@ -19,9 +19,11 @@ namespace actmap {
 
 struct RenderTimings {
   std::size_t first_stage = 0;    // the stage the run started from (0: a full forward pass)
-  std::vector<double> stage_ms;   // per stage, 0 for stages taken from the cache
+  std::vector<double> stage_ms;   // per stage, 0 for stages taken from the cache (or whose cached
+                                  // output was reused because only the edits on it changed)
   std::vector<double> edit_ms;    // per stage, time spent applying its edits
-  double total_ms = 0.0;
+  double total_ms = 0.0;          // to the output being ready, on the GPU too
+  // On a GPU, stage_ms and edit_ms time only the queueing of work unless set_sync_stages(true).
 };
 
 struct RenderResult {
@@ -47,6 +49,10 @@ class Renderer {
   const std::map<std::string, std::vector<int>>& clusters() const { return clusters_; }
 
   void invalidate();  // forget the cache (e.g. after the weights changed)
+
+  // On a GPU, wait for every stage to finish so that per-stage timings are true (slower: the GPU
+  // idles while the next stage is queued). No effect on the CPU.
+  void set_sync_stages(bool sync) { sync_stages_ = sync; }
   const Generator& generator() const { return *generator_; }
 
  private:
@@ -54,7 +60,9 @@ class Renderer {
   std::map<std::string, std::vector<int>> clusters_;
   at::Tensor z_;                       // the latents the cache belongs to
   SynthesisOptions options_;           // and their options
+  bool sync_stages_ = false;
   std::vector<std::string> signature_; // per tap: the edits applied there, as canonical JSON
+  std::vector<std::string> weight_signature_;  // per tap: its weight edits alone
   TapState input_;                     // prepare(z)
   std::vector<TapState> edited_;       // per tap, after edits
   std::vector<at::Tensor> unedited_;   // per tap, before edits

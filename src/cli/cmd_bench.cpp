@@ -1,4 +1,4 @@
-// actmap-cli bench: how long a full forward pass and a re-run from each tap take.
+// actmap-cli bench: how long a full forward pass, and the re-render after an edit at each tap, take.
 #include <algorithm>
 #include <cstdio>
 
@@ -19,7 +19,7 @@ void register_bench(CLI::App& app) {
     std::uint64_t seed = 0;
   };
   auto opts = std::make_shared<Options>();
-  CLI::App* cmd = app.add_subcommand("bench", "Time a full forward pass and a re-run from each tap (batch 1)");
+  CLI::App* cmd = app.add_subcommand("bench", "Time a full forward pass and the re-render after an edit at each tap (batch 1)");
   add_model_options(*cmd, opts->model);
   cmd->add_option("--iters", opts->iters, "Timed iterations per measurement")->check(CLI::Range(1, 100000))->capture_default_str();
   cmd->add_option("--warmup", opts->warmup, "Untimed iterations first")->check(CLI::Range(0, 100000))->capture_default_str();
@@ -43,8 +43,8 @@ void register_bench(CLI::App& app) {
     const Stats f = summarize(full);
     std::printf("%-34s %10.3f %10.3f\n", "full forward", f.median, f.min);
 
-    // A re-run from tap k: an edit at k that changes every iteration, so tap k and everything
-    // after it are recomputed while the cache before k is reused.
+    // An edit at tap k that changes every iteration: the stages after k are recomputed, while
+    // the cache up to k (k's own output before its edits too) is reused.
     for (std::size_t k = 0; k < taps.size(); ++k) {
       std::vector<double> times;
       Edit e;
@@ -59,7 +59,7 @@ void register_bench(CLI::App& app) {
       }
       const Stats s = summarize(times);
       char label[128];
-      std::snprintf(label, sizeof label, "re-run from %s (%lldx%lld)", taps[k].name.c_str(),
+      std::snprintf(label, sizeof label, "edit at %s (%lldx%lld)", taps[k].name.c_str(),
                     static_cast<long long>(taps[k].height), static_cast<long long>(taps[k].width));
       std::printf("%-34s %10.3f %10.3f   %.2fx faster\n", label, s.median, s.min, f.median / s.median);
     }

@@ -5,6 +5,8 @@
 #include <dlfcn.h>
 #include <climits>
 #include <cstdlib>
+#include <cstring>
+#include <mutex>
 #include <thread>
 
 #include <ATen/Context.h>
@@ -14,6 +16,27 @@
 #include "torch_util.h"
 
 namespace actmap {
+
+namespace {
+
+bool env_is_1(const char* name) {
+  const char* v = std::getenv(name);
+  return v && std::strcmp(v, "1") == 0;
+}
+
+// Full float32 on the GPU unless asked otherwise: cuDNN's default of TF32 convolutions (10-bit
+// mantissas) moves StyleGAN2 pixels by ~1e-3 and breaks agreement with the CPU.
+void configure_cuda_once() {
+  static std::once_flag once;
+  std::call_once(once, [] {
+    const bool tf32 = env_is_1("ACTMAP_TF32");
+    at::globalContext().setAllowTF32CuDNN(tf32);
+    at::globalContext().setAllowTF32CuBLAS(tf32);
+    if (env_is_1("ACTMAP_CUDNN_BENCHMARK")) at::globalContext().setBenchmarkCuDNN(true);
+  });
+}
+
+}  // namespace
 
 c10::Device parse_device(const std::string& device) {
   c10::Device d(c10::kCPU);
@@ -32,6 +55,7 @@ c10::Device parse_device(const std::string& device) {
     if (d.has_index() && d.index() >= count) {
       throw Error("device '" + device + "' requested, but only " + std::to_string(count) + " GPU(s) are visible");
     }
+    configure_cuda_once();
   } else if (!d.is_cpu()) {
     throw Error("device '" + device + "' is not supported (use cpu or cuda)");
   }

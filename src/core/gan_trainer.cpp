@@ -1,6 +1,10 @@
 // The generator and discriminator in training: LibTorch modules (batch norm in train mode, nothing
 // folded) whose parameter names are the card's weight keys, Adam, and exact checkpoints.
 // Inference never comes here: load_generator reads what generator_weights() returns.
+#include <sstream>
+#include <type_traits>
+#include <utility>
+
 #include <ATen/CPUGeneratorImpl.h>
 #include <torch/nn/module.h>
 #include <torch/nn/modules/batchnorm.h>
@@ -233,8 +237,20 @@ FloatTensor to_float_tensor(const at::Tensor& t) {
   return FloatTensor{c.sizes().vec(), std::vector<float>(c.data_ptr<float>(), c.data_ptr<float>() + c.numel())};
 }
 
-// Where Adam keeps a parameter's state (the key LibTorch's own optimizer serialisation uses).
-std::string adam_key(const at::Tensor& p) { return c10::guts::to_string(p.unsafeGetTensorImpl()); }
+// Where Adam keeps a parameter's state: LibTorch 1.x keys it by the printed TensorImpl address
+// (as its own optimizer serialisation does), 2.x by the address itself.
+using AdamStateKey = std::decay_t<decltype(std::declval<torch::optim::Adam&>().state())>::key_type;
+template <class Key>
+Key adam_key_as(const at::Tensor& p) {
+  if constexpr (std::is_same_v<Key, std::string>) {
+    std::ostringstream os;
+    os << p.unsafeGetTensorImpl();
+    return os.str();
+  } else {
+    return static_cast<Key>(p.unsafeGetTensorImpl());
+  }
+}
+AdamStateKey adam_key(const at::Tensor& p) { return adam_key_as<AdamStateKey>(p); }
 
 }  // namespace
 

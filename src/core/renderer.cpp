@@ -4,6 +4,7 @@
 
 #include <ATen/ATen.h>
 #include <c10/core/InferenceMode.h>
+#include <torch/cuda.h>
 
 #include "actmap/error.h"
 #include "torch_util.h"
@@ -16,9 +17,10 @@ double ms_since(std::chrono::steady_clock::time_point t0) {
   return std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
 }
 
-// Waits for queued GPU work so timings mean something; a no-op on the CPU.
+// Waits for queued GPU work so timings mean something (without copying the tensor back); a
+// no-op on the CPU.
 void sync_device(const at::Tensor& t) {
-  if (t.defined() && t.is_cuda()) t.cpu();
+  if (t.defined() && t.is_cuda()) torch::cuda::synchronize(t.device().index());
 }
 
 }  // namespace
@@ -36,6 +38,7 @@ void Renderer::set_clusters(std::map<std::string, std::vector<int>> clusters) {
 void Renderer::invalidate() {
   z_ = at::Tensor();
   signature_.clear();
+  weight_signature_.clear();
   edited_.clear();
   unedited_.clear();
 }
@@ -49,7 +52,7 @@ RenderResult Renderer::render(const at::Tensor& z, const std::vector<Edit>& edit
   // Group enabled edits by tap (checking every tap name first, so a bad edit changes nothing);
   // weight edits go to the stage itself.
   std::vector<std::vector<const Edit*>> per_tap(n), weight_edits(n);
-  std::vector<std::string> signature(n);
+  std::vector<std::string> signature(n), weight_signature(n);
   for (const Edit& e : edits) {
     if (!e.enabled) continue;
     std::size_t i;
@@ -62,6 +65,7 @@ RenderResult Renderer::render(const at::Tensor& z, const std::vector<Edit>& edit
     nlohmann::json j = e.to_json();
     j.erase("id");  // ids do not change pixels
     signature[i] += j.dump();
+    if (is_weight_op(e.op)) weight_signature[i] += j.dump();
   }
 
   std::size_t first = 0;
@@ -83,7 +87,12 @@ RenderResult Renderer::render(const at::Tensor& z, const std::vector<Edit>& edit
     edited_.resize(n);
     unedited_.resize(n);
     signature_.assign(n, std::string("\x01"));  // matches no real signature
+    weight_signature_.assign(n, std::string("\x01"));
   }
+  // The first stage to redo keeps its cached output when only the edits applied to that output
+  // changed (not its weights): a stroke at a tap re-runs only the layers after it.
+  const bool reuse_first = first < n && weight_signature[first] == weight_signature_[first] &&
+                           unedited_[first].defined() && edited_[first].x.defined();
 
   RenderResult result;
   result.timings.first_stage = first;  // n when everything came from the cache
@@ -95,22 +104,29 @@ RenderResult Renderer::render(const at::Tensor& z, const std::vector<Edit>& edit
       const auto t0 = std::chrono::steady_clock::now();
       const auto labels = clusters_.find(taps[i].name);
       const TapState& in = i == 0 ? input_ : edited_[i - 1];
-      TapState s = weight_edits[i].empty()
-                       ? generator_->run_stage(i, in)
-                       : generator_->run_stage_edited(i, in, weight_edits[i],
-                                                      labels == clusters_.end() ? std::vector<int>{} : labels->second);
-      sync_device(s.x);
-      result.timings.stage_ms[i] = ms_since(t0);
+      TapState s;
+      if (i == first && reuse_first) {
+        s = edited_[i];  // its carried state; edits change only x
+        s.x = unedited_[i];
+      } else {
+        s = weight_edits[i].empty()
+                ? generator_->run_stage(i, in)
+                : generator_->run_stage_edited(i, in, weight_edits[i],
+                                               labels == clusters_.end() ? std::vector<int>{} : labels->second);
+        if (sync_stages_) sync_device(s.x);
+        result.timings.stage_ms[i] = ms_since(t0);
+      }
       unedited_[i] = s.x;
       const auto t1 = std::chrono::steady_clock::now();
       s.x = apply_edits(s.x, per_tap[i], taps[i], labels == clusters_.end() ? std::vector<int>{} : labels->second, &latent);
-      sync_device(s.x);
+      if (sync_stages_) sync_device(s.x);
       result.timings.edit_ms[i] = ms_since(t1);
       edited_[i] = std::move(s);
       signature_[i] = signature[i];
+      weight_signature_[i] = weight_signature[i];
     } catch (...) {
       // The cache from this tap on no longer matches its signature.
-      for (std::size_t k = i; k < n; ++k) signature_[k] = std::string("\x01");
+      for (std::size_t k = i; k < n; ++k) signature_[k] = weight_signature_[k] = std::string("\x01");
       try {
         throw;
       } catch (const c10::Error& e) {
@@ -119,6 +135,7 @@ RenderResult Renderer::render(const at::Tensor& z, const std::vector<Edit>& edit
     }
   }
   result.output = edited_[n - 1].x;
+  sync_device(result.output);
   result.timings.total_ms = ms_since(t_start);
   return result;
 }

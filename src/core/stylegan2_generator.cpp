@@ -100,6 +100,7 @@ struct ModLayer {
   at::Tensor weight_sq;      // [O, I]: sum of squares over the kernel, for demodulation
   at::Tensor noise_const;    // [R, R] or undefined
   at::Tensor noise_strength; // [] or undefined
+  at::Tensor noise_scaled;   // [1, 1, R, R]: noise_const * noise_strength (const mode), or undefined
   bool up = false, demodulate = true, activation = true;
   double style_gain = 1.0;
   std::int64_t resolution = 0, w_index = 0, noise_index = 0;
@@ -134,6 +135,7 @@ class StyleGAN2Generator final : public Generator {
     taps_ = stylegan2_taps(cfg_);
     num_ws_ = cfg_.num_ws();
     taps_fir_ = fir_taps(cfg_.resample_filter, 4.0);
+    fir2d_ = upfirdn2d_filter(taps_fir_, at::TensorOptions().dtype(at::kFloat).device(dev));
 
     // Mapping network.
     for (std::int64_t i = 0; i < cfg_.mapping_layers; ++i) {
@@ -270,7 +272,7 @@ class StyleGAN2Generator final : public Generator {
           feature = in.carry[kFeature];
         }
         if (cfg_.architecture == "resnet") {
-          out.carry[kSkip] = upfirdn2d(at::conv2d(feature, b.skip_weight), taps_fir_, 2, pad_up0(), pad_up1());
+          out.carry[kSkip] = upfir(at::conv2d(feature, b.skip_weight), 2, pad_up0(), pad_up1());
           out.carry[kSkip].mul_(std::sqrt(0.5));
         }
         out.x = modulated(override_layer ? *override_layer : b.conv0, feature, ws_row(out.carry[kWs], b.conv0.w_index),
@@ -299,7 +301,7 @@ class StyleGAN2Generator final : public Generator {
       case StageKind::Image: {
         // The image so far (carried by conv0), up-sampled, plus this block's ToRGB (in.x).
         const at::Tensor& image = out.carry[kImage];
-        out.x = upfirdn2d(image, taps_fir_, 2, pad_up0(), pad_up1()).add_(in.x);
+        out.x = upfir(image, 2, pad_up0(), pad_up1()).add_(in.x);
         out.carry[kImage] = at::Tensor();
         break;
       }
@@ -311,6 +313,13 @@ class StyleGAN2Generator final : public Generator {
 
   static at::Tensor lrelu_gain(at::Tensor x, double gain) {
     return at::leaky_relu(x, 0.2).mul_(gain);
+  }
+
+  // upfirdn2d with the resampling filter: the separable CPU kernel, or on a GPU the depthwise
+  // convolution with the 2-D filter built once at load.
+  at::Tensor upfir(const at::Tensor& x, int up, int pad0, int pad1) const {
+    if (x.device().is_cpu()) return upfirdn2d(x, taps_fir_, up, pad0, pad1);
+    return upfirdn2d_aten(x, x.scalar_type() == fir2d_.scalar_type() ? fir2d_ : fir2d_.to(x.scalar_type()), up, pad0, pad1);
   }
 
   // upsample2d's padding: [(fw + 1) / 2, (fw - 2) / 2] for up = 2.
@@ -341,6 +350,7 @@ class StyleGAN2Generator final : public Generator {
     if (cfg_.use_noise) {
       l.noise_const = w.take(key + ".noise_const", {res, res});
       l.noise_strength = w.take(key + ".noise_strength", {});
+      l.noise_scaled = (l.noise_const * l.noise_strength).view({1, 1, res, res});
     }
     l.up = up;
     l.resolution = res;
@@ -352,7 +362,7 @@ class StyleGAN2Generator final : public Generator {
   // Noise [N, 1, R, R] for one layer in the options' mode, or undefined for none.
   at::Tensor noise(const ModLayer& l, std::int64_t batch, const SynthesisOptions& o) const {
     if (!l.noise_strength.defined() || o.noise_mode == NoiseMode::None) return {};
-    if (o.noise_mode == NoiseMode::Const) return (l.noise_const * l.noise_strength).view({1, 1, l.resolution, l.resolution});
+    if (o.noise_mode == NoiseMode::Const) return l.noise_scaled;
     // Seeded: the same maps on every machine and device (actmap's portable normal latents).
     std::vector<float> all;
     const LatentSpec spec{l.resolution * l.resolution, LatentDistribution::Normal};
@@ -408,7 +418,15 @@ class StyleGAN2Generator final : public Generator {
     if (l.style_gain != 1.0) styles = styles * l.style_gain;
     // Modulation: batch 1 scales the weight's input channels (cheap), larger batches the input.
     at::Tensor y = n == 1 ? x : x * styles.view({n, -1, 1, 1});
-    const at::Tensor weight = n == 1 ? l.weight * styles.view({1, -1, 1, 1}) : l.weight;
+    at::Tensor weight = n == 1 ? l.weight * styles.view({1, -1, 1, 1}) : l.weight;
+    const at::Tensor d = l.demodulate ? (at::mm(styles.square(), l.weight_sq.t()) + 1e-8).rsqrt() : at::Tensor();
+    const double act_gain = l.activation ? kSqrt2 * gain : gain;
+    const double clamp = cfg_.conv_clamp ? *cfg_.conv_clamp * gain : -1.0;
+    // Off the CPU at batch 1, the official fused form: demodulation and the (positive) gain go into
+    // the weight too, leaving fewer passes over the output (the CPU does them in one fused pass).
+    const bool fold = n == 1 && !x.device().is_cpu();
+    if (fold && d.defined()) weight = weight * (d.view({-1, 1, 1, 1}) * act_gain);
+    if (fold && !d.defined() && act_gain != 1.0) weight = weight * act_gain;
     if (l.up) {
       // conv2d_resample for up = 2: a transposed convolution with the weight as stored, then the
       // filter with padding chosen so the output is exactly 2R x 2R.
@@ -425,7 +443,7 @@ class StyleGAN2Generator final : public Generator {
       } else {
         y = at::conv_transpose2d(y, weight.transpose(0, 1), {}, 2, pt);
       }
-      y = upfirdn2d(y, taps_fir_, 1, static_cast<int>(p0 + pt), static_cast<int>(p1 + pt));
+      y = upfir(y, 1, static_cast<int>(p0 + pt), static_cast<int>(p1 + pt));
     } else if (weight.size(3) == 1) {
       // A 1x1 convolution is a matrix product per sample: [O, I] x [I, H*W] (LibTorch's 1x1
       // convolution with few output channels is far slower than the GEMM).
@@ -434,10 +452,14 @@ class StyleGAN2Generator final : public Generator {
     } else {
       y = at::conv2d(y, weight, {}, 1, weight.size(3) / 2);
     }
-    const at::Tensor d = l.demodulate ? (at::mm(styles.square(), l.weight_sq.t()) + 1e-8).rsqrt() : at::Tensor();
     const at::Tensor nz = noise(l, n, o);
-    const double act_gain = l.activation ? kSqrt2 * gain : gain;
-    const double clamp = cfg_.conv_clamp ? *cfg_.conv_clamp * gain : -1.0;
+    if (fold) {  // lrelu(g * a) = g * lrelu(a) for g > 0
+      y.add_(l.bias.view({1, -1, 1, 1}), act_gain);
+      if (nz.defined()) y.add_(nz, act_gain);
+      if (l.activation) at::leaky_relu_(y, 0.2);
+      if (clamp >= 0) y.clamp_(-clamp, clamp);
+      return y;
+    }
     if (y.device().is_cpu() && y.scalar_type() == at::kFloat && y.is_contiguous()) {
       finish_cpu(y, d, nz, l.bias, l.activation, act_gain, clamp);
       return y;
@@ -459,6 +481,7 @@ class StyleGAN2Generator final : public Generator {
   std::vector<double> taps_fir_;
   std::vector<Dense> mapping_;
   at::Tensor w_avg_, const_;
+  at::Tensor fir2d_;  // [1, 1, fw, fw] on the device, for upfir off the CPU
   std::vector<Block> blocks_;
   std::vector<StageDef> stages_;
 };

@@ -34,19 +34,32 @@ void check_args(const at::Tensor& x, const std::vector<double>& taps, int up, in
 
 }  // namespace
 
-at::Tensor upfirdn2d_aten(const at::Tensor& x, const std::vector<double>& taps, int up, int pad0, int pad1) {
-  check_args(x, taps, up, pad0, pad1);
-  const std::int64_t n = x.size(0), c = x.size(1), h = x.size(2), w = x.size(3);
+at::Tensor upfirdn2d_filter(const std::vector<double>& taps, const at::TensorOptions& options) {
+  const auto fw = static_cast<std::int64_t>(taps.size());
+  const at::Tensor f1 = at::tensor(taps, at::kDouble).flip({0});  // a convolution: flipped taps
+  return at::outer(f1, f1).to(options).view({1, 1, fw, fw});
+}
+
+at::Tensor upfirdn2d_aten(const at::Tensor& x, const at::Tensor& filter, int up, int pad0, int pad1) {
+  const std::int64_t n = x.size(0), c = x.size(1), h = x.size(2), w = x.size(3), fw = filter.size(3);
   at::Tensor u = x;
   if (up > 1) {
     u = at::zeros({n, c, h * up, w * up}, x.options());
     u.slice(2, 0, h * up, up).slice(3, 0, w * up, up).copy_(x);
   }
-  u = at::constant_pad_nd(u, {pad0, pad1, pad0, pad1}, 0.0);
-  const auto fw = static_cast<std::int64_t>(taps.size());
-  at::Tensor f1 = at::tensor(taps, at::kDouble).flip({0});  // a convolution: flipped taps
-  at::Tensor f2 = at::outer(f1, f1).to(x.options()).view({1, 1, fw, fw}).expand({c, 1, fw, fw}).contiguous();
-  return at::conv2d(u, f2, at::Tensor(), at::IntArrayRef{1, 1}, at::IntArrayRef{0, 0}, at::IntArrayRef{1, 1}, c);
+  std::int64_t conv_pad = 0;
+  if (pad0 == pad1 && pad0 >= 0) {
+    conv_pad = pad0;  // the convolution pads (no padded copy)
+  } else {
+    u = at::constant_pad_nd(u, {pad0, pad1, pad0, pad1}, 0.0);
+  }
+  return at::conv2d(u, filter.expand({c, 1, fw, fw}), at::Tensor(), at::IntArrayRef{1, 1},
+                    at::IntArrayRef{conv_pad, conv_pad}, at::IntArrayRef{1, 1}, c);
+}
+
+at::Tensor upfirdn2d_aten(const at::Tensor& x, const std::vector<double>& taps, int up, int pad0, int pad1) {
+  check_args(x, taps, up, pad0, pad1);
+  return upfirdn2d_aten(x, upfirdn2d_filter(taps, x.options()), up, pad0, pad1);
 }
 
 at::Tensor upfirdn2d(const at::Tensor& x, const std::vector<double>& taps, int up, int pad0, int pad1) {

@@ -24,4 +24,9 @@ at::Tensor upfirdn2d(const at::Tensor& x, const std::vector<double>& taps, int u
 // a depthwise conv2d with the 2-D outer-product filter). Used by tests and non-CPU devices.
 at::Tensor upfirdn2d_aten(const at::Tensor& x, const std::vector<double>& taps, int up, int pad0, int pad1);
 
+// The 2-D filter upfirdn2d_aten convolves with, [1, 1, fw, fw] (flipped), on x's device and type:
+// callers that filter often on a GPU build it once and pass it to the overload below.
+at::Tensor upfirdn2d_filter(const std::vector<double>& taps, const at::TensorOptions& options);
+at::Tensor upfirdn2d_aten(const at::Tensor& x, const at::Tensor& filter, int up, int pad0, int pad1);
+
 }  // namespace actmap
