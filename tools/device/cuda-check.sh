@@ -39,7 +39,7 @@ if want bench; then
   [ -f /tmp/sg1024/stylegan2-random-1024.json ] || $py tools/random_stylegan2.py /tmp/sg1024 >/dev/null
   for env in "" "ACTMAP_CUDNN_BENCHMARK=1" "ACTMAP_TF32=1 ACTMAP_CUDNN_BENCHMARK=1"; do
     echo "== ${env:-defaults}"
-    env $env "$build/src/cli/actmap-cli" bench -m /tmp/sg1024/stylegan2-random-1024.json --device cuda --iters 20 --warmup 5 \
+    env $env "$build/src/cli/actmap-cli" bench -m /tmp/sg1024/stylegan2-random-1024.json --device cuda --iters 50 --warmup 10 \
       2>&1 | tee -a "$logs/bench.log" | grep -E "full|b256.conv1|b256.img|model"
   done
 fi
