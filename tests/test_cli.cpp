@@ -136,6 +136,15 @@ TEST(Cli, BenchReportsThreadsAndBlas) {
   EXPECT_NE(r.out.find("BLAS"), std::string::npos);
   EXPECT_NE(r.out.find("full forward"), std::string::npos);
   EXPECT_NE(r.out.find("edit at main.8 (16x16)"), std::string::npos);
+  EXPECT_NE(r.out.find("edit at main.2 "), std::string::npos);
+
+  const CliRun one = cli("bench -m " + kCard + " --iters 2 --warmup 0 --tap main.8");
+  ASSERT_EQ(one.code, 0) << one.out;
+  EXPECT_NE(one.out.find("edit at main.8 (16x16)"), std::string::npos) << one.out;
+  EXPECT_EQ(one.out.find("edit at main.2 "), std::string::npos) << one.out;
+  const CliRun bad = cli("bench -m " + kCard + " --iters 2 --tap main.99");
+  EXPECT_EQ(bad.code, 1);
+  EXPECT_NE(bad.out.find("main.99"), std::string::npos) << bad.out;
 }
 
 // A session renders to the same bytes on every run, --seed carries its edits to another latent,

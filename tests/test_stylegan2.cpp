@@ -14,6 +14,7 @@
 #include "actmap/safetensors.h"
 #include "actmap/session.h"
 #include "test_util.h"
+#include "../src/core/modconv_cpu.h"
 #include "../src/core/upfirdn.h"
 
 namespace actmap {
@@ -42,12 +43,28 @@ void expect_close(const at::Tensor& actual, const at::Tensor& expected, const st
       << what << ": max |diff| " << (actual - expected).abs().max().item<double>() << " (scale " << scale << ")";
 }
 
-class StyleGAN2Reference : public ::testing::TestWithParam<std::string> {};
+// Each config on each CPU path: auto (channels-last for large layers only, i.e. none here), nhwc
+// (every layer channels-last, up-sampling as four phases) and aten (LibTorch's NCHW ops).
+using ReferenceCase = std::tuple<std::string, std::string>;
+class StyleGAN2Reference : public ::testing::TestWithParam<ReferenceCase> {
+ protected:
+  std::string name() const { return std::get<0>(GetParam()); }
+  std::string layout() const { return std::get<1>(GetParam()); }
+  std::shared_ptr<const Generator> load(const std::string& device = "cpu") const {
+    const std::string l = layout();
+    if (l == "aten") ::setenv("ACTMAP_CPU_KERNELS", "aten", 1);
+    else ::setenv("ACTMAP_CPU_LAYOUT", l.c_str(), 1);
+    auto gen = load_generator(load_model_card(sg_fixture(name() + ".json")), device);
+    ::unsetenv("ACTMAP_CPU_KERNELS");
+    ::unsetenv("ACTMAP_CPU_LAYOUT");
+    return gen;
+  }
+};
 
 TEST_P(StyleGAN2Reference, ImagesMatchTheFloat64ReferenceForEveryTruncationAndNoiseCase) {
-  const std::string name = GetParam();
+  const std::string name = this->name();
   const json index = fixture_index();
-  const auto gen = load_generator(load_model_card(sg_fixture(name + ".json")));
+  const auto gen = load();
   const FloatArray za = read_npy(sg_fixture(name + "_z.npy"));
   const at::Tensor z = latents_from_array(gen->card().latent, za.shape, za.data, "z.npy");
   const json& cases = index.at(name).at("cases");
@@ -61,9 +78,9 @@ TEST_P(StyleGAN2Reference, ImagesMatchTheFloat64ReferenceForEveryTruncationAndNo
 }
 
 TEST_P(StyleGAN2Reference, EveryTapMatchesTheReference) {
-  const std::string name = GetParam();
+  const std::string name = this->name();
   const json index = fixture_index();
-  const auto gen = load_generator(load_model_card(sg_fixture(name + ".json")));
+  const auto gen = load();
   std::vector<std::string> expected_taps = index.at(name).at("taps").get<std::vector<std::string>>();
   std::vector<std::string> taps;
   for (const auto& t : gen->taps()) taps.push_back(t.name);
@@ -85,9 +102,10 @@ TEST_P(StyleGAN2Reference, EveryTapMatchesTheReference) {
 // The same reference on the GPU: every case, batch of two, through the generic (non-CPU) path.
 TEST_P(StyleGAN2Reference, CudaImagesMatchTheFloat64Reference) {
   if (!at::hasCUDA()) GTEST_SKIP() << "this LibTorch has no CUDA (or no GPU is present): nothing to compare";
-  const std::string name = GetParam();
+  if (layout() != "auto") GTEST_SKIP() << "CPU layouts do not apply on the GPU";
+  const std::string name = this->name();
   const json index = fixture_index();
-  const auto gen = load_generator(load_model_card(sg_fixture(name + ".json")), "cuda");
+  const auto gen = load("cuda");
   const FloatArray za = read_npy(sg_fixture(name + "_z.npy"));
   const at::Tensor z = latents_from_array(gen->card().latent, za.shape, za.data, "z.npy", "cuda");
   const json& cases = index.at(name).at("cases");
@@ -101,7 +119,35 @@ TEST_P(StyleGAN2Reference, CudaImagesMatchTheFloat64Reference) {
   }
 }
 
-INSTANTIATE_TEST_SUITE_P(Configs, StyleGAN2Reference, ::testing::Values("skip16", "clamp8", "orig8", "resnet8"));
+INSTANTIATE_TEST_SUITE_P(Configs, StyleGAN2Reference,
+                         ::testing::Combine(::testing::Values("skip16", "clamp8", "orig8", "resnet8"),
+                                            ::testing::Values("auto", "nhwc", "aten")),
+                         [](const ::testing::TestParamInfo<ReferenceCase>& p) {
+                           return std::get<0>(p.param) + "_" + std::get<1>(p.param);
+                         });
+
+// The four-phase form of "transposed convolution, then the [1, 3, 3, 1] filter" against doing
+// exactly that with LibTorch's transposed convolution and the reference upfirdn2d.
+TEST(StyleGAN2Ops, PolyphaseUpSamplingEqualsTransposedConvolutionThenFilter) {
+  at::manual_seed(3);
+  const at::Tensor x = at::randn({2, 5, 7, 6}, at::kDouble), w = at::randn({4, 5, 3, 3}, at::kDouble);
+  const std::vector<double> taps = fir_taps({1, 3, 3, 1}, 4.0);
+  const at::Tensor filter = upfirdn2d_filter(taps, at::TensorOptions().dtype(at::kDouble));
+  // conv2d_resample's geometry for a 3x3 kernel and a 4-tap filter: no cropping by the transposed
+  // convolution, one pixel of filter padding on each side.
+  const std::optional<PolyphaseUp> phases = polyphase_up(w, filter, 0, 1, 1);
+  ASSERT_TRUE(phases.has_value());
+  EXPECT_EQ(phases->pad, 1);
+  EXPECT_EQ(phases->weight.sizes(), (std::vector<std::int64_t>{16, 5, 3, 3}));
+  const at::Tensor expected = upfirdn2d_aten(at::conv_transpose2d(x, w.transpose(0, 1), {}, 2), taps, 1, 1, 1);
+  ASSERT_EQ(expected.sizes(), (std::vector<std::int64_t>{2, 4, 14, 12}));
+  const at::Tensor z = at::conv2d(x, phases->weight, {}, 1, phases->pad);  // [2, 4 phases * 4, 7, 6]
+  // Channel (2 py + px) * O + o at (q, r) is output (o, 2q + py, 2r + px).
+  const at::Tensor got = z.view({2, 2, 2, 4, 7, 6}).permute({0, 3, 4, 1, 5, 2}).reshape({2, 4, 14, 12});
+  EXPECT_LT((got - expected).abs().max().item<double>(), 1e-12);
+  // A geometry the phases cannot reproduce (a cropping transposed convolution) is declined.
+  EXPECT_FALSE(polyphase_up(w, filter, 1, 0, 0).has_value());
+}
 
 // upsample2d of [[1, 2], [3, 4]] with the [1, 3, 3, 1] filter by hand: in 1-D, [a, b] becomes
 // [3a, 3a + b, a + 3b, 3b] / 4 (zeros beyond the edges), applied to rows and then columns.

@@ -1,6 +1,7 @@
 // Compute devices by name: "cpu", "cuda", "cuda:N".
 #pragma once
 
+#include <cstddef>
 #include <string>
 
 namespace actmap {
@@ -20,9 +21,22 @@ std::string blas_in_use();
 int cpu_threads();
 void set_cpu_threads(int threads);
 
-// Keeps freed activation-sized buffers (up to 32 MB) in the heap instead of handing them back to
-// the kernel and faulting them in again on the next render: glibc's defaults made small edit ops
-// up to 3x slower. Front ends call it once at start-up.
+// Keeps freed activation-sized buffers in the process instead of handing them back to the kernel
+// and faulting them in again on the next render: buffers up to 32 MB in glibc's heap (its defaults
+// made small edit ops up to 3x slower), larger ones in actmap's CPU buffer cache (below), sized
+// by ACTMAP_CPU_CACHE_MB (default 768; 0: off). Front ends call it once at start-up.
 void tune_memory_allocator();
+
+// LibTorch's CPU allocations of 1 MB and more come back from a cache of freed buffers of exactly
+// that size, holding at most `capacity_bytes` of them. Installed once per process (later calls
+// do nothing).
+void install_cpu_buffer_cache(std::size_t capacity_bytes);
+std::size_t cpu_buffer_cache_capacity_from_env();  // throws actmap::Error for a bad value
+
+struct BufferCacheStats {
+  std::size_t hits = 0, misses = 0;  // allocations served from the cache / by malloc
+  std::size_t cached_bytes = 0;      // freed buffers held now
+};
+BufferCacheStats cpu_buffer_cache_stats();  // zeros before install
 
 }  // namespace actmap

@@ -4,6 +4,7 @@
 
 #include <dlfcn.h>
 #include <climits>
+#include <cstdio>
 #include <cstdlib>
 #include <cstring>
 #include <mutex>
@@ -99,6 +100,13 @@ void tune_memory_allocator() {
   mallopt(M_MMAP_THRESHOLD, 32 << 20);
   mallopt(M_TRIM_THRESHOLD, 256 << 20);
 #endif
+  std::size_t capacity = 0;
+  try {
+    capacity = cpu_buffer_cache_capacity_from_env();
+  } catch (const Error& e) {
+    std::fprintf(stderr, "actmap: %s; the CPU buffer cache stays off\n", e.what());
+  }
+  if (capacity > 0) install_cpu_buffer_cache(capacity);
 }
 
 }  // namespace actmap

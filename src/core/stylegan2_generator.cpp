@@ -17,7 +17,9 @@
 // which batches without grouped convolutions and equals the fused form up to rounding.
 #include <cmath>
 #include <cstdlib>
+#include <optional>
 #include <set>
+#include <string>
 
 #include <ATen/Parallel.h>
 #include <c10/core/InferenceMode.h>
@@ -29,6 +31,7 @@
 #include "actmap/safetensors.h"
 #include "conv_kernels.h"
 #include "generator_registry.h"
+#include "modconv_cpu.h"
 #include "torch_util.h"
 #include "upfirdn.h"
 #include "weight_edits.h"
@@ -101,6 +104,7 @@ struct ModLayer {
   at::Tensor noise_const;    // [R, R] or undefined
   at::Tensor noise_strength; // [] or undefined
   at::Tensor noise_scaled;   // [1, 1, R, R]: noise_const * noise_strength (const mode), or undefined
+  std::optional<PolyphaseUp> phases;  // up layers: the polyphase form (CPU channels-last path)
   bool up = false, demodulate = true, activation = true;
   double style_gain = 1.0;
   std::int64_t resolution = 0, w_index = 0, noise_index = 0;
@@ -135,6 +139,7 @@ class StyleGAN2Generator final : public Generator {
     taps_ = stylegan2_taps(cfg_);
     num_ws_ = cfg_.num_ws();
     taps_fir_ = fir_taps(cfg_.resample_filter, 4.0);
+    cpu_layout_ = cpu_layout_from_env();
     fir2d_ = upfirdn2d_filter(taps_fir_, at::TensorOptions().dtype(at::kFloat).device(dev));
 
     // Mapping network.
@@ -243,6 +248,7 @@ class StyleGAN2Generator final : public Generator {
     ModLayer edited = *layer;
     edited.weight = apply_weight_edits(layer->weight, 0, weight_edits, taps_[index], cluster_labels);
     edited.weight_sq = edited.weight.square().sum({2, 3});
+    set_phases(edited);
     return run(index, in, &edited);
   }
 
@@ -354,9 +360,76 @@ class StyleGAN2Generator final : public Generator {
     }
     l.up = up;
     l.resolution = res;
+    set_phases(l);
     l.w_index = w_index;
     l.noise_index = noise_index;
     return l;
+  }
+
+  // ACTMAP_CPU_LAYOUT: nhwc (channels-last for every layer), nchw (never), or auto (default: for
+  // the high-resolution layers, up to 256 channels, where oneDNN is faster channels-last);
+  // ACTMAP_CPU_KERNELS=aten: LibTorch's NCHW operations only (for comparisons).
+  enum class CpuLayout { Auto, Nhwc, Nchw };
+  static CpuLayout cpu_layout_from_env() {
+    const char* kernels = std::getenv("ACTMAP_CPU_KERNELS");
+    if (kernels && std::string(kernels) == "aten") return CpuLayout::Nchw;
+    const char* v = std::getenv("ACTMAP_CPU_LAYOUT");
+    const std::string layout = v ? v : "auto";
+    if (layout == "nhwc") return CpuLayout::Nhwc;
+    if (layout == "nchw") return CpuLayout::Nchw;
+    if (layout != "auto") throw Error("ACTMAP_CPU_LAYOUT must be auto, nhwc or nchw, got '" + layout + "'");
+    return CpuLayout::Auto;
+  }
+
+  bool channels_last_layer(const ModLayer& l, const at::Tensor& x) const {
+    if (!x.device().is_cpu() || x.scalar_type() != at::kFloat || cpu_layout_ == CpuLayout::Nchw) return false;
+    if (l.up && !l.phases) return false;
+    return cpu_layout_ == CpuLayout::Nhwc || (l.resolution >= 128 && x.size(1) <= 256);
+  }
+
+  // The transposed convolution's padding and the filter's around it, as conv2d_resample pads for
+  // up = 2: the output is exactly twice the input.
+  struct UpGeometry {
+    std::int64_t pt, p0, p1;
+  };
+  UpGeometry up_geometry(std::int64_t k) const {
+    const auto fw = static_cast<std::int64_t>(taps_fir_.size());
+    const std::int64_t p = k / 2;
+    const std::int64_t p0 = p + (fw + 2 - 1) / 2 - (k - 1);
+    const std::int64_t p1 = p + (fw - 2) / 2 - (k - 2);
+    return {std::max<std::int64_t>(std::min(-p0, -p1), 0), p0, p1};
+  }
+
+  void set_phases(ModLayer& l) const {
+    l.phases.reset();
+    if (!l.up || !l.weight.device().is_cpu()) return;
+    const UpGeometry g = up_geometry(l.weight.size(3));
+    l.phases = polyphase_up(l.weight, fir2d_, g.pt, g.p0, g.p1);
+  }
+
+  // The modulated layer channels-last: x [N, I, H, W] in any layout, result channels-last.
+  at::Tensor modulated_nhwc(const ModLayer& l, const at::Tensor& x, const at::Tensor& styles, const LayerFinish& f) const {
+    const auto cl = at::MemoryFormat::ChannelsLast;
+    const std::int64_t n = x.size(0);
+    at::Tensor xin = x.contiguous(cl);
+    if (n > 1) xin = (xin * styles.view({n, -1, 1, 1})).contiguous(cl);
+    const at::Tensor s1 = styles.view({1, -1, 1, 1});
+    if (l.up) {
+      const at::Tensor w = (n == 1 ? l.phases->weight * s1 : l.phases->weight).contiguous(cl);
+      return shuffle_finish_nhwc(at::conv2d(xin, w, {}, 1, l.phases->pad).contiguous(cl), f);
+    }
+    const at::Tensor weight = n == 1 ? l.weight * s1 : l.weight;
+    at::Tensor y;
+    if (weight.size(3) == 1) {  // a matrix product over pixels: [N*H*W, I] x [I, O]
+      const at::Tensor rows = xin.permute({0, 2, 3, 1}).reshape({-1, weight.size(1)});
+      y = at::matmul(rows, weight.view({weight.size(0), weight.size(1)}).t())
+              .view({n, x.size(2), x.size(3), weight.size(0)})
+              .permute({0, 3, 1, 2});
+    } else {
+      y = at::conv2d(xin, weight.contiguous(cl), {}, 1, weight.size(3) / 2).contiguous(cl);
+    }
+    finish_nhwc_(y, f);
+    return y;
   }
 
   // Noise [N, 1, R, R] for one layer in the options' mode, or undefined for none.
@@ -416,12 +489,13 @@ class StyleGAN2Generator final : public Generator {
     const std::int64_t n = x.size(0);
     at::Tensor styles = at::addmm(l.affine.bias.unsqueeze(0), w, l.affine.weight.t());
     if (l.style_gain != 1.0) styles = styles * l.style_gain;
-    // Modulation: batch 1 scales the weight's input channels (cheap), larger batches the input.
-    at::Tensor y = n == 1 ? x : x * styles.view({n, -1, 1, 1});
-    at::Tensor weight = n == 1 ? l.weight * styles.view({1, -1, 1, 1}) : l.weight;
     const at::Tensor d = l.demodulate ? (at::mm(styles.square(), l.weight_sq.t()) + 1e-8).rsqrt() : at::Tensor();
     const double act_gain = l.activation ? kSqrt2 * gain : gain;
     const double clamp = cfg_.conv_clamp ? *cfg_.conv_clamp * gain : -1.0;
+    if (channels_last_layer(l, x)) return modulated_nhwc(l, x, styles, {d, noise(l, n, o), l.bias, l.activation, act_gain, clamp});
+    // Modulation: batch 1 scales the weight's input channels (cheap), larger batches the input.
+    at::Tensor y = n == 1 ? x : x * styles.view({n, -1, 1, 1});
+    at::Tensor weight = n == 1 ? l.weight * styles.view({1, -1, 1, 1}) : l.weight;
     // Off the CPU at batch 1, the official fused form: demodulation and the (positive) gain go into
     // the weight too, leaving fewer passes over the output (the CPU does them in one fused pass).
     const bool fold = n == 1 && !x.device().is_cpu();
@@ -430,12 +504,7 @@ class StyleGAN2Generator final : public Generator {
     if (l.up) {
       // conv2d_resample for up = 2: a transposed convolution with the weight as stored, then the
       // filter with padding chosen so the output is exactly 2R x 2R.
-      const auto k = l.weight.size(3);
-      const auto fw = static_cast<std::int64_t>(taps_fir_.size());
-      const std::int64_t p = k / 2;
-      std::int64_t p0 = p + (fw + 2 - 1) / 2 - (k - 1);
-      std::int64_t p1 = p + (fw - 2) / 2 - (k - 2);
-      const std::int64_t pt = std::max<std::int64_t>(std::min(-p0, -p1), 0);
+      const auto [pt, p0, p1] = up_geometry(l.weight.size(3));
       if (y.device().is_cpu() && y.scalar_type() == at::kFloat && std::getenv("ACTMAP_CPU_KERNELS") == nullptr) {
         // The channel-parallel GEMM + col2im kernel (conv_kernels.h): LibTorch's transposed
         // convolution is several times slower at these shapes.
@@ -479,6 +548,7 @@ class StyleGAN2Generator final : public Generator {
   std::vector<TapInfo> taps_;
   std::int64_t num_ws_ = 0;
   std::vector<double> taps_fir_;
+  CpuLayout cpu_layout_ = CpuLayout::Auto;
   std::vector<Dense> mapping_;
   at::Tensor w_avg_, const_;
   at::Tensor fir2d_;  // [1, 1, fw, fw] on the device, for upfir off the CPU
