@@ -386,6 +386,23 @@ int largest_difference(const Image& a, const Image& b) {
   return worst;
 }
 
+// A sample of a channels-last activation (how the high-resolution StyleGAN2 taps are held on the
+// CPU) is a strided [C, H, W] view: the same grid, statistics and channel image as a contiguous one.
+TEST(ChannelViewLayouts, ChannelsLastSamplesGiveTheSamePixels) {
+  at::manual_seed(8);
+  const at::Tensor batch = at::randn({2, 6, 40, 24});
+  const at::Tensor strided = batch.contiguous(at::MemoryFormat::ChannelsLast)[1];
+  const at::Tensor plain = batch[1].contiguous();
+  ASSERT_FALSE(strided.is_contiguous());
+  ViewOptions o = options(Colormap::Viridis, Normalize::PerChannel, -1.5f, 2.0f);
+  o.max_cell = 16;
+  const ChannelGrid a = channel_grid(strided, o), b = channel_grid(plain, o);
+  EXPECT_EQ(a.atlas.pixels, b.atlas.pixels);
+  EXPECT_EQ(a.histogram, b.histogram);
+  for (std::size_t c = 0; c < a.stats.size(); ++c) EXPECT_EQ(a.stats[c].max, b.stats[c].max);
+  EXPECT_EQ(channel_image(strided, 2, o, a.lo[2], a.hi[2]).pixels, channel_image(plain, 2, o, b.lo[2], b.hi[2]).pixels);
+}
+
 TEST(ChannelViewDevices, CpuAndCudaAgree) {
   if (!at::hasCUDA()) GTEST_SKIP() << "this LibTorch has no CUDA (or no GPU is present): nothing to compare";
   at::manual_seed(7);

@@ -32,7 +32,7 @@ if want build; then
   echo "build ok"
 fi
 if want test; then
-  "$build/tests/actmap_tests" --gtest_filter='*Cuda*:*CUDA*:StyleGAN2*:Cli.ErrorsAre*' 2>&1 | tee "$logs/cuda-tests.log" | tail -30
+  "$build/tests/actmap_tests" --gtest_filter='*Cuda*:*CUDA*:StyleGAN2*:Configs/StyleGAN2Cuda*:Cli.ErrorsAre*:BufferCache*' 2>&1 | tee "$logs/cuda-tests.log" | tail -30
   (cd "$build" && timeout 400 ctest -j8 --timeout 300 -E 'gui_|fuzz' >"$logs/ctest.log" 2>&1); tail -25 "$logs/ctest.log"
 fi
 if want bench; then
@@ -40,6 +40,8 @@ if want bench; then
   for env in "" "ACTMAP_CUDNN_BENCHMARK=1" "ACTMAP_TF32=1 ACTMAP_CUDNN_BENCHMARK=1"; do
     echo "== ${env:-defaults}"
     env $env "$build/src/cli/actmap-cli" bench -m /tmp/sg1024/stylegan2-random-1024.json --device cuda --iters 50 --warmup 10 \
-      2>&1 | tee -a "$logs/bench.log" | grep -E "full|b256.conv1|b256.img|model"
+      --tap b256.conv0 --tap b256.conv1 --tap b256.img 2>&1 | tee -a "$logs/bench.log" | grep -E "full|b256|model"
   done
+  "$build/src/cli/actmap-cli" bench -m /tmp/sg1024/stylegan2-random-1024.json --device cuda --iters 20 --warmup 5 \
+    --stages --tap b1024.img >"$logs/bench-stages.log" 2>&1
 fi
