@@ -101,7 +101,9 @@ at::Tensor as_maps(const at::Tensor& act, const std::string& fn) {
     throw Error(fn + ": expected a floating-point activation, got " + std::string(c10::toString(act.scalar_type())));
   }
   if (act.numel() == 0) throw Error(fn + ": the activation " + shape_string(act.sizes().vec()) + " is empty");
-  return (act.dim() == 4 ? act.select(0, 0) : act).to(at::kFloat);
+  // Channel-major: channels-last activations (the large StyleGAN2 taps on the CPU) are copied once
+  // here rather than read with a stride of C in every per-channel reduction.
+  return (act.dim() == 4 ? act.select(0, 0) : act).to(at::kFloat).contiguous();
 }
 
 // LUT rows of maps x [C, h, w] for the ranges lo, hi [C]: floor((clamp(x) - lo) * 255 / (hi - lo)
