@@ -1,5 +1,6 @@
 // The CPU buffer cache: freed large buffers come back for the next allocation of that size.
 #include <cstdlib>
+#include <thread>
 #include <vector>
 
 #include <ATen/ATen.h>
@@ -53,6 +54,24 @@ TEST(BufferCache, FreedLargeBuffersComeBackBoundedByTheCapacity) {
   alloc->raw_deallocate(little);
   const at::Tensor sorted = std::get<0>(at::randn({mb4 * 2}).sort());  // a kernel with scratch buffers
   EXPECT_TRUE(at::all(sorted.slice(0, 1) >= sorted.slice(0, 0, -1)).item<bool>());
+}
+
+// Renders run on a worker thread while the UI thread allocates too (run under the tsan preset).
+TEST(BufferCache, ThreadsAllocateAndFreeConcurrently) {
+  install_cpu_buffer_cache(std::size_t{64} << 20);
+  std::vector<std::thread> threads;
+  for (int t = 1; t <= 3; ++t) {
+    threads.emplace_back([t] {
+      for (int i = 0; i < 40; ++i) {
+        const std::int64_t n = (std::int64_t{1} << 18) * (1 + i % 3);  // 1, 2 or 3 MB
+        const at::Tensor a = at::full({n}, static_cast<float>(t));
+        EXPECT_EQ(a.sum().item<double>(), static_cast<double>(t) * static_cast<double>(n));
+      }
+    });
+  }
+  for (std::thread& th : threads) th.join();
+  EXPECT_LE(cpu_buffer_cache_stats().cached_bytes, std::size_t{64} << 20);
+  EXPECT_GT(cpu_buffer_cache_stats().hits, 0u);
 }
 
 TEST(BufferCache, CapacityFromTheEnvironmentNamesABadValue) {
