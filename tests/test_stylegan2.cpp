@@ -152,6 +152,32 @@ TEST(StyleGAN2Ops, PolyphaseUpSamplingEqualsTransposedConvolutionThenFilter) {
   EXPECT_FALSE(polyphase_up(w, filter, 1, 0, 0).has_value());
 }
 
+// The transposed convolution by phases (2x2 taps each), then the filter and an identity finish as
+// one channels-last pass, against LibTorch's transposed convolution and the reference upfirdn2d.
+TEST(StyleGAN2Ops, TransposedConvolutionByPhasesThenFilterPassEqualsTheReference) {
+  at::manual_seed(4);
+  const at::Tensor x = at::randn({2, 5, 7, 6}), w = at::randn({4, 5, 3, 3});
+  const std::vector<double> taps = fir_taps({1, 3, 3, 1}, 4.0);
+  const std::optional<at::Tensor> phases = transposed_phases(w, 0);
+  ASSERT_TRUE(phases.has_value());
+  EXPECT_EQ(phases->sizes(), (std::vector<std::int64_t>{16, 5, 2, 2}));
+  // Phase (1, 1) holds the kernel's centre tap alone, at offset (0, 0): tap (1, 1) of its 2x2.
+  EXPECT_TRUE(at::equal(phases->narrow(0, 12, 4).select(2, 1).select(2, 1), w.select(2, 1).select(2, 1)));
+  EXPECT_EQ(phases->narrow(0, 12, 4).select(2, 0).abs().max().item<float>(), 0.0f);
+
+  const at::Tensor expected = upfirdn2d_aten(at::conv_transpose2d(x, w.transpose(0, 1), {}, 2), taps, 1, 1, 1);
+  const auto cl = at::MemoryFormat::ChannelsLast;
+  const at::Tensor z = at::conv2d(x.contiguous(cl), phases->contiguous(cl), {}, 1, 1).contiguous(cl);
+  ASSERT_EQ(z.sizes(), (std::vector<std::int64_t>{2, 16, 8, 7}));
+  LayerFinish identity;
+  identity.bias = at::zeros({4});
+  identity.activation = false;
+  const at::Tensor got = fir_finish_nhwc(z, taps, 1, 14, 12, identity);
+  EXPECT_LE(test::closeness(got, expected, 1e-5, 1e-5), 1.0) << (got - expected).abs().max().item<double>();
+  EXPECT_FALSE(transposed_phases(at::randn({4, 5, 4, 4}), 0).has_value());  // 3x3 kernels only
+  EXPECT_FALSE(transposed_phases(w, 1).has_value());
+}
+
 // upsample2d of [[1, 2], [3, 4]] with the [1, 3, 3, 1] filter by hand: in 1-D, [a, b] becomes
 // [3a, 3a + b, a + 3b, 3b] / 4 (zeros beyond the edges), applied to rows and then columns.
 TEST(StyleGAN2Ops, UpsampleWithTheFirFilterMatchesAHandComputedCase) {

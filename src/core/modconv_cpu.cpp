@@ -50,6 +50,27 @@ std::optional<PolyphaseUp> polyphase_up(const at::Tensor& weight, const at::Tens
   return PolyphaseUp{phases.reshape({4 * o, i, kp, kp}).contiguous(), pad};
 }
 
+std::optional<at::Tensor> transposed_phases(const at::Tensor& weight, std::int64_t pt) {
+  // u[2q + ph] = sum_a x[q - a] w[2a + ph] (a >= 0): per phase, taps at input offsets -1 and 0,
+  // i.e. a 2-tap correlation with one pixel of padding; tap kb holds w[2 (1 - kb) + ph] (zero
+  // past the kernel's end).
+  if (weight.size(2) != 3 || weight.size(3) != 3 || pt != 0) return std::nullopt;
+  const std::int64_t o = weight.size(0), i = weight.size(1);
+  at::Tensor out = at::zeros({2, 2, o, i, 2, 2}, weight.options());
+  for (std::int64_t py = 0; py < 2; ++py) {
+    for (std::int64_t px = 0; px < 2; ++px) {
+      for (std::int64_t ky = 0; ky < 2; ++ky) {
+        for (std::int64_t kx = 0; kx < 2; ++kx) {
+          const std::int64_t sy = 2 * (1 - ky) + py, sx = 2 * (1 - kx) + px;
+          if (sy > 2 || sx > 2) continue;
+          out.select(0, py).select(0, px).select(2, ky).select(2, kx).copy_(weight.select(2, sy).select(2, sx));
+        }
+      }
+    }
+  }
+  return out.reshape({4 * o, i, 2, 2}).contiguous();
+}
+
 namespace {
 
 // The per-channel numbers of LayerFinish, ready for a branch-free inner loop.
@@ -141,6 +162,47 @@ at::Tensor shuffle_finish_nhwc(const at::Tensor& z, const LayerFinish& f) {
           const std::int64_t oy = 2 * q + ph / 2, ox = 2 * r + ph % 2;
           k.pixel(in + ph * c, dst + ((s * 2 * h + oy) * 2 * w + ox) * c, s, oy * 2 * w + ox);
         }
+      }
+    }
+  });
+  return out;
+}
+
+at::Tensor fir_finish_nhwc(const at::Tensor& z, const std::vector<double>& taps, std::int64_t pad0,
+                           std::int64_t out_h, std::int64_t out_w, const LayerFinish& f) {
+  check_channels_last(z, "fir_finish_nhwc");
+  const std::int64_t n = z.size(0), c4 = z.size(1), zh = z.size(2), zw = z.size(3), c = c4 / 4;
+  if (c4 % 4 != 0) throw Error("internal: fir_finish_nhwc needs 4 phases of channels");
+  const std::int64_t uh = 2 * zh - 1, uw = 2 * zw - 1;  // u's extent: 2R + 1
+  const auto fw = static_cast<std::int64_t>(taps.size());
+  std::vector<float> g(taps.size());  // correlation taps: upfirdn2d convolves (flipped)
+  for (std::size_t k = 0; k < taps.size(); ++k) g[k] = static_cast<float>(taps[taps.size() - 1 - k]);
+  at::Tensor out = at::empty({n, c, out_h, out_w}, z.options().memory_format(at::MemoryFormat::ChannelsLast));
+  FinishConsts k(f, n, c);
+  k.noise_plane = out_h * out_w;
+  const float* src = z.data_ptr<float>();
+  float* dst = out.data_ptr<float>();
+  at::parallel_for(0, n * out_h, 4, [&](std::int64_t begin, std::int64_t end) {
+    std::vector<float> acc(static_cast<std::size_t>(c));
+    for (std::int64_t row = begin; row < end; ++row) {
+      const std::int64_t s = row / out_h, oy = row % out_h;
+      const float* zs = src + s * zh * zw * c4;
+      for (std::int64_t ox = 0; ox < out_w; ++ox) {
+        std::fill(acc.begin(), acc.end(), 0.0f);
+        // out(oy, ox) = sum g[ky] g[kx] u(oy + ky - pad0, ox + kx - pad0), u zero outside.
+        for (std::int64_t ky = 0; ky < fw; ++ky) {
+          const std::int64_t my = oy + ky - pad0;
+          if (my < 0 || my >= uh) continue;
+          for (std::int64_t kx = 0; kx < fw; ++kx) {
+            const std::int64_t mx = ox + kx - pad0;
+            if (mx < 0 || mx >= uw) continue;
+            const float t = g[static_cast<std::size_t>(ky)] * g[static_cast<std::size_t>(kx)];
+            const float* u = zs + ((my / 2) * zw + mx / 2) * c4 + ((my % 2) * 2 + mx % 2) * c;
+            float* a = acc.data();
+            for (std::int64_t ch = 0; ch < c; ++ch) a[ch] += t * u[ch];
+          }
+        }
+        k.pixel(acc.data(), dst + ((s * out_h + oy) * out_w + ox) * c, s, oy * out_w + ox);
       }
     }
   });

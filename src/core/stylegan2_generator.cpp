@@ -104,7 +104,10 @@ struct ModLayer {
   at::Tensor noise_const;    // [R, R] or undefined
   at::Tensor noise_strength; // [] or undefined
   at::Tensor noise_scaled;   // [1, 1, R, R]: noise_const * noise_strength (const mode), or undefined
-  std::optional<PolyphaseUp> phases;  // up layers: the polyphase form (CPU channels-last path)
+  // Up layers on the CPU channels-last path: the transposed convolution by phases (then the
+  // filter as a pass) for 3x3 kernels, else the four-phase form with the filter folded in.
+  std::optional<at::Tensor> transposed_phases;
+  std::optional<PolyphaseUp> phases;
   bool up = false, demodulate = true, activation = true;
   double style_gain = 1.0;
   std::int64_t resolution = 0, w_index = 0, noise_index = 0;
@@ -383,8 +386,10 @@ class StyleGAN2Generator final : public Generator {
 
   bool channels_last_layer(const ModLayer& l, const at::Tensor& x) const {
     if (!x.device().is_cpu() || x.scalar_type() != at::kFloat || cpu_layout_ == CpuLayout::Nchw) return false;
-    if (l.up && !l.phases) return false;
-    return cpu_layout_ == CpuLayout::Nhwc || (l.resolution >= 128 && x.size(1) <= 256);
+    if (l.up && !l.phases && !l.transposed_phases) return false;
+    if (cpu_layout_ == CpuLayout::Nhwc) return true;
+    if (l.transposed_phases) return l.resolution >= 64 && x.size(1) <= 512;
+    return l.resolution >= 128 && x.size(1) <= 256;
   }
 
   // The transposed convolution's padding and the filter's around it, as conv2d_resample pads for
@@ -402,9 +407,13 @@ class StyleGAN2Generator final : public Generator {
 
   void set_phases(ModLayer& l) const {
     l.phases.reset();
+    l.transposed_phases.reset();
     if (!l.up || !l.weight.device().is_cpu()) return;
     const UpGeometry g = up_geometry(l.weight.size(3));
-    l.phases = polyphase_up(l.weight, fir2d_, g.pt, g.p0, g.p1);
+    const auto fw = static_cast<std::int64_t>(taps_fir_.size());
+    const bool twice = l.weight.size(3) + g.p0 + g.p1 - fw - 1 == 0;  // output exactly 2R
+    if (twice) l.transposed_phases = transposed_phases(l.weight, g.pt);
+    if (!l.transposed_phases) l.phases = polyphase_up(l.weight, fir2d_, g.pt, g.p0, g.p1);
   }
 
   // The modulated layer channels-last: x [N, I, H, W] in any layout, result channels-last.
@@ -414,6 +423,13 @@ class StyleGAN2Generator final : public Generator {
     at::Tensor xin = x.contiguous(cl);
     if (n > 1) xin = (xin * styles.view({n, -1, 1, 1})).contiguous(cl);
     const at::Tensor s1 = styles.view({1, -1, 1, 1});
+    if (l.up && l.transposed_phases) {
+      const at::Tensor& tp = *l.transposed_phases;
+      const at::Tensor w = (n == 1 ? tp * s1 : tp).contiguous(cl);
+      const UpGeometry g = up_geometry(l.weight.size(3));
+      return fir_finish_nhwc(at::conv2d(xin, w, {}, 1, 1).contiguous(cl), taps_fir_, g.p0 + g.pt, 2 * x.size(2),
+                             2 * x.size(3), f);
+    }
     if (l.up) {
       const at::Tensor w = (n == 1 ? l.phases->weight * s1 : l.phases->weight).contiguous(cl);
       return shuffle_finish_nhwc(at::conv2d(xin, w, {}, 1, l.phases->pad).contiguous(cl), f);
@@ -494,7 +510,9 @@ class StyleGAN2Generator final : public Generator {
     const double clamp = cfg_.conv_clamp ? *cfg_.conv_clamp * gain : -1.0;
     if (channels_last_layer(l, x)) return modulated_nhwc(l, x, styles, {d, noise(l, n, o), l.bias, l.activation, act_gain, clamp});
     // Modulation: batch 1 scales the weight's input channels (cheap), larger batches the input.
-    at::Tensor y = n == 1 ? x : x * styles.view({n, -1, 1, 1});
+    // (NCHW from here: a channels-last input comes from a channels-last layer before this one.)
+    const at::Tensor xc = x.device().is_cpu() ? x.contiguous() : x;
+    at::Tensor y = n == 1 ? xc : xc * styles.view({n, -1, 1, 1});
     at::Tensor weight = n == 1 ? l.weight * styles.view({1, -1, 1, 1}) : l.weight;
     // Off the CPU at batch 1, the official fused form: demodulation and the (positive) gain go into
     // the weight too, leaving fewer passes over the output (the CPU does them in one fused pass).
