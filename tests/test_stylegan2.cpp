@@ -15,6 +15,7 @@
 #include "actmap/session.h"
 #include "test_util.h"
 #include "../src/core/modconv_cpu.h"
+#include "../src/core/torch_util.h"
 #include "../src/core/upfirdn.h"
 
 namespace actmap {
@@ -150,6 +151,15 @@ TEST(StyleGAN2Ops, PolyphaseUpSamplingEqualsTransposedConvolutionThenFilter) {
   EXPECT_LT((got - expected).abs().max().item<double>(), 1e-12);
   // A geometry the phases cannot reproduce (a cropping transposed convolution) is declined.
   EXPECT_FALSE(polyphase_up(w, filter, 1, 0, 0).has_value());
+}
+
+TEST(StyleGAN2Ops, ChannelsLastToContiguousCopiesEveryValueInPlace) {
+  for (const auto& shape : std::vector<std::vector<std::int64_t>>{{2, 37, 5, 7}, {1, 64, 33, 31}, {1, 3, 8, 8}}) {
+    const at::Tensor x = at::randn(shape).contiguous(at::MemoryFormat::ChannelsLast);
+    const at::Tensor y = contiguous_nchw(x);
+    EXPECT_TRUE(y.is_contiguous());
+    EXPECT_TRUE(at::equal(y, x)) << shape_string(shape);
+  }
 }
 
 // The transposed convolution by phases (2x2 taps each), then the filter and an identity finish as

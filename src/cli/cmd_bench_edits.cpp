@@ -23,6 +23,7 @@ struct Options {
   int iters = 200;
   int warmup = 20;
   std::int64_t batch = 1, channels = 512, size = 16;
+  bool channels_last = false;
 };
 
 Edit make_edit(const std::string& id, const json& j) {
@@ -62,17 +63,21 @@ void register_bench_edits(CLI::App& app) {
   cmd->add_option("--batch", opts->batch, "N")->check(CLI::Range(1, 64))->capture_default_str();
   cmd->add_option("--channels", opts->channels, "C")->check(CLI::Range(2, 8192))->capture_default_str();
   cmd->add_option("--size", opts->size, "H = W")->check(CLI::Range(1, 1024))->capture_default_str();
+  cmd->add_flag("--channels-last", opts->channels_last,
+                "Hold the activation channels-last, as the large StyleGAN2 taps are on the CPU");
   cmd->callback([opts] {
     set_cpu_threads(opts->threads);
     check_device(opts->device);
     const TapInfo tap{"bench", opts->channels, opts->size, opts->size, 0};
-    const at::Tensor x = at::randn({opts->batch, opts->channels, opts->size, opts->size},
-                                   at::TensorOptions().device(c10::Device(opts->device)));
+    at::Tensor x = at::randn({opts->batch, opts->channels, opts->size, opts->size},
+                             at::TensorOptions().device(c10::Device(opts->device)));
+    if (opts->channels_last) x = x.contiguous(at::MemoryFormat::ChannelsLast);
     const double s = static_cast<double>(opts->size);
     const std::int64_t c = opts->channels;
-    std::printf("apply_edits on [%lld, %lld, %lld, %lld] float on %s, %d CPU thread%s\n",
+    std::printf("apply_edits on [%lld, %lld, %lld, %lld] float%s on %s, %d CPU thread%s\n",
                 static_cast<long long>(opts->batch), static_cast<long long>(c), static_cast<long long>(opts->size),
-                static_cast<long long>(opts->size), opts->device.c_str(), cpu_threads(), cpu_threads() == 1 ? "" : "s");
+                static_cast<long long>(opts->size), opts->channels_last ? " channels-last" : "", opts->device.c_str(),
+                cpu_threads(), cpu_threads() == 1 ? "" : "s");
     std::printf("%d iterations after %d warm-up\n\n", opts->iters, opts->warmup);
     std::printf("%-40s %10s %10s\n", "edits", "median ms", "min ms");
 

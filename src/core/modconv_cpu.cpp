@@ -8,6 +8,7 @@
 #include <ATen/Parallel.h>
 
 #include "actmap/error.h"
+#include "torch_util.h"
 
 namespace actmap {
 
@@ -161,6 +162,33 @@ at::Tensor shuffle_finish_nhwc(const at::Tensor& z, const LayerFinish& f) {
         for (std::int64_t ph = 0; ph < 4; ++ph) {
           const std::int64_t oy = 2 * q + ph / 2, ox = 2 * r + ph % 2;
           k.pixel(in + ph * c, dst + ((s * 2 * h + oy) * 2 * w + ox) * c, s, oy * 2 * w + ox);
+        }
+      }
+    }
+  });
+  return out;
+}
+
+at::Tensor contiguous_nchw(const at::Tensor& x) {
+  if (x.is_contiguous() || x.dim() != 4 || !x.device().is_cpu() || x.scalar_type() != at::kFloat ||
+      !x.is_contiguous(at::MemoryFormat::ChannelsLast)) {
+    return x.contiguous();
+  }
+  const std::int64_t n = x.size(0), c = x.size(1), hw = x.size(2) * x.size(3);
+  at::Tensor out = at::empty(x.sizes(), x.options().memory_format(at::MemoryFormat::Contiguous));
+  const float* src = x.data_ptr<float>();
+  float* dst = out.data_ptr<float>();
+  constexpr std::int64_t kTile = 32;
+  const std::int64_t pixel_tiles = (hw + kTile - 1) / kTile;
+  at::parallel_for(0, n * pixel_tiles, 16, [&](std::int64_t begin, std::int64_t end) {
+    for (std::int64_t t = begin; t < end; ++t) {
+      const std::int64_t s = t / pixel_tiles, p0 = (t % pixel_tiles) * kTile, p1 = std::min(hw, p0 + kTile);
+      const float* in = src + s * hw * c;
+      float* o = dst + s * hw * c;
+      for (std::int64_t c0 = 0; c0 < c; c0 += kTile) {
+        const std::int64_t c1 = std::min(c, c0 + kTile);
+        for (std::int64_t ch = c0; ch < c1; ++ch) {
+          for (std::int64_t p = p0; p < p1; ++p) o[ch * hw + p] = in[p * c + ch];
         }
       }
     }

@@ -511,7 +511,7 @@ class StyleGAN2Generator final : public Generator {
     if (channels_last_layer(l, x)) return modulated_nhwc(l, x, styles, {d, noise(l, n, o), l.bias, l.activation, act_gain, clamp});
     // Modulation: batch 1 scales the weight's input channels (cheap), larger batches the input.
     // (NCHW from here: a channels-last input comes from a channels-last layer before this one.)
-    const at::Tensor xc = x.device().is_cpu() ? x.contiguous() : x;
+    const at::Tensor xc = x.device().is_cpu() ? contiguous_nchw(x) : x;
     at::Tensor y = n == 1 ? xc : xc * styles.view({n, -1, 1, 1});
     at::Tensor weight = n == 1 ? l.weight * styles.view({1, -1, 1, 1}) : l.weight;
     // Off the CPU at batch 1, the official fused form: demodulation and the (positive) gain go into

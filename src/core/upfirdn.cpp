@@ -6,6 +6,7 @@
 #include <ATen/Parallel.h>
 
 #include "actmap/error.h"
+#include "torch_util.h"
 
 namespace actmap {
 
@@ -65,7 +66,7 @@ at::Tensor upfirdn2d_aten(const at::Tensor& x, const std::vector<double>& taps, 
 at::Tensor upfirdn2d(const at::Tensor& x, const std::vector<double>& taps, int up, int pad0, int pad1) {
   check_args(x, taps, up, pad0, pad1);
   if (!x.device().is_cpu() || x.scalar_type() != at::kFloat) return upfirdn2d_aten(x, taps, up, pad0, pad1);
-  const at::Tensor in = x.contiguous();
+  const at::Tensor in = contiguous_nchw(x);
   const std::int64_t planes = in.size(0) * in.size(1), h = in.size(2), w = in.size(3);
   const std::int64_t fw = static_cast<std::int64_t>(taps.size());
   const std::int64_t oh = output_length(h, up, pad0, pad1, taps.size());
