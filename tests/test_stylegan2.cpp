@@ -130,29 +130,6 @@ TEST_P(StyleGAN2Cuda, ImagesMatchTheFloat64Reference) {
 
 INSTANTIATE_TEST_SUITE_P(Configs, StyleGAN2Cuda, ::testing::Values("skip16", "clamp8", "orig8", "resnet8"));
 
-// The four-phase form of "transposed convolution, then the [1, 3, 3, 1] filter" against doing
-// exactly that with LibTorch's transposed convolution and the reference upfirdn2d.
-TEST(StyleGAN2Ops, PolyphaseUpSamplingEqualsTransposedConvolutionThenFilter) {
-  at::manual_seed(3);
-  const at::Tensor x = at::randn({2, 5, 7, 6}, at::kDouble), w = at::randn({4, 5, 3, 3}, at::kDouble);
-  const std::vector<double> taps = fir_taps({1, 3, 3, 1}, 4.0);
-  const at::Tensor filter = upfirdn2d_filter(taps, at::TensorOptions().dtype(at::kDouble));
-  // conv2d_resample's geometry for a 3x3 kernel and a 4-tap filter: no cropping by the transposed
-  // convolution, one pixel of filter padding on each side.
-  const std::optional<PolyphaseUp> phases = polyphase_up(w, filter, 0, 1, 1);
-  ASSERT_TRUE(phases.has_value());
-  EXPECT_EQ(phases->pad, 1);
-  EXPECT_EQ(phases->weight.sizes(), (std::vector<std::int64_t>{16, 5, 3, 3}));
-  const at::Tensor expected = upfirdn2d_aten(at::conv_transpose2d(x, w.transpose(0, 1), {}, 2), taps, 1, 1, 1);
-  ASSERT_EQ(expected.sizes(), (std::vector<std::int64_t>{2, 4, 14, 12}));
-  const at::Tensor z = at::conv2d(x, phases->weight, {}, 1, phases->pad);  // [2, 4 phases * 4, 7, 6]
-  // Channel (2 py + px) * O + o at (q, r) is output (o, 2q + py, 2r + px).
-  const at::Tensor got = z.view({2, 2, 2, 4, 7, 6}).permute({0, 3, 4, 1, 5, 2}).reshape({2, 4, 14, 12});
-  EXPECT_LT((got - expected).abs().max().item<double>(), 1e-12);
-  // A geometry the phases cannot reproduce (a cropping transposed convolution) is declined.
-  EXPECT_FALSE(polyphase_up(w, filter, 1, 0, 0).has_value());
-}
-
 TEST(StyleGAN2Ops, ChannelsLastToContiguousCopiesEveryValueInPlace) {
   for (const auto& shape : std::vector<std::vector<std::int64_t>>{{2, 37, 5, 7}, {1, 64, 33, 31}, {1, 3, 8, 8}}) {
     const at::Tensor x = at::randn(shape).contiguous(at::MemoryFormat::ChannelsLast);

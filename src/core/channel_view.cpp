@@ -103,8 +103,7 @@ at::Tensor as_maps(const at::Tensor& act, const std::string& fn) {
   if (act.numel() == 0) throw Error(fn + ": the activation " + shape_string(act.sizes().vec()) + " is empty");
   // Channel-major: channels-last activations (the large StyleGAN2 taps on the CPU) are copied once
   // here rather than read with a stride of C in every per-channel reduction.
-  const at::Tensor maps = act.dim() == 4 ? contiguous_nchw(act.to(at::kFloat)).select(0, 0) : act.to(at::kFloat).contiguous();
-  return maps.contiguous();
+  return act.dim() == 4 ? contiguous_nchw(act.to(at::kFloat)).select(0, 0) : act.to(at::kFloat).contiguous();
 }
 
 // LUT rows of maps x [C, h, w] for the ranges lo, hi [C]: floor((clamp(x) - lo) * 255 / (hi - lo)

@@ -2,7 +2,9 @@
 
 #include <dlfcn.h>
 
+#include <cstdlib>
 #include <mutex>
+#include <string>
 
 #include <ATen/Parallel.h>
 #include <c10/core/InferenceMode.h>
@@ -100,6 +102,11 @@ at::Tensor conv_transpose2d_fused(const at::Tensor& x, const PackedConvTranspose
     }
   });
   return out;
+}
+
+bool use_actmap_cpu_kernels() {
+  const char* v = std::getenv("ACTMAP_CPU_KERNELS");
+  return !(v && std::string(v) == "aten");
 }
 
 void use_single_threaded_blas() {

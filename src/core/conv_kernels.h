@@ -30,6 +30,9 @@ at::Tensor conv_transpose2d_fused(const at::Tensor& x, const PackedConvTranspose
 // Applies an activation in place (no-op for none).
 void apply_activation_(at::Tensor& x, const FusedActivation& act);
 
+// False when ACTMAP_CPU_KERNELS=aten: LibTorch's own operations everywhere (for comparisons).
+bool use_actmap_cpu_kernels();
+
 // OpenBLAS runs its own thread pool; the kernels above split work themselves, so BLAS calls
 // made from them must stay single-threaded. No-op when the BLAS is not OpenBLAS.
 void use_single_threaded_blas();

@@ -1,7 +1,6 @@
 #include "modconv_cpu.h"
 
 #include <algorithm>
-#include <cstdlib>
 #include <limits>
 #include <vector>
 
@@ -11,45 +10,6 @@
 #include "torch_util.h"
 
 namespace actmap {
-
-std::optional<PolyphaseUp> polyphase_up(const at::Tensor& weight, const at::Tensor& filter, std::int64_t pt,
-                                        std::int64_t p0, std::int64_t p1) {
-  const std::int64_t o = weight.size(0), i = weight.size(1), k = weight.size(3), fw = filter.size(3);
-  // In 1-D, the transposed convolution gives u[m] = sum_j x[j] w[m + pt - 2j] and the filter
-  // out[t] = sum_f g[f] u[t + f - p0 - pt] (g: the correlation taps), so with s = t - 2j,
-  // out[t] = sum_j x[j] c[s] where c[s] = sum_f g[f] w[s + f - p0]. Without the transposed
-  // convolution's own cropping (pt = 0), and with an output of exactly twice the input, output
-  // 2q + ph is sum_b x[q + b] c[ph - 2b]: a stride-1 correlation per phase.
-  if (weight.size(2) != k || filter.size(2) != fw || pt != 0 || k + p0 + p1 - fw - 1 != 0) return std::nullopt;
-  const std::int64_t smin = p0 - fw + 1, smax = p0 + k - 1, s_len = smax - smin + 1;
-  std::int64_t pad = 0;
-  for (std::int64_t ph = 0; ph < 2; ++ph) {
-    for (std::int64_t s = smin; s <= smax; ++s) {
-      if ((ph - s) % 2 == 0) pad = std::max(pad, std::abs((ph - s) / 2));
-    }
-  }
-  const std::int64_t kp = 2 * pad + 1;
-  // c for every (o, i) kernel at once: the kernel correlated with g, fully padded ([O*I, 1, S, S],
-  // index s - smin), with one zero appended for the taps a phase does not have.
-  const at::Tensor c = at::conv2d(weight.reshape({o * i, 1, k, k}), filter.to(weight.options()), {}, 1, fw - 1);
-  const at::Tensor flat = at::cat({c.reshape({o * i, s_len * s_len}), at::zeros({o * i, 1}, weight.options())}, 1);
-  std::vector<std::int64_t> index;
-  index.reserve(static_cast<std::size_t>(4 * kp * kp));
-  for (std::int64_t py = 0; py < 2; ++py) {
-    for (std::int64_t px = 0; px < 2; ++px) {
-      for (std::int64_t ky = 0; ky < kp; ++ky) {
-        for (std::int64_t kx = 0; kx < kp; ++kx) {
-          const std::int64_t sy = py - 2 * (ky - pad), sx = px - 2 * (kx - pad);
-          const bool inside = sy >= smin && sy <= smax && sx >= smin && sx <= smax;
-          index.push_back(inside ? (sy - smin) * s_len + (sx - smin) : s_len * s_len);
-        }
-      }
-    }
-  }
-  const at::Tensor idx = at::from_blob(index.data(), {static_cast<std::int64_t>(index.size())}, at::kLong).to(weight.device());
-  const at::Tensor phases = flat.index_select(1, idx).view({o, i, 4, kp, kp}).permute({2, 0, 1, 3, 4});
-  return PolyphaseUp{phases.reshape({4 * o, i, kp, kp}).contiguous(), pad};
-}
 
 std::optional<at::Tensor> transposed_phases(const at::Tensor& weight, std::int64_t pt) {
   // u[2q + ph] = sum_a x[q - a] w[2a + ph] (a >= 0): per phase, taps at input offsets -1 and 0,
@@ -143,30 +103,6 @@ void finish_nhwc_(at::Tensor& y, const LayerFinish& f) {
       k.pixel(v, v, p / hw, p % hw);
     }
   });
-}
-
-at::Tensor shuffle_finish_nhwc(const at::Tensor& z, const LayerFinish& f) {
-  check_channels_last(z, "shuffle_finish_nhwc");
-  const std::int64_t n = z.size(0), c4 = z.size(1), h = z.size(2), w = z.size(3), c = c4 / 4;
-  if (c4 % 4 != 0) throw Error("internal: shuffle_finish_nhwc needs 4 phases of channels");
-  at::Tensor out = at::empty({n, c, 2 * h, 2 * w}, z.options().memory_format(at::MemoryFormat::ChannelsLast));
-  FinishConsts k(f, n, c);
-  k.noise_plane = 4 * h * w;
-  const float* src = z.data_ptr<float>();
-  float* dst = out.data_ptr<float>();
-  at::parallel_for(0, n * h, 8, [&](std::int64_t begin, std::int64_t end) {
-    for (std::int64_t row = begin; row < end; ++row) {
-      const std::int64_t s = row / h, q = row % h;
-      for (std::int64_t r = 0; r < w; ++r) {
-        const float* in = src + (row * w + r) * c4;
-        for (std::int64_t ph = 0; ph < 4; ++ph) {
-          const std::int64_t oy = 2 * q + ph / 2, ox = 2 * r + ph % 2;
-          k.pixel(in + ph * c, dst + ((s * 2 * h + oy) * 2 * w + ox) * c, s, oy * 2 * w + ox);
-        }
-      }
-    }
-  });
-  return out;
 }
 
 at::Tensor contiguous_nchw(const at::Tensor& x) {

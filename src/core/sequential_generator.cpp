@@ -26,12 +26,6 @@ struct RunLayer {
   FusedActivation fused;       // activation folded into `packed`
 };
 
-// ACTMAP_CPU_KERNELS=aten keeps LibTorch's own convolutions everywhere (for comparisons).
-bool use_actmap_cpu_kernels() {
-  const char* v = std::getenv("ACTMAP_CPU_KERNELS");
-  return !(v && std::string(v) == "aten");
-}
-
 // Fetches weight tensors by key, checking shapes, and remembers which keys were used.
 class WeightTable {
  public:

@@ -105,9 +105,8 @@ struct ModLayer {
   at::Tensor noise_strength; // [] or undefined
   at::Tensor noise_scaled;   // [1, 1, R, R]: noise_const * noise_strength (const mode), or undefined
   // Up layers on the CPU channels-last path: the transposed convolution by phases (then the
-  // filter as a pass) for 3x3 kernels, else the four-phase form with the filter folded in.
+  // filter in the finishing pass); empty where the geometry does not allow it.
   std::optional<at::Tensor> transposed_phases;
-  std::optional<PolyphaseUp> phases;
   bool up = false, demodulate = true, activation = true;
   double style_gain = 1.0;
   std::int64_t resolution = 0, w_index = 0, noise_index = 0;
@@ -142,7 +141,8 @@ class StyleGAN2Generator final : public Generator {
     taps_ = stylegan2_taps(cfg_);
     num_ws_ = cfg_.num_ws();
     taps_fir_ = fir_taps(cfg_.resample_filter, 4.0);
-    cpu_layout_ = cpu_layout_from_env();
+    actmap_kernels_ = use_actmap_cpu_kernels();
+    cpu_layout_ = actmap_kernels_ ? cpu_layout_from_env() : CpuLayout::Nchw;
     fir2d_ = upfirdn2d_filter(taps_fir_, at::TensorOptions().dtype(at::kFloat).device(dev));
 
     // Mapping network.
@@ -374,8 +374,6 @@ class StyleGAN2Generator final : public Generator {
   // ACTMAP_CPU_KERNELS=aten: LibTorch's NCHW operations only (for comparisons).
   enum class CpuLayout { Auto, Nhwc, Nchw };
   static CpuLayout cpu_layout_from_env() {
-    const char* kernels = std::getenv("ACTMAP_CPU_KERNELS");
-    if (kernels && std::string(kernels) == "aten") return CpuLayout::Nchw;
     const char* v = std::getenv("ACTMAP_CPU_LAYOUT");
     const std::string layout = v ? v : "auto";
     if (layout == "nhwc") return CpuLayout::Nhwc;
@@ -386,7 +384,7 @@ class StyleGAN2Generator final : public Generator {
 
   bool channels_last_layer(const ModLayer& l, const at::Tensor& x) const {
     if (!x.device().is_cpu() || x.scalar_type() != at::kFloat || cpu_layout_ == CpuLayout::Nchw) return false;
-    if (l.up && !l.phases && !l.transposed_phases) return false;
+    if (l.up && !l.transposed_phases) return false;
     if (cpu_layout_ == CpuLayout::Nhwc) return true;
     if (l.transposed_phases) return l.resolution >= 64 && x.size(1) <= 512;
     return l.resolution >= 128 && x.size(1) <= 256;
@@ -406,14 +404,12 @@ class StyleGAN2Generator final : public Generator {
   }
 
   void set_phases(ModLayer& l) const {
-    l.phases.reset();
     l.transposed_phases.reset();
     if (!l.up || !l.weight.device().is_cpu()) return;
     const UpGeometry g = up_geometry(l.weight.size(3));
     const auto fw = static_cast<std::int64_t>(taps_fir_.size());
     const bool twice = l.weight.size(3) + g.p0 + g.p1 - fw - 1 == 0;  // output exactly 2R
     if (twice) l.transposed_phases = transposed_phases(l.weight, g.pt);
-    if (!l.transposed_phases) l.phases = polyphase_up(l.weight, fir2d_, g.pt, g.p0, g.p1);
   }
 
   // The modulated layer channels-last: x [N, I, H, W] in any layout, result channels-last.
@@ -423,16 +419,12 @@ class StyleGAN2Generator final : public Generator {
     at::Tensor xin = x.contiguous(cl);
     if (n > 1) xin = (xin * styles.view({n, -1, 1, 1})).contiguous(cl);
     const at::Tensor s1 = styles.view({1, -1, 1, 1});
-    if (l.up && l.transposed_phases) {
+    if (l.up) {
       const at::Tensor& tp = *l.transposed_phases;
       const at::Tensor w = (n == 1 ? tp * s1 : tp).contiguous(cl);
       const UpGeometry g = up_geometry(l.weight.size(3));
       return fir_finish_nhwc(at::conv2d(xin, w, {}, 1, 1).contiguous(cl), taps_fir_, g.p0 + g.pt, 2 * x.size(2),
                              2 * x.size(3), f);
-    }
-    if (l.up) {
-      const at::Tensor w = (n == 1 ? l.phases->weight * s1 : l.phases->weight).contiguous(cl);
-      return shuffle_finish_nhwc(at::conv2d(xin, w, {}, 1, l.phases->pad).contiguous(cl), f);
     }
     const at::Tensor weight = n == 1 ? l.weight * s1 : l.weight;
     at::Tensor y;
@@ -523,7 +515,7 @@ class StyleGAN2Generator final : public Generator {
       // conv2d_resample for up = 2: a transposed convolution with the weight as stored, then the
       // filter with padding chosen so the output is exactly 2R x 2R.
       const auto [pt, p0, p1] = up_geometry(l.weight.size(3));
-      if (y.device().is_cpu() && y.scalar_type() == at::kFloat && std::getenv("ACTMAP_CPU_KERNELS") == nullptr) {
+      if (y.device().is_cpu() && y.scalar_type() == at::kFloat && actmap_kernels_) {
         // The channel-parallel GEMM + col2im kernel (conv_kernels.h): LibTorch's transposed
         // convolution is several times slower at these shapes.
         y = conv_transpose2d_fused(y.contiguous(), pack_conv_transpose(weight.transpose(0, 1), {}, 2, pt, 0), {});
@@ -566,6 +558,7 @@ class StyleGAN2Generator final : public Generator {
   std::vector<TapInfo> taps_;
   std::int64_t num_ws_ = 0;
   std::vector<double> taps_fir_;
+  bool actmap_kernels_ = true;  // false: ACTMAP_CPU_KERNELS=aten
   CpuLayout cpu_layout_ = CpuLayout::Auto;
   std::vector<Dense> mapping_;
   at::Tensor w_avg_, const_;
