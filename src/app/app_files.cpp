@@ -13,9 +13,9 @@
 
 #include <nlohmann/json.hpp>
 
-#include "actmap/error.h"
-#include "actmap/files.h"
-#include "actmap/json_text.h"
+#include "actmap/io/error.h"
+#include "actmap/io/files.h"
+#include "actmap/io/json_text.h"
 
 namespace actmap::app {
 namespace fs = std::filesystem;

@@ -9,8 +9,9 @@
 #include <optional>
 #include <string>
 #include <thread>
+#include <utility>
 
-#include "actmap/progress.h"
+#include "actmap/io/progress.h"
 
 namespace actmap::app {
 

@@ -9,7 +9,7 @@
 #include <imgui.h>
 #include <imgui_stdlib.h>
 
-#include "actmap/error.h"
+#include "actmap/io/error.h"
 
 namespace actmap::app {
 namespace fs = std::filesystem;

@@ -7,7 +7,8 @@
 #include <string>
 #include <thread>
 
-#include "actmap/registry.h"
+#include "actmap/fetch/fetch.h"
+#include "actmap/model/registry.h"
 
 namespace actmap::app {
 

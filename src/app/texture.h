@@ -4,7 +4,7 @@
 
 #include <cstdint>
 
-#include "actmap/image.h"
+#include "actmap/io/image.h"
 
 namespace actmap::app {
 

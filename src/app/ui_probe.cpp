@@ -2,7 +2,7 @@
 
 #include <imgui.h>
 
-#include "actmap/files.h"
+#include "actmap/io/files.h"
 
 namespace actmap::app::probe {
 namespace {

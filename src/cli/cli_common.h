@@ -9,8 +9,8 @@
 #include <string>
 #include <vector>
 
-#include "actmap/generator.h"
-#include "actmap/session.h"
+#include "actmap/model/generator.h"
+#include "actmap/session/session.h"
 
 namespace CLI {
 class App;

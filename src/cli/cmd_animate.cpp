@@ -5,11 +5,11 @@
 
 #include <CLI/CLI.hpp>
 
-#include "actmap/animation.h"
-#include "actmap/error.h"
-#include "actmap/generator.h"
-#include "actmap/renderer.h"
-#include "actmap/session.h"
+#include "actmap/analysis/animation.h"
+#include "actmap/io/error.h"
+#include "actmap/model/generator.h"
+#include "actmap/render/renderer.h"
+#include "actmap/session/session.h"
 #include "cli_common.h"
 
 namespace actmap::cli {

@@ -5,8 +5,8 @@
 #include <CLI/CLI.hpp>
 #include <ATen/ATen.h>
 
-#include "actmap/device.h"
-#include "actmap/renderer.h"
+#include "actmap/model/device.h"
+#include "actmap/render/renderer.h"
 #include "cli_common.h"
 
 namespace actmap::cli {

@@ -7,9 +7,9 @@
 #include <CLI/CLI.hpp>
 #include <ATen/ATen.h>
 
-#include "actmap/device.h"
-#include "actmap/edit.h"
-#include "actmap/renderer.h"
+#include "actmap/edit/edit.h"
+#include "actmap/model/device.h"
+#include "actmap/render/renderer.h"
 #include "cli_common.h"
 
 using nlohmann::json;

@@ -4,11 +4,11 @@
 
 #include <CLI/CLI.hpp>
 
-#include "actmap/clustering.h"
-#include "actmap/error.h"
-#include "actmap/files.h"
-#include "actmap/generator.h"
-#include "actmap/session.h"
+#include "actmap/analysis/clustering.h"
+#include "actmap/io/error.h"
+#include "actmap/io/files.h"
+#include "actmap/model/generator.h"
+#include "actmap/session/session.h"
 #include "cli_common.h"
 
 namespace actmap::cli {

@@ -7,12 +7,12 @@
 
 #include <CLI/CLI.hpp>
 
-#include "actmap/dissection.h"
-#include "actmap/error.h"
-#include "actmap/files.h"
-#include "actmap/generator.h"
-#include "actmap/history.h"
-#include "actmap/session.h"
+#include "actmap/analysis/dissection.h"
+#include "actmap/io/error.h"
+#include "actmap/io/files.h"
+#include "actmap/model/generator.h"
+#include "actmap/session/history.h"
+#include "actmap/session/session.h"
 #include "cli_common.h"
 
 namespace actmap::cli {

@@ -1,12 +1,13 @@
-// actmap-cli fetch: download a model of the registry into the cache (src/core/fetch.cpp).
+// actmap-cli fetch: download a model of the registry into the cache (src/core/fetch/fetch.cpp).
 #include <csignal>
 #include <cstdio>
 #include <iostream>
 
 #include <CLI/CLI.hpp>
 
-#include "actmap/error.h"
-#include "actmap/registry.h"
+#include "actmap/fetch/fetch.h"
+#include "actmap/io/error.h"
+#include "actmap/model/registry.h"
 #include "cli_common.h"
 
 namespace actmap::cli {

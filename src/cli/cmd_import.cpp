@@ -6,9 +6,9 @@
 #include <CLI/CLI.hpp>
 #include <nlohmann/json.hpp>
 
-#include "actmap/checkpoint_import.h"
-#include "actmap/error.h"
-#include "actmap/files.h"
+#include "actmap/io/checkpoint_import.h"
+#include "actmap/io/error.h"
+#include "actmap/io/files.h"
 #include "cli_common.h"
 
 namespace actmap::cli {

@@ -5,7 +5,7 @@
 #include <CLI/CLI.hpp>
 #include <nlohmann/json.hpp>
 
-#include "actmap/model_card.h"
+#include "actmap/model/model_card.h"
 #include "cli_common.h"
 
 namespace actmap::cli {

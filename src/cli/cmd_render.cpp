@@ -7,11 +7,11 @@
 #include <CLI/CLI.hpp>
 #include <ATen/ATen.h>
 
-#include "actmap/error.h"
-#include "actmap/image.h"
-#include "actmap/npy.h"
-#include "actmap/renderer.h"
-#include "actmap/session.h"
+#include "actmap/io/error.h"
+#include "actmap/io/image.h"
+#include "actmap/io/npy.h"
+#include "actmap/render/renderer.h"
+#include "actmap/session/session.h"
 #include "cli_common.h"
 
 namespace fs = std::filesystem;

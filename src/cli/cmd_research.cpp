@@ -7,15 +7,15 @@
 
 #include <CLI/CLI.hpp>
 
-#include "actmap/bending.h"
-#include "actmap/error.h"
-#include "actmap/files.h"
-#include "actmap/generator.h"
-#include "actmap/renderer.h"
-#include "actmap/report.h"
-#include "actmap/sensitivity.h"
-#include "actmap/session.h"
-#include "actmap/sweep.h"
+#include "actmap/analysis/bending.h"
+#include "actmap/analysis/report.h"
+#include "actmap/analysis/sensitivity.h"
+#include "actmap/analysis/sweep.h"
+#include "actmap/io/error.h"
+#include "actmap/io/files.h"
+#include "actmap/model/generator.h"
+#include "actmap/render/renderer.h"
+#include "actmap/session/session.h"
 #include "cli_common.h"
 
 namespace actmap::cli {

@@ -5,9 +5,9 @@
 
 #include <CLI/CLI.hpp>
 
-#include "actmap/error.h"
-#include "actmap/ops.h"
-#include "actmap/session.h"
+#include "actmap/edit/ops.h"
+#include "actmap/io/error.h"
+#include "actmap/session/session.h"
 #include "cli_common.h"
 
 using nlohmann::json;

@@ -1,13 +1,13 @@
-// actmap-cli train: train a DCGAN-family generator on a folder of images (src/core/train.cpp).
+// actmap-cli train: train a DCGAN-family generator on a folder of images (src/core/train/train.cpp).
 #include <csignal>
 #include <cstdio>
 #include <iostream>
 
 #include <CLI/CLI.hpp>
 
-#include "actmap/device.h"
-#include "actmap/error.h"
-#include "actmap/train.h"
+#include "actmap/io/error.h"
+#include "actmap/model/device.h"
+#include "actmap/train/train.h"
 #include "cli_common.h"
 
 namespace actmap::cli {

@@ -6,8 +6,8 @@
 #include <CLI/CLI.hpp>
 #include <unistd.h>
 
-#include "actmap/device.h"
-#include "actmap/error.h"
+#include "actmap/io/error.h"
+#include "actmap/model/device.h"
 #include "cli_common.h"
 
 namespace actmap::cli {

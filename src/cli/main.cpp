@@ -4,8 +4,8 @@
 #include <CLI/CLI.hpp>
 #include <c10/util/Exception.h>
 
-#include "actmap/device.h"
-#include "actmap/error.h"
+#include "actmap/io/error.h"
+#include "actmap/model/device.h"
 #include "cli_common.h"
 
 int main(int argc, char** argv) {

@@ -7,10 +7,10 @@
 #include <numeric>
 #include <random>
 
-#include "actmap/clustering.h"
-#include "actmap/dissection.h"
-#include "actmap/generator.h"
-#include "actmap/safetensors.h"
+#include "actmap/analysis/clustering.h"
+#include "actmap/analysis/dissection.h"
+#include "actmap/io/safetensors.h"
+#include "actmap/model/generator.h"
 #include "test_util.h"
 
 namespace actmap {

@@ -7,14 +7,14 @@
 
 #include <nlohmann/json.hpp>
 
-#include "actmap/bending.h"
-#include "actmap/generator.h"
-#include "actmap/renderer.h"
-#include "actmap/report.h"
-#include "actmap/safetensors.h"
-#include "actmap/sensitivity.h"
-#include "actmap/session.h"
-#include "actmap/sweep.h"
+#include "actmap/analysis/bending.h"
+#include "actmap/analysis/report.h"
+#include "actmap/analysis/sensitivity.h"
+#include "actmap/analysis/sweep.h"
+#include "actmap/io/safetensors.h"
+#include "actmap/model/generator.h"
+#include "actmap/render/renderer.h"
+#include "actmap/session/session.h"
 #include "test_util.h"
 
 namespace actmap {

@@ -12,8 +12,8 @@
 #include <unistd.h>
 #include <utime.h>
 
-#include "actmap/error.h"
-#include "actmap/files.h"
+#include "actmap/io/error.h"
+#include "actmap/io/files.h"
 #include "app_files.h"
 #include "test_errors.h"
 

@@ -8,9 +8,9 @@
 #include <ATen/Context.h>
 #include <nlohmann/json.hpp>
 
-#include "actmap/generator.h"
-#include "actmap/image.h"
-#include "actmap/session.h"
+#include "actmap/io/image.h"
+#include "actmap/model/generator.h"
+#include "actmap/session/session.h"
 #include "cli_run.h"
 #include "test_util.h"
 

@@ -1,6 +1,6 @@
-#include "actmap/edit.h"
-#include "actmap/ops.h"
-#include "actmap/renderer.h"
+#include "actmap/edit/edit.h"
+#include "actmap/edit/ops.h"
+#include "actmap/render/renderer.h"
 #include "test_util.h"
 
 namespace actmap {

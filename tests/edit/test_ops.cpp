@@ -4,10 +4,10 @@
 #include <cmath>
 #include <set>
 
-#include "actmap/edit.h"
-#include "actmap/image.h"
-#include "actmap/ops.h"
-#include "actmap/renderer.h"
+#include "actmap/edit/edit.h"
+#include "actmap/edit/ops.h"
+#include "actmap/io/image.h"
+#include "actmap/render/renderer.h"
 #include "test_util.h"
 
 namespace actmap {

@@ -2,9 +2,9 @@
 // edited layer (DCGAN-family and StyleGAN2).
 #include <nlohmann/json.hpp>
 
-#include "actmap/generator.h"
-#include "actmap/renderer.h"
-#include "actmap/safetensors.h"
+#include "actmap/io/safetensors.h"
+#include "actmap/model/generator.h"
+#include "actmap/render/renderer.h"
 #include "test_util.h"
 
 namespace actmap {

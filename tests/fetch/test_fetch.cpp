@@ -10,11 +10,12 @@
 #include <gtest/gtest.h>
 #include <nlohmann/json.hpp>
 
-#include "actmap/checkpoint_import.h"
-#include "actmap/files.h"
-#include "actmap/model_card.h"
-#include "actmap/registry.h"
-#include "actmap/safetensors.h"
+#include "actmap/fetch/fetch.h"
+#include "actmap/io/checkpoint_import.h"
+#include "actmap/io/files.h"
+#include "actmap/io/safetensors.h"
+#include "actmap/model/model_card.h"
+#include "actmap/model/registry.h"
 #include "test_net.h"
 #include "test_util.h"
 

@@ -3,9 +3,9 @@
 #include <cstdint>
 #include <string>
 
-#include "actmap/bending.h"
-#include "actmap/error.h"
-#include "actmap/model_card.h"
+#include "actmap/analysis/bending.h"
+#include "actmap/io/error.h"
+#include "actmap/model/model_card.h"
 
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
   actmap::set_warning_sink([](const std::string&) {});

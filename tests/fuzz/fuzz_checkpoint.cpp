@@ -3,8 +3,8 @@
 #include <cstdint>
 #include <vector>
 
-#include "actmap/checkpoint_import.h"
-#include "actmap/error.h"
+#include "actmap/io/checkpoint_import.h"
+#include "actmap/io/error.h"
 
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
   const std::vector<std::uint8_t> bytes(data, data + size);

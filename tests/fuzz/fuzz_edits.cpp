@@ -2,8 +2,8 @@
 #include <cstdint>
 #include <string>
 
-#include "actmap/edit.h"
-#include "actmap/error.h"
+#include "actmap/edit/edit.h"
+#include "actmap/io/error.h"
 
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
   nlohmann::json j = nlohmann::json::parse(reinterpret_cast<const char*>(data), reinterpret_cast<const char*>(data) + size,

@@ -2,8 +2,8 @@
 #include <cstdint>
 #include <string>
 
-#include "actmap/error.h"
-#include "actmap/model_card.h"
+#include "actmap/io/error.h"
+#include "actmap/model/model_card.h"
 
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
   actmap::set_warning_sink([](const std::string&) {});

@@ -1,8 +1,8 @@
 // Any bytes: the .npy reader returns an array whose shape matches its data, or throws actmap::Error.
 #include <cstdint>
 
-#include "actmap/error.h"
-#include "actmap/npy.h"
+#include "actmap/io/error.h"
+#include "actmap/io/npy.h"
 
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
   try {

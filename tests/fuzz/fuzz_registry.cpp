@@ -2,8 +2,8 @@
 #include <cstdint>
 #include <string>
 
-#include "actmap/error.h"
-#include "actmap/registry.h"
+#include "actmap/io/error.h"
+#include "actmap/model/registry.h"
 
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
   try {

@@ -1,8 +1,8 @@
 // Any bytes: the safetensors reader either returns tensors or throws actmap::Error.
 #include <cstdint>
 
-#include "actmap/error.h"
-#include "actmap/safetensors.h"
+#include "actmap/io/error.h"
+#include "actmap/io/safetensors.h"
 
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
   try {

@@ -3,8 +3,8 @@
 #include <cstdlib>
 #include <string>
 
-#include "actmap/error.h"
-#include "actmap/session.h"
+#include "actmap/io/error.h"
+#include "actmap/session/session.h"
 
 extern "C" int LLVMFuzzerInitialize(int*, char***) {
   ::setenv("ACTMAP_MODEL_PATH", ACTMAP_FUZZ_MODEL_DIR, 1);

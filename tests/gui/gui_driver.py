@@ -5,6 +5,7 @@ state values (revision, settled, dirty, ...). The driver reads it to know where 
 the window has caught up; every interaction is an X event sent by xdotool.
 """
 
+import atexit
 import json
 import os
 import shutil
@@ -260,7 +261,10 @@ def mean_abs_diff(a, b):
 
 
 def workdir():
-    return tempfile.mkdtemp(prefix="actmap-gui-")
+    """A fresh folder for one test's files, removed when the test ends (pass or fail)."""
+    path = tempfile.mkdtemp(prefix="actmap-gui-")
+    atexit.register(shutil.rmtree, path, True)
+    return path
 
 
 def run(main):

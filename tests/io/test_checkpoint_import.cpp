@@ -5,9 +5,9 @@
 
 #include <nlohmann/json.hpp>
 
-#include "actmap/checkpoint_import.h"
-#include "actmap/model_card.h"
-#include "actmap/safetensors.h"
+#include "actmap/io/checkpoint_import.h"
+#include "actmap/io/safetensors.h"
+#include "actmap/model/model_card.h"
 #include "cli_run.h"
 #include "test_util.h"
 

@@ -1,9 +1,9 @@
 #include <cmath>
 #include <cstring>
 
-#include "actmap/generator.h"
-#include "actmap/model_card.h"
-#include "actmap/safetensors.h"
+#include "actmap/io/safetensors.h"
+#include "actmap/model/generator.h"
+#include "actmap/model/model_card.h"
 #include "test_util.h"
 
 namespace actmap {

@@ -4,9 +4,9 @@
 #include <cmath>
 #include <filesystem>
 
-#include "actmap/files.h"
-#include "actmap/generator.h"
-#include "actmap/image.h"
+#include "actmap/io/files.h"
+#include "actmap/io/image.h"
+#include "actmap/model/generator.h"
 #include "test_util.h"
 
 namespace actmap {

@@ -6,7 +6,7 @@
 #include <ATen/ATen.h>
 #include <c10/core/CPUAllocator.h>
 
-#include "actmap/device.h"
+#include "actmap/model/device.h"
 #include "test_util.h"
 
 namespace actmap {

@@ -2,7 +2,7 @@
 
 #include <nlohmann/json.hpp>
 
-#include "actmap/latent.h"
+#include "actmap/model/latent.h"
 #include "test_util.h"
 
 namespace actmap {

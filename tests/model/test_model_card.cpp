@@ -1,6 +1,6 @@
 #include <cstdlib>
 
-#include "actmap/model_card.h"
+#include "actmap/model/model_card.h"
 #include "test_util.h"
 
 namespace actmap {

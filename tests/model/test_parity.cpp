@@ -2,8 +2,8 @@
 // (tests/reference/reference.py wrote the fixtures from torch.nn modules with forward hooks).
 #include <cstdlib>
 
-#include "actmap/generator.h"
-#include "actmap/model_card.h"
+#include "actmap/model/generator.h"
+#include "actmap/model/model_card.h"
 #include "test_util.h"
 
 namespace actmap {

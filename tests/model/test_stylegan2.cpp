@@ -8,15 +8,15 @@
 #include <ATen/Context.h>
 #include <nlohmann/json.hpp>
 
-#include "actmap/generator.h"
-#include "actmap/model_card.h"
-#include "actmap/renderer.h"
-#include "actmap/safetensors.h"
-#include "actmap/session.h"
+#include "actmap/io/safetensors.h"
+#include "actmap/model/generator.h"
+#include "actmap/model/model_card.h"
+#include "actmap/render/renderer.h"
+#include "actmap/session/session.h"
+#include "model/modconv_cpu.h"
+#include "model/torch_util.h"
+#include "model/upfirdn.h"
 #include "test_util.h"
-#include "../src/core/modconv_cpu.h"
-#include "../src/core/torch_util.h"
-#include "../src/core/upfirdn.h"
 
 namespace actmap {
 namespace {

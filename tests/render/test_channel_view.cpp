@@ -4,7 +4,7 @@
 #include <cmath>
 #include <limits>
 
-#include "actmap/channel_view.h"
+#include "actmap/render/channel_view.h"
 #include "test_util.h"
 
 namespace actmap {

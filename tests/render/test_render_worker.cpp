@@ -3,8 +3,8 @@
 #include <atomic>
 #include <thread>
 
-#include "actmap/render_worker.h"
-#include "actmap/renderer.h"
+#include "actmap/render/render_worker.h"
+#include "actmap/render/renderer.h"
 #include "test_util.h"
 
 namespace actmap {

@@ -1,4 +1,4 @@
-#include "actmap/renderer.h"
+#include "actmap/render/renderer.h"
 #include "test_util.h"
 
 namespace actmap {

@@ -1,7 +1,7 @@
 #include <filesystem>
 
-#include "actmap/history.h"
-#include "actmap/json_text.h"
+#include "actmap/io/json_text.h"
+#include "actmap/session/history.h"
 #include "test_util.h"
 
 namespace fs = std::filesystem;

@@ -1,9 +1,9 @@
 #include <filesystem>
 #include <fstream>
 
-#include "actmap/json_text.h"
-#include "actmap/renderer.h"
-#include "actmap/session.h"
+#include "actmap/io/json_text.h"
+#include "actmap/render/renderer.h"
+#include "actmap/session/session.h"
 #include "test_util.h"
 
 namespace fs = std::filesystem;

@@ -6,7 +6,7 @@
 
 #include <gtest/gtest.h>
 
-#include "actmap/error.h"
+#include "actmap/io/error.h"
 
 namespace actmap::test {
 

@@ -11,10 +11,10 @@
 #include <ATen/ATen.h>
 #include <gtest/gtest.h>
 
-#include "actmap/error.h"
-#include "actmap/files.h"
-#include "actmap/image.h"
-#include "actmap/npy.h"
+#include "actmap/io/error.h"
+#include "actmap/io/files.h"
+#include "actmap/io/image.h"
+#include "actmap/io/npy.h"
 #include "cli_run.h"
 #include "test_errors.h"
 
@@ -36,11 +36,34 @@ inline double closeness(const at::Tensor& a, const at::Tensor& b, double atol, d
   return d.max().item<double>();
 }
 
-// A fresh empty directory under the test temp dir.
+// The directories temp_dir made, removed when the test program ends (ctest runs each test in a
+// process of its own, so nothing is left in the temp dir after a run).
+class TempDirs {
+ public:
+  ~TempDirs() {
+    for (const auto& d : dirs_) {
+      std::error_code ec;
+      std::filesystem::permissions(d, std::filesystem::perms::owner_all, std::filesystem::perm_options::add, ec);
+      std::filesystem::remove_all(d, ec);
+    }
+  }
+  void add(const std::filesystem::path& dir) { dirs_.push_back(dir); }
+
+ private:
+  std::vector<std::filesystem::path> dirs_;
+};
+
+inline TempDirs& temp_dirs() {
+  static TempDirs dirs;
+  return dirs;
+}
+
+// A fresh empty directory under the test temp dir, removed at the end of the test program.
 inline std::string temp_dir(const std::string& name) {
   const auto dir = std::filesystem::temp_directory_path() / ("actmap_test_" + name + "_" + std::to_string(::getpid()));
   std::filesystem::remove_all(dir);
   std::filesystem::create_directories(dir);
+  temp_dirs().add(dir);
   return dir.string();
 }
 

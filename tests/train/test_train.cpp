@@ -5,9 +5,9 @@
 
 #include <nlohmann/json.hpp>
 
-#include "actmap/generator.h"
-#include "actmap/image.h"
-#include "actmap/train.h"
+#include "actmap/io/image.h"
+#include "actmap/model/generator.h"
+#include "actmap/train/train.h"
 #include "test_util.h"
 
 namespace actmap {

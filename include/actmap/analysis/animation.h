@@ -10,9 +10,9 @@
 
 #include <nlohmann/json.hpp>
 
-#include "actmap/image.h"
-#include "actmap/progress.h"
-#include "actmap/session.h"
+#include "actmap/io/image.h"
+#include "actmap/io/progress.h"
+#include "actmap/session/session.h"
 
 namespace actmap {
 

@@ -9,9 +9,9 @@
 #include <string>
 #include <vector>
 
-#include "actmap/edit.h"
-#include "actmap/model_card.h"
-#include "actmap/session.h"
+#include "actmap/edit/edit.h"
+#include "actmap/model/model_card.h"
+#include "actmap/session/session.h"
 
 namespace actmap {
 

@@ -8,7 +8,7 @@
 #include <string>
 #include <vector>
 
-#include "actmap/progress.h"
+#include "actmap/io/progress.h"
 
 namespace at {
 class Tensor;

@@ -9,9 +9,9 @@
 #include <string>
 #include <vector>
 
-#include "actmap/edit.h"
-#include "actmap/image.h"
-#include "actmap/progress.h"
+#include "actmap/edit/edit.h"
+#include "actmap/io/image.h"
+#include "actmap/io/progress.h"
 
 namespace actmap {
 

@@ -5,8 +5,8 @@
 #include <string>
 #include <vector>
 
-#include "actmap/progress.h"
-#include "actmap/session.h"
+#include "actmap/io/progress.h"
+#include "actmap/session/session.h"
 
 namespace actmap {
 

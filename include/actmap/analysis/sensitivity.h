@@ -6,8 +6,8 @@
 #include <string>
 #include <vector>
 
-#include "actmap/progress.h"
-#include "actmap/synthesis.h"
+#include "actmap/io/progress.h"
+#include "actmap/model/synthesis.h"
 
 namespace actmap {
 

@@ -7,11 +7,11 @@
 #include <string>
 #include <vector>
 
-#include "actmap/edit.h"
-#include "actmap/image.h"
-#include "actmap/model_card.h"
-#include "actmap/progress.h"
-#include "actmap/session.h"
+#include "actmap/edit/edit.h"
+#include "actmap/io/image.h"
+#include "actmap/io/progress.h"
+#include "actmap/model/model_card.h"
+#include "actmap/session/session.h"
 
 namespace actmap {
 

@@ -1,12 +1,14 @@
-// Weight edits (ops of category "weight"): applied to a copy of a layer's kernels (internal).
+// Weight edits (ops of category "weight"): applied to a copy of a layer's kernels, never to the
+// loaded weights.
 #pragma once
 
 #include <vector>
 
 #include <ATen/ATen.h>
 
-#include "actmap/edit.h"
-#include "actmap/model_card.h"
+#include "actmap/edit/edit.h"
+#include "actmap/model/generator.h"
+#include "actmap/model/model_card.h"
 
 namespace actmap {
 
@@ -17,5 +19,10 @@ at::Tensor apply_weight_edits(const at::Tensor& weight, int out_dim, const std::
                               const TapInfo& tap, const std::vector<int>& cluster_labels);
 
 bool is_weight_op(const std::string& op);
+
+// Runs stage `index` of `generator` with `edits` (all weight edits at that tap) on a copy of the
+// kernels of the layer producing the tap. Errors name the first edit where the tap has no such layer.
+TapState run_stage_with_weight_edits(const Generator& generator, std::size_t index, const TapState& in,
+                                     const std::vector<const Edit*>& edits, const std::vector<int>& cluster_labels);
 
 }  // namespace actmap

@@ -11,7 +11,7 @@
 
 #include <nlohmann/json.hpp>
 
-#include "actmap/safetensors.h"
+#include "actmap/io/safetensors.h"
 
 namespace actmap {
 

@@ -4,7 +4,7 @@
 #include <cstdint>
 #include <functional>
 
-#include "actmap/error.h"
+#include "actmap/io/error.h"
 
 namespace actmap {
 

@@ -3,6 +3,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <string>
@@ -10,10 +11,9 @@
 
 #include <ATen/core/Tensor.h>
 
-#include "actmap/edit.h"
-#include "actmap/image.h"
-#include "actmap/model_card.h"
-#include "actmap/synthesis.h"
+#include "actmap/io/image.h"
+#include "actmap/model/model_card.h"
+#include "actmap/model/synthesis.h"
 
 namespace actmap {
 
@@ -39,11 +39,14 @@ class Generator {
   // Stage `index` maps the state after tap index-1 (or prepare's) to the state after tap `index`.
   virtual TapState run_stage(std::size_t index, const TapState& in) const = 0;
 
-  // The same stage with weight edits (ops of category "weight") on a copy of the kernels of the
-  // layer that produces tap `index`: the loaded weights never change, so dropping the edits
-  // restores the exact output. Throws actmap::Error where that tap has no such layer.
-  virtual TapState run_stage_edited(std::size_t index, const TapState& in, const std::vector<const Edit*>& weight_edits,
-                                    const std::vector<int>& cluster_labels) const;
+  // The same stage with a rewritten copy of the kernels of the layer that produces tap `index`
+  // (weight edits use this): the loaded weights never change, so the next plain run restores the
+  // exact output. `rewrite` gets the kernel and the dimension that indexes its output channels (0
+  // for conv2d and linear weights, 1 for conv_transpose2d). Only for taps where
+  // has_rewritable_kernel(index); throws actmap::Error elsewhere.
+  using KernelRewrite = std::function<at::Tensor(const at::Tensor& kernel, int out_dim)>;
+  virtual bool has_rewritable_kernel(std::size_t index) const;
+  virtual TapState run_stage_rewritten(std::size_t index, const TapState& in, const KernelRewrite& rewrite) const;
 
   // Index of a tap by name; throws an Error listing the taps when there is none.
   std::size_t tap_index(const std::string& name) const;

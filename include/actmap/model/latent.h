@@ -4,7 +4,7 @@
 #include <cstdint>
 #include <vector>
 
-#include "actmap/model_card.h"
+#include "actmap/model/model_card.h"
 
 namespace actmap {
 

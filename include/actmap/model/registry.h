@@ -1,7 +1,7 @@
 // The registry of downloadable models (models/registry.json): models published by others whose
 // license allows listing them, where their files are, and how to check and convert them. Fetched
 // models live in the user's cache directory, which the card and weights lookups search too.
-// No network types here: the download itself is in src/core/download.cpp (libcurl).
+// No network types here: the download itself is in src/core/fetch/download.cpp (libcurl).
 #pragma once
 
 #include <atomic>
@@ -53,35 +53,5 @@ struct RegistryModelStatus {
   bool in_cache = false;  // found in model_cache_dir()
 };
 std::vector<RegistryModelStatus> registry_status(const Registry& registry);
-
-struct FetchProgress {
-  enum class Stage { Download, Verify, Import } stage = Stage::Download;
-  std::uint64_t bytes = 0, total = 0;  // of the upstream file, resumed bytes included
-  double bytes_per_second = 0;         // of this run's transfer
-  double eta_seconds = -1;             // -1 while unknown
-};
-
-struct FetchOptions {
-  bool force = false;                                   // download again even when present
-  std::function<void(const FetchProgress&)> progress;   // called from the fetching thread
-  const std::atomic<int>* cancel = nullptr;             // nonzero: stop, keeping the partial file
-  long connect_timeout_ms = 5000;
-};
-
-struct FetchResult {
-  std::string card;     // the card written beside the weights in the cache
-  std::string weights;  // the verified (and, for pytorch, converted) weights file
-  bool already_present = false;  // nothing was downloaded
-  bool cancelled = false;        // stopped by `cancel`: `part` holds what came, fetch again resumes
-  std::uint64_t resumed_from = 0;  // bytes of an earlier partial download that were kept
-  std::string part;                // the partial file (cancelled runs)
-};
-
-// Downloads a registry model into model_cache_dir() (see docs/models.md): into FILE.part, resuming
-// an earlier partial file with an HTTP Range request; checks size and sha256 before anything is
-// used (a mismatch deletes the file and names both hashes); converts "pytorch" files with the
-// safe checkpoint importer; writes the weights where the card expects them and a copy of the card.
-// Offline it fails at once with a message naming the address.
-FetchResult fetch_model(const Registry& registry, const std::string& name, const FetchOptions& options = {});
 
 }  // namespace actmap

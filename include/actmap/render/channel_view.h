@@ -14,7 +14,7 @@
 #include <cstdint>
 #include <vector>
 
-#include "actmap/image.h"
+#include "actmap/io/image.h"
 
 // Declared, not included: the editor's UI code includes this header and stays free of ATen.
 namespace at {

@@ -11,10 +11,10 @@
 #include <string>
 #include <vector>
 
-#include "actmap/channel_view.h"
-#include "actmap/image.h"
-#include "actmap/model_card.h"
-#include "actmap/session.h"
+#include "actmap/io/image.h"
+#include "actmap/model/model_card.h"
+#include "actmap/render/channel_view.h"
+#include "actmap/session/session.h"
 
 namespace actmap {
 

@@ -11,9 +11,10 @@
 
 #include <ATen/core/Tensor.h>
 
-#include "actmap/edit.h"
-#include "actmap/generator.h"
-#include "actmap/session.h"
+#include "actmap/edit/apply_edits.h"
+#include "actmap/edit/edit.h"
+#include "actmap/model/generator.h"
+#include "actmap/session/session.h"
 
 namespace actmap {
 
@@ -74,18 +75,5 @@ RenderResult render_session(Renderer& renderer, const Session& session, std::opt
 
 // The session's latent as a [1, latent_size] tensor (or W+ [1, num_ws, w_dim]) on the generator's device.
 at::Tensor session_latent(const Session& session, const Generator& generator);
-
-// What the W+ ops (category "latent") need besides the activation: the generator's mapping and
-// the latent the render started from (z [N, z_dim], or W+ [N, num_ws, w_dim]) with its options.
-struct LatentContext {
-  const Generator* generator = nullptr;
-  at::Tensor latent;
-  SynthesisOptions options;
-};
-
-// Applies edits (all for the same tap) to a copy of x [N, C, H, W] and returns it; returns x
-// itself when `edits` is empty. Used by the renderer; exposed for tests.
-at::Tensor apply_edits(const at::Tensor& x, const std::vector<const Edit*>& edits, const TapInfo& tap,
-                       const std::vector<int>& cluster_labels = {}, const LatentContext* latent = nullptr);
 
 }  // namespace actmap

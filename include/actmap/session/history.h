@@ -7,7 +7,7 @@
 #include <string>
 #include <vector>
 
-#include "actmap/session.h"
+#include "actmap/session/session.h"
 
 namespace actmap {
 

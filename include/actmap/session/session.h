@@ -11,9 +11,9 @@
 
 #include <nlohmann/json.hpp>
 
-#include "actmap/edit.h"
-#include "actmap/model_card.h"
-#include "actmap/synthesis.h"
+#include "actmap/edit/edit.h"
+#include "actmap/model/model_card.h"
+#include "actmap/model/synthesis.h"
 
 namespace actmap {
 

@@ -14,9 +14,9 @@
 #include <ATen/core/Tensor.h>
 #include <nlohmann/json.hpp>
 
-#include "actmap/model_card.h"
-#include "actmap/safetensors.h"
-#include "actmap/train_data.h"
+#include "actmap/io/safetensors.h"
+#include "actmap/model/model_card.h"
+#include "actmap/train/train_data.h"
 
 namespace actmap {
 

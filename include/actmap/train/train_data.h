@@ -12,7 +12,7 @@
 #include <thread>
 #include <vector>
 
-#include "actmap/image.h"
+#include "actmap/io/image.h"
 
 namespace actmap {
 

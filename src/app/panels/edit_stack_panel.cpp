@@ -1,10 +1,11 @@
-// The edit stack (order, enable, delete, live parameters from the op registry) and the history.
+#include "edit_stack_panel.h"
+
 #include <algorithm>
+#include <optional>
 
 #include <imgui.h>
 
-#include "actmap/ops.h"
-#include "editor.h"
+#include "actmap/edit/ops.h"
 #include "ui_probe.h"
 
 namespace actmap::app {
@@ -26,10 +27,16 @@ std::string selector_text(const ChannelSelector& s) {
 
 }  // namespace
 
-void Editor::draw_edits_panel() {
+EditStackPanel::EditStackPanel() {
+  const auto& ops = op_registry();
+  chosen_op_ = int(std::find_if(ops.begin(), ops.end(), [](const OpSpec& o) { return o.name == "multiply"; }) - ops.begin());
+  if (chosen_op_ >= int(ops.size())) chosen_op_ = 0;
+}
+
+void EditStackPanel::draw(EditorContext& ctx) {
   // Any op of the registry, for the layer and channels chosen in the slice editor.
   const auto& ops = op_registry();
-  static int chosen = int(std::find_if(ops.begin(), ops.end(), [](const OpSpec& o) { return o.name == "multiply"; }) - ops.begin());
+  int& chosen = chosen_op_;
   ImGui::SetNextItemWidth(ImGui::GetFontSize() * 10);
   if (ImGui::BeginCombo("##op", ops[std::size_t(chosen)].name.c_str())) {
     std::string category;
@@ -46,7 +53,7 @@ void Editor::draw_edits_panel() {
   ImGui::SameLine();
   const OpSpec& spec = ops[std::size_t(chosen)];
   const bool needs_stroke = std::any_of(spec.params.begin(), spec.params.end(), [](const ParamSpec& p) { return p.required; });
-  if (ImGui::Button("Add") && !needs_stroke) add_edit(spec.name, nlohmann::json::object());
+  if (ImGui::Button("Add") && !needs_stroke) ctx.add_edit(spec.name, nlohmann::json::object());
   probe::item("edits/add");
   if (ImGui::IsItemHovered()) {
     ImGui::SetTooltip("%s", needs_stroke ? "Paint strokes with the Brush or Erase tool in the slice editor"
@@ -54,7 +61,7 @@ void Editor::draw_edits_panel() {
   }
 
   ImGui::Separator();
-  const std::vector<Edit>& edits = session().edits;
+  const std::vector<Edit>& edits = ctx.session().edits;
   if (edits.empty()) ImGui::TextDisabled("No edits yet: paint on a slice or add an op.");
   ImGui::BeginChild("stack");
   std::optional<std::pair<std::string, std::size_t>> move;
@@ -63,7 +70,7 @@ void Editor::draw_edits_panel() {
     const Edit& e = edits[i];
     ImGui::PushID(e.id.c_str());
     bool enabled = e.enabled;
-    if (ImGui::Checkbox("##on", &enabled)) history_->set_enabled(e.id, enabled);
+    if (ImGui::Checkbox("##on", &enabled)) ctx.history().set_enabled(e.id, enabled);
     probe::item("edit/" + e.id + "/enabled");
     if (ImGui::IsItemHovered()) ImGui::SetTooltip("Enable or disable this edit");
     ImGui::SameLine();
@@ -93,13 +100,13 @@ void Editor::draw_edits_panel() {
     if (ImGui::IsItemHovered()) ImGui::SetTooltip("Delete this edit");
     if (open) {
       if (ImGui::SmallButton("Show layer")) {
-        for (std::size_t t = 0; t < taps_.size(); ++t) {
-          if (taps_[t].name == e.tap) tap_ = t;
+        for (std::size_t t = 0; t < ctx.taps().size(); ++t) {
+          if (ctx.taps()[t].name == e.tap) ctx.selection.tap = t;
         }
-        if (e.channels.kind == ChannelSelector::Kind::List && !e.channels.list.empty()) focus_ = int(e.channels.list[0]);
+        if (e.channels.kind == ChannelSelector::Kind::List && !e.channels.list.empty()) ctx.selection.focus = int(e.channels.list[0]);
       }
       ImGui::SameLine();
-      if (ImGui::SmallButton("Sweep depth")) start_sweep(e.id);
+      if (ImGui::SmallButton("Sweep depth")) ctx.requests.sweep_edit = e.id;
       probe::item("edit/" + e.id + "/sweep");
       if (ImGui::IsItemHovered()) ImGui::SetTooltip("Apply this edit at every layer in turn and compare the outputs");
       const OpSpec* op = find_op(e.op);
@@ -146,12 +153,12 @@ void Editor::draw_edits_panel() {
         if (ImGui::IsItemHovered()) ImGui::SetTooltip("%s", p.help.c_str());
         if (changed) {
           try {
-            history_->set_params(e.id, {{p.name, *changed}}, gesture);
+            ctx.history().set_params(e.id, {{p.name, *changed}}, gesture);
           } catch (const std::exception& err) {
-            report(err.what());
+            ctx.report(err.what());
           }
         }
-        if (ImGui::IsItemDeactivated()) history_->end_gesture();
+        if (ImGui::IsItemDeactivated()) ctx.history().end_gesture();
       }
       ImGui::TreePop();
     }
@@ -159,43 +166,10 @@ void Editor::draw_edits_panel() {
   }
   ImGui::EndChild();
   try {
-    if (move) history_->move_edit(move->first, move->second);
-    if (remove) history_->remove_edit(*remove);
+    if (move) ctx.history().move_edit(move->first, move->second);
+    if (remove) ctx.history().remove_edit(*remove);
   } catch (const std::exception& err) {
-    report(err.what());
-  }
-}
-
-void Editor::draw_history_panel() {
-  const std::vector<std::string> steps = history_->descriptions();
-  const std::size_t pos = history_->position();
-  ImGui::BeginDisabled(!history_->can_undo());
-  if (ImGui::Button("Undo")) history_->undo();
-  ImGui::EndDisabled();
-  if (ImGui::IsItemHovered()) ImGui::SetTooltip("Ctrl+Z");
-  ImGui::SameLine();
-  ImGui::BeginDisabled(!history_->can_redo());
-  if (ImGui::Button("Redo")) history_->redo();
-  ImGui::EndDisabled();
-  if (ImGui::IsItemHovered()) ImGui::SetTooltip("Ctrl+Shift+Z or Ctrl+Y");
-  ImGui::SameLine();
-  ImGui::TextDisabled("click a step to go back or forward to it");
-  ImGui::BeginChild("steps");
-  std::optional<std::size_t> target;
-  if (ImGui::Selectable("(as opened)", pos == 0)) target = 0;
-  for (std::size_t i = 0; i < steps.size(); ++i) {
-    ImGui::PushID(int(i));
-    if (i >= pos) ImGui::PushStyleColor(ImGuiCol_Text, ImGui::GetColorU32(ImGuiCol_TextDisabled));
-    if (ImGui::Selectable(steps[i].c_str(), i + 1 == pos)) target = i + 1;
-    if (i >= pos) ImGui::PopStyleColor();
-    ImGui::PopID();
-  }
-  ImGui::EndChild();
-  if (target) {
-    while (history_->position() > *target && history_->undo()) {
-    }
-    while (history_->position() < *target && history_->redo()) {
-    }
+    ctx.report(err.what());
   }
 }
 

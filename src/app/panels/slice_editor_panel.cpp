@@ -1,10 +1,11 @@
-// The slice editor: one channel large, the painting tools on it, and the geometry and value tools.
+#include "slice_editor_panel.h"
+
 #include <algorithm>
 #include <cmath>
+#include <cstdio>
 
 #include <imgui.h>
 
-#include "editor.h"
 #include "ui_probe.h"
 
 namespace actmap::app {
@@ -30,17 +31,20 @@ const ToolInfo kTools[] = {
     {Tool::Threshold, "Threshold", "1 where the value exceeds t, else 0."},
 };
 
-void tip(const char* text) {
-  if (ImGui::IsItemHovered()) ImGui::SetTooltip("%s", text);
-}
-
 }  // namespace
 
-void Editor::draw_slice_panel() {
-  const TapInfo* tap = selected_tap();
+void SliceEditorPanel::draw(EditorContext& ctx) {
+  const TapInfo* tap = ctx.selected_tap();
   if (!tap) return ImGui::TextDisabled("No layer selected.");
+  draw_tools(ctx);
+  // Right: the channel, large.
+  ImGui::SameLine();
+  draw_slice(ctx, *tap);
+}
 
-  // Left: the tools.
+// Left: the tools, their settings, what they apply to, Predict and Auto.
+void SliceEditorPanel::draw_tools(EditorContext& ctx) {
+  const TapInfo* tap = ctx.selected_tap();
   const float tools_w = ImGui::GetFontSize() * 15;
   ImGui::BeginChild("tools", ImVec2(tools_w, 0), false);
   for (std::size_t i = 0; i < std::size(kTools); ++i) {
@@ -52,7 +56,7 @@ void Editor::draw_slice_panel() {
   ImGui::Separator();
   ImGui::PushItemWidth(ImGui::GetFontSize() * 8);
   auto apply_button = [&](const char* op, nlohmann::json params) {
-    if (ImGui::Button("Apply")) add_edit(op, std::move(params));
+    if (ImGui::Button("Apply")) ctx.add_edit(op, std::move(params));
     probe::item("tool/apply");
     tip("Add this operation to the edit stack, for the channels chosen under Apply to");
   };
@@ -107,51 +111,53 @@ void Editor::draw_slice_panel() {
 
   ImGui::Separator();
   ImGui::TextUnformatted("Apply to");
-  if (ImGui::RadioButton("this channel", apply_to_ == ApplyTo::Channel)) apply_to_ = ApplyTo::Channel;
+  if (ImGui::RadioButton("this channel", ctx.selection.apply_to == ApplyTo::Channel)) ctx.selection.apply_to = ApplyTo::Channel;
   tip("Only the channel shown large");
   char sel[64];
-  std::snprintf(sel, sizeof sel, "selected (%zu)", selected_.size());
+  std::snprintf(sel, sizeof sel, "selected (%zu)", ctx.selection.channels.size());
   ImGui::SameLine();
-  if (ImGui::RadioButton(sel, apply_to_ == ApplyTo::Selected)) apply_to_ = ApplyTo::Selected;
+  if (ImGui::RadioButton(sel, ctx.selection.apply_to == ApplyTo::Selected)) ctx.selection.apply_to = ApplyTo::Selected;
   tip("The channels selected in the grid (Ctrl+click, Shift+click)");
-  if (ImGui::RadioButton("all channels", apply_to_ == ApplyTo::All)) apply_to_ = ApplyTo::All;
+  if (ImGui::RadioButton("all channels", ctx.selection.apply_to == ApplyTo::All)) ctx.selection.apply_to = ApplyTo::All;
   tip("Every channel of this layer");
-  const std::vector<int> labels = session().cluster_labels(tap->name);
+  const std::vector<int> labels = ctx.session().cluster_labels(tap->name);
   if (!labels.empty()) {
     ImGui::SameLine();
-    if (ImGui::RadioButton("cluster", apply_to_ == ApplyTo::Cluster)) apply_to_ = ApplyTo::Cluster;
+    if (ImGui::RadioButton("cluster", ctx.selection.apply_to == ApplyTo::Cluster)) ctx.selection.apply_to = ApplyTo::Cluster;
     tip("The channels of one cluster of this layer");
-    if (apply_to_ == ApplyTo::Cluster) {
+    if (ctx.selection.apply_to == ApplyTo::Cluster) {
       ImGui::SetNextItemWidth(ImGui::GetFontSize() * 6);
-      ImGui::InputInt("##cluster", &cluster_);
-      cluster_ = std::max(0, cluster_);
+      ImGui::InputInt("##cluster", &ctx.selection.cluster);
+      ctx.selection.cluster = std::max(0, ctx.selection.cluster);
     }
-  } else if (apply_to_ == ApplyTo::Cluster) {
-    apply_to_ = ApplyTo::Channel;
+  } else if (ctx.selection.apply_to == ApplyTo::Cluster) {
+    ctx.selection.apply_to = ApplyTo::Channel;
   }
 
   ImGui::Separator();
-  if (ImGui::Button("Predict")) predict_now_ = true;
+  if (ImGui::Button("Predict")) ctx.render.predict_now = true;
   probe::item("button/predict");
   tip("Run the model with the current edits");
   ImGui::SameLine();
-  ImGui::Checkbox("Auto", &auto_predict_);
+  ImGui::Checkbox("Auto", &ctx.render.auto_predict);
   probe::item("checkbox/auto");
   tip("Re-run the model live after every change, while painting too");
   ImGui::EndChild();
 
-  // Right: the channel, large.
-  ImGui::SameLine();
+}
+
+// The focused channel, large, and the painting tools' gestures on it.
+void SliceEditorPanel::draw_slice(EditorContext& ctx, const TapInfo& tap) {
   ImGui::BeginChild("slice", ImVec2(0, 0), false, ImGuiWindowFlags_NoScrollbar | ImGuiWindowFlags_NoScrollWithMouse);
-  const TapView* view = shown_view();
-  ImGui::Text("%s  channel %d", tap->name.c_str(), focus_);
+  const TapView* view = ctx.shown_view();
+  ImGui::Text("%s  channel %d", tap.name.c_str(), ctx.selection.focus);
   if (view && view->focus.width > 0) {
     ImGui::SameLine();
     ImGui::TextDisabled("min %.3g  max %.3g  mean %.3g", view->focus_stats.min, view->focus_stats.max,
                         view->focus_stats.mean);
   }
   const ImVec2 avail = ImGui::GetContentRegionAvail();
-  const float w = float(tap->width), h = float(tap->height);
+  const float w = float(tap.width), h = float(tap.height);
   // Whole-number zoom keeps every activation pixel the same size on screen.
   const float zoom = std::max(1.0f, std::floor(std::min(avail.x / w, avail.y / h)));
   const ImVec2 p0 = ImGui::GetCursorScreenPos();
@@ -161,8 +167,8 @@ void Editor::draw_slice_panel() {
   probe::value("slice_zoom", zoom);
   ImDrawList* dl = ImGui::GetWindowDrawList();
   const ImVec2 p1(p0.x + size.x, p0.y + size.y);
-  if (view && view->request.focus_channel == focus_ && focus_tex_.valid()) {
-    dl->AddImage(focus_tex_.handle(), p0, p1);
+  if (view && view->request.focus_channel == ctx.selection.focus && ctx.render.focus().valid()) {
+    dl->AddImage(ctx.render.focus().handle(), p0, p1);
   } else {
     dl->AddRectFilled(p0, p1, IM_COL32(30, 30, 30, 255));
   }
@@ -183,11 +189,11 @@ void Editor::draw_slice_panel() {
         p["strength"] = brush_strength_;
         p["mode"] = shift ? "subtract" : "add";
       }
-      stroke_edit_ = add_edit(tool_ == Tool::Brush ? "brush" : "erase", p, stroke_gesture_);
+      stroke_edit_ = ctx.add_edit(tool_ == Tool::Brush ? "brush" : "erase", p, stroke_gesture_);
     } else if (tool_ == Tool::Rect) {
       rect_start_ = at;
     } else if (tool_ == Tool::Fill) {
-      add_edit("fill", {{"value", fill_value_}});
+      ctx.add_edit("fill", {{"value", fill_value_}});
     }
   }
   if (ImGui::IsItemActive() && !stroke_edit_.empty() && !stroke_points_.empty()) {
@@ -196,9 +202,9 @@ void Editor::draw_slice_panel() {
     if (dx * dx + dy * dy >= 0.0625f && stroke_points_.size() < 4000) {
       stroke_points_.push_back({at[0], at[1]});
       try {
-        history_->set_params(stroke_edit_, {{"points", stroke_points_}}, stroke_gesture_);
+        ctx.history().set_params(stroke_edit_, {{"points", stroke_points_}}, stroke_gesture_);
       } catch (const std::exception& e) {
-        report(e.what());
+        ctx.report(e.what());
         stroke_edit_.clear();
       }
     }
@@ -212,10 +218,10 @@ void Editor::draw_slice_panel() {
     if (rect_start_) {
       const float x0 = std::round(std::min(rect_start_->at(0), at[0])), x1 = std::round(std::max(rect_start_->at(0), at[0]));
       const float y0 = std::round(std::min(rect_start_->at(1), at[1])), y1 = std::round(std::max(rect_start_->at(1), at[1]));
-      add_edit("rect", {{"x0", x0}, {"y0", y0}, {"x1", x1}, {"y1", y1}, {"value", rect_value_}});
+      ctx.add_edit("rect", {{"x0", x0}, {"y0", y0}, {"x1", x1}, {"y1", y1}, {"value", rect_value_}});
       rect_start_.reset();
     }
-    history_->end_gesture();
+    ctx.history().end_gesture();
     stroke_edit_.clear();
     stroke_points_ = nlohmann::json::array();
   }

@@ -1,20 +1,15 @@
-// The StyleGAN2 tab: truncation and noise (session settings), and W+ edits at the tap "mapping":
-// style mixing from a second seed with per-row checkboxes, and the W+ row editor.
+#include "stylegan_panel.h"
+
 #include <algorithm>
 #include <cstdio>
 
 #include <imgui.h>
 
-#include "editor.h"
 #include "ui_probe.h"
 
 namespace actmap::app {
 
 namespace {
-
-void tip(const char* text) {
-  if (ImGui::IsItemHovered()) ImGui::SetTooltip("%s", text);
-}
 
 // The resolution a W+ row styles: row 0 the 4x4 convolution, then two rows per resolution (the
 // ToRGB before a block shares its row with that block's first convolution).
@@ -22,15 +17,13 @@ int row_resolution(std::size_t row) { return 4 << ((row + 1) / 2); }
 
 }  // namespace
 
-bool Editor::is_stylegan() const { return !taps_.empty() && taps_.front().name == "mapping"; }
-
-void Editor::add_w_edit(const std::string& op, nlohmann::json params) {
+void StyleGanPanel::add_w_edit(EditorContext& ctx, const std::string& op, nlohmann::json params) {
   std::vector<std::int64_t> rows;
-  for (std::size_t r = 0; r < ws_rows_.size(); ++r) {
-    if (ws_rows_[r]) rows.push_back(std::int64_t(r));
+  for (std::size_t r = 0; r < rows_.size(); ++r) {
+    if (rows_[r]) rows.push_back(std::int64_t(r));
   }
   if (rows.empty()) {
-    report("Tick at least one W+ row first");
+    ctx.report("Tick at least one W+ row first");
     return;
   }
   try {
@@ -39,45 +32,45 @@ void Editor::add_w_edit(const std::string& op, nlohmann::json params) {
     e.channels = ChannelSelector::from_json(rows, "/channels");
     e.op = op;
     e.params = std::move(params);
-    history_->add_edit(std::move(e));
+    ctx.history().add_edit(std::move(e));
   } catch (const std::exception& err) {
-    report(err.what());
+    ctx.report(err.what());
   }
 }
 
-void Editor::draw_stylegan_panel() {
-  if (!is_stylegan()) {
+void StyleGanPanel::draw(EditorContext& ctx) {
+  if (!ctx.is_stylegan()) {
     ImGui::TextWrapped("Truncation, noise and W+ edits are for StyleGAN2 models; this model has no mapping network.");
     return;
   }
-  const std::size_t num_ws = std::size_t(taps_.front().channels);
-  if (ws_rows_.size() != num_ws) ws_rows_.assign(num_ws, false);
+  const std::size_t num_ws = std::size_t(ctx.taps().front().channels);
+  if (rows_.size() != num_ws) rows_.assign(num_ws, false);
   if (probe::enabled()) {
-    probe::value("synthesis", session().synthesis.to_json());
+    probe::value("synthesis", ctx.session().synthesis.to_json());
     std::vector<int> ticked;
     for (std::size_t r = 0; r < num_ws; ++r) {
-      if (ws_rows_[r]) ticked.push_back(int(r));
+      if (rows_[r]) ticked.push_back(int(r));
     }
     probe::value("ws_rows", ticked);
   }
 
   // Synthesis settings: one undo step per slider drag.
-  SynthesisOptions o = session().synthesis;
+  SynthesisOptions o = ctx.session().synthesis;
   float psi = float(o.truncation_psi);
   ImGui::TextUnformatted("Truncation psi");
   ImGui::SameLine();
   ImGui::SetNextItemWidth(ImGui::GetFontSize() * 12);
   if (ImGui::SliderFloat("##psi", &psi, 0.0f, 1.5f, "%.2f")) {
     o.truncation_psi = psi;
-    history_->set_synthesis(o, "truncation");
+    ctx.history().set_synthesis(o, "truncation");
   }
-  if (ImGui::IsItemDeactivated()) history_->end_gesture();
+  if (ImGui::IsItemDeactivated()) ctx.history().end_gesture();
   probe::item("sg/psi");
   tip("w_avg + psi (w - w_avg): 1 = no truncation, lower = closer to the average image");
   bool all_rows = !o.truncation_cutoff.has_value();
   if (ImGui::Checkbox("All rows", &all_rows)) {
     o.truncation_cutoff = all_rows ? std::nullopt : std::optional<std::int64_t>(std::int64_t(num_ws / 2));
-    history_->set_synthesis(o);
+    ctx.history().set_synthesis(o);
   }
   tip("Truncate every W+ row, or only the first rows (the coarse styles)");
   if (o.truncation_cutoff) {
@@ -86,16 +79,16 @@ void Editor::draw_stylegan_panel() {
     ImGui::SetNextItemWidth(ImGui::GetFontSize() * 7);
     if (ImGui::SliderInt("first rows", &cutoff, 0, int(num_ws))) {
       o.truncation_cutoff = cutoff;
-      history_->set_synthesis(o, "cutoff");
+      ctx.history().set_synthesis(o, "cutoff");
     }
-    if (ImGui::IsItemDeactivated()) history_->end_gesture();
+    if (ImGui::IsItemDeactivated()) ctx.history().end_gesture();
   }
   ImGui::TextUnformatted("Noise");
   for (NoiseMode m : {NoiseMode::Const, NoiseMode::Random, NoiseMode::None}) {
     ImGui::SameLine();
     if (ImGui::RadioButton(noise_mode_name(m), m == o.noise_mode) && m != o.noise_mode) {
       o.noise_mode = m;
-      history_->set_synthesis(o);
+      ctx.history().set_synthesis(o);
     }
     probe::item(std::string("sg/noise/") + noise_mode_name(m));
     tip("const: the model's stored noise maps; random: fresh noise from the noise seed; none: no noise");
@@ -106,9 +99,9 @@ void Editor::draw_stylegan_panel() {
     ImGui::SetNextItemWidth(ImGui::GetFontSize() * 7);
     if (ImGui::InputScalar("noise seed", ImGuiDataType_U64, &seed, &step, nullptr, "%llu")) {
       o.noise_seed = seed;
-      history_->set_synthesis(o, "noise-seed");
+      ctx.history().set_synthesis(o, "noise-seed");
     }
-    if (ImGui::IsItemDeactivated()) history_->end_gesture();
+    if (ImGui::IsItemDeactivated()) ctx.history().end_gesture();
   }
 
   ImGui::Separator();
@@ -116,31 +109,31 @@ void Editor::draw_stylegan_panel() {
   ImGui::PushTextWrapPos(0.0f);
   ImGui::TextDisabled("Tick rows, then mix them from another seed or edit them. Each action is an edit at 'mapping'.");
   ImGui::PopTextWrapPos();
-  if (ImGui::SmallButton("All")) std::fill(ws_rows_.begin(), ws_rows_.end(), true);
+  if (ImGui::SmallButton("All")) std::fill(rows_.begin(), rows_.end(), true);
   ImGui::SameLine();
-  if (ImGui::SmallButton("None")) std::fill(ws_rows_.begin(), ws_rows_.end(), false);
+  if (ImGui::SmallButton("None")) std::fill(rows_.begin(), rows_.end(), false);
   ImGui::SameLine();
   if (ImGui::SmallButton("Coarse")) {
-    for (std::size_t r = 0; r < num_ws; ++r) ws_rows_[r] = row_resolution(r) <= 8;
+    for (std::size_t r = 0; r < num_ws; ++r) rows_[r] = row_resolution(r) <= 8;
   }
   tip("Rows styling 4x4 and 8x8: pose, face shape");
   ImGui::SameLine();
   if (ImGui::SmallButton("Middle")) {
-    for (std::size_t r = 0; r < num_ws; ++r) ws_rows_[r] = row_resolution(r) >= 16 && row_resolution(r) <= 32;
+    for (std::size_t r = 0; r < num_ws; ++r) rows_[r] = row_resolution(r) >= 16 && row_resolution(r) <= 32;
   }
   tip("Rows styling 16x16 and 32x32: features, hair style");
   ImGui::SameLine();
   if (ImGui::SmallButton("Fine")) {
-    for (std::size_t r = 0; r < num_ws; ++r) ws_rows_[r] = row_resolution(r) >= 64;
+    for (std::size_t r = 0; r < num_ws; ++r) rows_[r] = row_resolution(r) >= 64;
   }
   tip("Rows styling 64x64 and up: colours, micro-structure");
   const int per_line = std::max(1, int(ImGui::GetContentRegionAvail().x / (ImGui::GetFontSize() * 4.2f)));
   for (std::size_t r = 0; r < num_ws; ++r) {
     char label[32];
     std::snprintf(label, sizeof label, "%zu##row", r);
-    bool on = ws_rows_[r];
+    bool on = rows_[r];
     if (r % std::size_t(per_line) != 0) ImGui::SameLine();
-    if (ImGui::Checkbox(label, &on)) ws_rows_[r] = on;
+    if (ImGui::Checkbox(label, &on)) rows_[r] = on;
     probe::item("sg/row/" + std::to_string(r));
     if (ImGui::IsItemHovered()) {
       const int res = row_resolution(r);
@@ -148,31 +141,31 @@ void Editor::draw_stylegan_panel() {
     }
   }
 
-  std::uint64_t other = mix_seed_;
+  std::uint64_t other = other_seed_;
   const std::uint64_t step = 1;
   ImGui::SetNextItemWidth(ImGui::GetFontSize() * 8);
-  if (ImGui::InputScalar("Other seed", ImGuiDataType_U64, &other, &step, nullptr, "%llu")) mix_seed_ = other;
+  if (ImGui::InputScalar("Other seed", ImGuiDataType_U64, &other, &step, nullptr, "%llu")) other_seed_ = other;
   probe::item("sg/other-seed");
   tip("The second latent that style mixing, swapping and interpolation take from");
-  if (ImGui::Button("Style mix")) add_w_edit("style_mix", {{"seed", mix_seed_}});
+  if (ImGui::Button("Style mix")) add_w_edit(ctx, "style_mix", {{"seed", other_seed_}});
   probe::item("sg/mix");
   tip("The ticked rows come from the other seed's W+");
   ImGui::SameLine();
-  if (ImGui::Button("Swap")) add_w_edit("w_swap", {{"seed", mix_seed_}, {"show", "other"}});
+  if (ImGui::Button("Swap")) add_w_edit(ctx, "w_swap", {{"seed", other_seed_}, {"show", "other"}});
   tip("Show the other seed with this latent's ticked rows");
   ImGui::SameLine();
   ImGui::SetNextItemWidth(ImGui::GetFontSize() * 6);
   ImGui::SliderFloat("##pos", &interp_position_, 0.0f, 1.0f, "t %.2f");
   ImGui::SameLine();
-  if (ImGui::Button("Interpolate")) add_w_edit("interpolate", {{"seed", mix_seed_}, {"position", interp_position_}, {"space", "w"}});
+  if (ImGui::Button("Interpolate")) add_w_edit(ctx, "interpolate", {{"seed", other_seed_}, {"position", interp_position_}, {"space", "w"}});
   tip("Lerp the ticked rows towards the other seed's W (the position can be tuned in the edit stack; space z slerps z)");
-  if (ImGui::Button("Negate")) add_w_edit("w_negate", {{"about", "average"}});
+  if (ImGui::Button("Negate")) add_w_edit(ctx, "w_negate", {{"about", "average"}});
   tip("Reflect the ticked rows through the average W");
   ImGui::SameLine();
   ImGui::SetNextItemWidth(ImGui::GetFontSize() * 6);
   ImGui::SliderFloat("##noise", &w_noise_strength_, 0.0f, 4.0f, "sd %.2f");
   ImGui::SameLine();
-  if (ImGui::Button("Add noise")) add_w_edit("w_noise", {{"strength", w_noise_strength_}, {"seed", mix_seed_}});
+  if (ImGui::Button("Add noise")) add_w_edit(ctx, "w_noise", {{"strength", w_noise_strength_}, {"seed", other_seed_}});
   tip("Add seeded Gaussian noise to the ticked rows");
 }
 

@@ -1,4 +1,4 @@
-#include "actmap/animation.h"
+#include "actmap/analysis/animation.h"
 
 #include <cerrno>
 #include <cmath>
@@ -13,11 +13,11 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include "actmap/error.h"
-#include "actmap/files.h"
-#include "actmap/generator.h"
-#include "actmap/latent.h"
-#include "actmap/renderer.h"
+#include "actmap/io/error.h"
+#include "actmap/io/files.h"
+#include "actmap/model/generator.h"
+#include "actmap/model/latent.h"
+#include "actmap/render/renderer.h"
 
 namespace fs = std::filesystem;
 using nlohmann::json;

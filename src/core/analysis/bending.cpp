@@ -1,4 +1,4 @@
-#include "actmap/bending.h"
+#include "actmap/analysis/bending.h"
 
 #include <algorithm>
 #include <cmath>
@@ -7,8 +7,8 @@
 
 #include <yaml-cpp/yaml.h>
 
-#include "actmap/error.h"
-#include "actmap/ops.h"
+#include "actmap/edit/ops.h"
+#include "actmap/io/error.h"
 
 namespace actmap {
 namespace {

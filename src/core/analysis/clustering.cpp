@@ -1,4 +1,4 @@
-#include "actmap/clustering.h"
+#include "actmap/analysis/clustering.h"
 
 #include <algorithm>
 #include <cmath>
@@ -7,10 +7,10 @@
 #include <ATen/ATen.h>
 #include <c10/core/InferenceMode.h>
 
-#include "actmap/generator.h"
-#include "actmap/latent.h"
-#include "tap_sampling.h"
-#include "torch_util.h"
+#include "actmap/model/generator.h"
+#include "actmap/model/latent.h"
+#include "analysis/tap_sampling.h"
+#include "model/torch_util.h"
 
 namespace actmap {
 

@@ -1,4 +1,4 @@
-#include "actmap/dissection.h"
+#include "actmap/analysis/dissection.h"
 
 #include <algorithm>
 #include <cmath>
@@ -7,10 +7,10 @@
 #include <ATen/ATen.h>
 #include <c10/core/InferenceMode.h>
 
-#include "actmap/generator.h"
-#include "actmap/renderer.h"
-#include "tap_sampling.h"
-#include "torch_util.h"
+#include "actmap/model/generator.h"
+#include "actmap/render/renderer.h"
+#include "analysis/tap_sampling.h"
+#include "model/torch_util.h"
 
 namespace actmap {
 

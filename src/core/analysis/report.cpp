@@ -1,4 +1,4 @@
-#include "actmap/report.h"
+#include "actmap/analysis/report.h"
 
 #include <chrono>
 #include <cstdio>
@@ -7,13 +7,13 @@
 
 #include <ATen/ATen.h>
 
-#include "actmap/channel_view.h"
-#include "actmap/error.h"
-#include "actmap/files.h"
-#include "actmap/generator.h"
-#include "actmap/ops.h"
-#include "actmap/renderer.h"
-#include "actmap/sweep.h"
+#include "actmap/analysis/sweep.h"
+#include "actmap/edit/ops.h"
+#include "actmap/io/error.h"
+#include "actmap/io/files.h"
+#include "actmap/model/generator.h"
+#include "actmap/render/channel_view.h"
+#include "actmap/render/renderer.h"
 
 namespace actmap {
 namespace {

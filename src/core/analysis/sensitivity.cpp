@@ -1,4 +1,4 @@
-#include "actmap/sensitivity.h"
+#include "actmap/analysis/sensitivity.h"
 
 #include <algorithm>
 #include <chrono>
@@ -8,8 +8,8 @@
 #include <ATen/ATen.h>
 #include <c10/core/InferenceMode.h>
 
-#include "actmap/error.h"
-#include "actmap/generator.h"
+#include "actmap/io/error.h"
+#include "actmap/model/generator.h"
 
 namespace actmap {
 

@@ -1,4 +1,4 @@
-#include "actmap/sweep.h"
+#include "actmap/analysis/sweep.h"
 
 #include <algorithm>
 #include <chrono>
@@ -8,10 +8,10 @@
 
 #include <ATen/ATen.h>
 
-#include "actmap/error.h"
-#include "actmap/generator.h"
-#include "actmap/ops.h"
-#include "actmap/renderer.h"
+#include "actmap/edit/ops.h"
+#include "actmap/io/error.h"
+#include "actmap/model/generator.h"
+#include "actmap/render/renderer.h"
 
 namespace actmap {
 namespace {

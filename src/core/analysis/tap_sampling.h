@@ -7,8 +7,8 @@
 
 #include <ATen/ATen.h>
 
-#include "actmap/generator.h"
-#include "actmap/progress.h"
+#include "actmap/io/progress.h"
+#include "actmap/model/generator.h"
 
 namespace actmap {
 

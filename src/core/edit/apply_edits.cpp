@@ -5,11 +5,11 @@
 #include <ATen/ATen.h>
 #include <c10/core/InferenceMode.h>
 
-#include "actmap/error.h"
-#include "actmap/ops.h"
-#include "actmap/renderer.h"
-#include "op_kernels.h"
-#include "torch_util.h"
+#include "actmap/edit/apply_edits.h"
+#include "actmap/edit/ops.h"
+#include "actmap/io/error.h"
+#include "edit/op_kernels.h"
+#include "model/torch_util.h"
 
 using nlohmann::json;
 

@@ -1,4 +1,4 @@
-#include "actmap/edit.h"
+#include "actmap/edit/edit.h"
 
 #include <algorithm>
 #include <cmath>
@@ -6,12 +6,12 @@
 #include <numeric>
 #include <set>
 
-#include "actmap/error.h"
-#include "actmap/files.h"
-#include "actmap/image.h"
-#include "actmap/json_text.h"
-#include "actmap/latent.h"
-#include "actmap/ops.h"
+#include "actmap/edit/ops.h"
+#include "actmap/io/error.h"
+#include "actmap/io/files.h"
+#include "actmap/io/image.h"
+#include "actmap/io/json_text.h"
+#include "actmap/model/latent.h"
 
 using nlohmann::json;
 

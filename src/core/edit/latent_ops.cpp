@@ -5,10 +5,10 @@
 
 #include <ATen/ATen.h>
 
-#include "actmap/error.h"
-#include "actmap/latent.h"
-#include "actmap/renderer.h"
-#include "op_kernels.h"
+#include "actmap/edit/apply_edits.h"
+#include "actmap/io/error.h"
+#include "actmap/model/latent.h"
+#include "edit/op_kernels.h"
 
 namespace actmap {
 namespace {

@@ -7,7 +7,7 @@
 // windows are reduced by doubling over shifted slices, separable filters are sums of shifted
 // slices or one band-matrix product, and bilinear sampling gathers the four neighbours itself
 // (the same arithmetic as grid_sampler_2d with align_corners=false and zero padding).
-#include "op_kernels.h"
+#include "edit/op_kernels.h"
 
 #include <algorithm>
 #include <cmath>
@@ -16,8 +16,8 @@
 
 #include <ATen/ATen.h>
 
-#include "actmap/error.h"
-#include "actmap/latent.h"
+#include "actmap/io/error.h"
+#include "actmap/model/latent.h"
 
 using nlohmann::json;
 

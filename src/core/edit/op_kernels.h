@@ -1,4 +1,4 @@
-// The tensor side of the op registry (src/core/ops.cpp): one kernel per op. Internal to the core.
+// The tensor side of the op registry (src/core/edit/ops.cpp): one kernel per op. Internal to the core.
 #pragma once
 
 #include <cstdint>

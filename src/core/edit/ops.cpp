@@ -1,8 +1,8 @@
-#include "actmap/ops.h"
+#include "actmap/edit/ops.h"
 
 #include <cmath>
 
-#include "actmap/error.h"
+#include "actmap/io/error.h"
 
 using nlohmann::json;
 

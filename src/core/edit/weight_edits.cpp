@@ -1,8 +1,8 @@
-#include "weight_edits.h"
+#include "actmap/edit/weight_edits.h"
 
-#include "actmap/error.h"
-#include "actmap/ops.h"
-#include "torch_util.h"
+#include "actmap/edit/ops.h"
+#include "actmap/io/error.h"
+#include "model/torch_util.h"
 
 namespace actmap {
 
@@ -53,6 +53,20 @@ at::Tensor apply_weight_edits(const at::Tensor& weight, int out_dim, const std::
     }
   }
   return w;
+}
+
+TapState run_stage_with_weight_edits(const Generator& generator, std::size_t index, const TapState& in,
+                                     const std::vector<const Edit*>& edits, const std::vector<int>& cluster_labels) {
+  if (edits.empty()) return generator.run_stage(index, in);
+  const auto& taps = generator.taps();
+  if (index >= taps.size() || !generator.has_rewritable_kernel(index)) {
+    const std::string tap = index < taps.size() ? taps[index].name : std::to_string(index);
+    throw Error("edit '" + edits.front()->id + "': tap '" + tap + "' of model " + generator.card().name +
+                " is not produced by a layer with weights, so its weights cannot be edited");
+  }
+  return generator.run_stage_rewritten(index, in, [&](const at::Tensor& kernel, int out_dim) {
+    return apply_weight_edits(kernel, out_dim, edits, taps[index], cluster_labels);
+  });
 }
 
 }  // namespace actmap

@@ -1,4 +1,4 @@
-#include "download.h"
+#include "fetch/download.h"
 
 #include <cerrno>
 #include <chrono>
@@ -8,7 +8,7 @@
 
 #include <curl/curl.h>
 
-#include "actmap/error.h"
+#include "actmap/io/error.h"
 
 namespace fs = std::filesystem;
 

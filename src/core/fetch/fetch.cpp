@@ -2,13 +2,14 @@
 #include <cstdio>
 #include <filesystem>
 
-#include "actmap/checkpoint_import.h"
-#include "actmap/error.h"
-#include "actmap/files.h"
-#include "actmap/model_card.h"
-#include "actmap/registry.h"
-#include "actmap/safetensors.h"
-#include "download.h"
+#include "actmap/fetch/fetch.h"
+#include "actmap/io/checkpoint_import.h"
+#include "actmap/io/error.h"
+#include "actmap/io/files.h"
+#include "actmap/io/safetensors.h"
+#include "actmap/model/model_card.h"
+#include "actmap/model/registry.h"
+#include "fetch/download.h"
 
 namespace fs = std::filesystem;
 

@@ -1,7 +1,7 @@
 // Checkpoint import: format detection, the three container formats (torch zip, legacy torch.save,
 // plain pickles such as NVIDIA's network pickles), locating the state dict, and converting
 // tensors to float32. The pickle VM (pickle.cpp) only ever builds data.
-#include "actmap/checkpoint_import.h"
+#include "actmap/io/checkpoint_import.h"
 
 #include <algorithm>
 #include <cstring>
@@ -9,11 +9,11 @@
 #include <memory>
 #include <unordered_map>
 
-#include "actmap/error.h"
-#include "actmap/files.h"
-#include "float_bits.h"
-#include "pickle.h"
-#include "zip_reader.h"
+#include "actmap/io/error.h"
+#include "actmap/io/files.h"
+#include "io/float_bits.h"
+#include "io/pickle.h"
+#include "io/zip_reader.h"
 
 namespace actmap {
 namespace {

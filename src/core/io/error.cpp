@@ -1,4 +1,4 @@
-#include "actmap/error.h"
+#include "actmap/io/error.h"
 
 #include <iostream>
 #include <mutex>

@@ -1,4 +1,4 @@
-#include "actmap/files.h"
+#include "actmap/io/files.h"
 
 #include <array>
 #include <cerrno>
@@ -10,7 +10,7 @@
 #include <fcntl.h>
 #include <unistd.h>
 
-#include "actmap/error.h"
+#include "actmap/io/error.h"
 
 namespace actmap {
 

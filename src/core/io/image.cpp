@@ -1,4 +1,4 @@
-#include "actmap/image.h"
+#include "actmap/io/image.h"
 
 #include <algorithm>
 #include <cmath>
@@ -16,8 +16,8 @@
 #include <stb_easy_font.h>
 #pragma GCC diagnostic pop
 
-#include "actmap/error.h"
-#include "actmap/files.h"
+#include "actmap/io/error.h"
+#include "actmap/io/files.h"
 
 namespace actmap {
 

@@ -1,6 +1,6 @@
-#include "actmap/json_text.h"
+#include "actmap/io/json_text.h"
 
-#include "actmap/error.h"
+#include "actmap/io/error.h"
 
 namespace actmap {
 

@@ -1,11 +1,11 @@
-#include "actmap/npy.h"
+#include "actmap/io/npy.h"
 
 #include <cctype>
 #include <cstring>
 
-#include "actmap/error.h"
-#include "actmap/files.h"
-#include "float_bits.h"
+#include "actmap/io/error.h"
+#include "actmap/io/files.h"
+#include "io/float_bits.h"
 
 namespace actmap {
 

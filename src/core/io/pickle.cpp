@@ -1,11 +1,11 @@
-#include "pickle.h"
+#include "io/pickle.h"
 
 #include <cerrno>
 #include <cstdlib>
 #include <cstring>
 
-#include "actmap/error.h"
-#include "float_bits.h"
+#include "actmap/io/error.h"
+#include "io/float_bits.h"
 
 namespace actmap::pickle {
 

@@ -1,14 +1,14 @@
-#include "actmap/safetensors.h"
+#include "actmap/io/safetensors.h"
 
 #include <algorithm>
 #include <cmath>
 
 #include <nlohmann/json.hpp>
 
-#include "actmap/error.h"
-#include "actmap/files.h"
-#include "float_bits.h"
-#include "shape_text.h"
+#include "actmap/io/error.h"
+#include "actmap/io/files.h"
+#include "io/float_bits.h"
+#include "io/shape_text.h"
 
 namespace actmap {
 namespace {

@@ -5,8 +5,8 @@
 #include <cmath>
 #include <set>
 
-#include "actmap/checkpoint_import.h"
-#include "actmap/error.h"
+#include "actmap/io/checkpoint_import.h"
+#include "actmap/io/error.h"
 
 namespace actmap {
 namespace {

@@ -1,10 +1,10 @@
-#include "zip_reader.h"
+#include "io/zip_reader.h"
 
 #include <algorithm>
 #include <zlib.h>
 
-#include "actmap/error.h"
-#include "float_bits.h"
+#include "actmap/io/error.h"
+#include "io/float_bits.h"
 
 namespace actmap {
 namespace {

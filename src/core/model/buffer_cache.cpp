@@ -14,8 +14,8 @@
 #include <c10/core/CPUAllocator.h>
 #include <torch/version.h>
 
-#include "actmap/device.h"
-#include "actmap/error.h"
+#include "actmap/io/error.h"
+#include "actmap/model/device.h"
 
 // LibTorch 2.3 made Allocator::allocate non-const and added the pure virtual copy_data.
 #if TORCH_VERSION_MAJOR > 2 || (TORCH_VERSION_MAJOR == 2 && TORCH_VERSION_MINOR >= 3)

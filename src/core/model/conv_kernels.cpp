@@ -1,4 +1,4 @@
-#include "conv_kernels.h"
+#include "model/conv_kernels.h"
 
 #include <dlfcn.h>
 

@@ -5,7 +5,7 @@
 
 #include <ATen/ATen.h>
 
-#include "actmap/model_card.h"
+#include "actmap/model/model_card.h"
 
 namespace actmap {
 

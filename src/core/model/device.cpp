@@ -1,4 +1,4 @@
-#include "actmap/device.h"
+#include "actmap/model/device.h"
 
 #include <malloc.h>
 
@@ -13,8 +13,8 @@
 #include <ATen/Context.h>
 #include <ATen/Parallel.h>
 
-#include "actmap/error.h"
-#include "torch_util.h"
+#include "actmap/io/error.h"
+#include "model/torch_util.h"
 
 namespace actmap {
 

@@ -1,11 +1,11 @@
-#include "actmap/generator.h"
+#include "actmap/model/generator.h"
 
 #include <c10/core/InferenceMode.h>
 
-#include "actmap/error.h"
-#include "actmap/latent.h"
-#include "generator_registry.h"
-#include "torch_util.h"
+#include "actmap/io/error.h"
+#include "actmap/model/latent.h"
+#include "model/generator_registry.h"
+#include "model/torch_util.h"
 
 namespace actmap {
 
@@ -26,12 +26,11 @@ std::size_t Generator::tap_index(const std::string& name) const {
   throw Error("no tap named '" + name + "' in model " + card().name + " (taps: " + known + ")");
 }
 
-TapState Generator::run_stage_edited(std::size_t index, const TapState& in, const std::vector<const Edit*>& weight_edits,
-                                     const std::vector<int>&) const {
-  if (weight_edits.empty()) return run_stage(index, in);
+bool Generator::has_rewritable_kernel(std::size_t) const { return false; }
+
+TapState Generator::run_stage_rewritten(std::size_t index, const TapState&, const KernelRewrite&) const {
   const std::string tap = index < taps().size() ? taps()[index].name : std::to_string(index);
-  throw Error("edit '" + weight_edits.front()->id + "': tap '" + tap + "' of model " + card().name +
-              " is not produced by a layer with weights, so its weights cannot be edited");
+  throw Error("tap '" + tap + "' of model " + card().name + " is not produced by a layer with weights");
 }
 
 at::Tensor Generator::map_latents(const at::Tensor&, const SynthesisOptions&) const {

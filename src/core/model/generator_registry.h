@@ -4,7 +4,7 @@
 #include <memory>
 #include <string>
 
-#include "actmap/generator.h"
+#include "actmap/model/generator.h"
 
 namespace actmap {
 

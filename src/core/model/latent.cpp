@@ -1,5 +1,5 @@
 // Compiled with -ffp-contract=off (see CMakeLists.txt): a fused multiply-add would change bits.
-#include "actmap/latent.h"
+#include "actmap/model/latent.h"
 
 #include <cmath>
 

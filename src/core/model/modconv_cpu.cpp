@@ -1,4 +1,4 @@
-#include "modconv_cpu.h"
+#include "model/modconv_cpu.h"
 
 #include <algorithm>
 #include <limits>
@@ -6,8 +6,8 @@
 
 #include <ATen/Parallel.h>
 
-#include "actmap/error.h"
-#include "torch_util.h"
+#include "actmap/io/error.h"
+#include "model/torch_util.h"
 
 namespace actmap {
 

@@ -1,4 +1,4 @@
-#include "actmap/model_card.h"
+#include "actmap/model/model_card.h"
 
 #include <algorithm>
 #include <array>
@@ -7,10 +7,10 @@
 #include <filesystem>
 #include <sstream>
 
-#include "actmap/error.h"
-#include "actmap/json_text.h"
-#include "actmap/files.h"
-#include "actmap/registry.h"
+#include "actmap/io/error.h"
+#include "actmap/io/files.h"
+#include "actmap/io/json_text.h"
+#include "actmap/model/registry.h"
 
 namespace fs = std::filesystem;
 using nlohmann::json;

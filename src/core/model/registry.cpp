@@ -1,6 +1,6 @@
 // The registry of downloadable models: parsing, the cache directory, what is at hand.
 // The download itself is in fetch.cpp and download.cpp.
-#include "actmap/registry.h"
+#include "actmap/model/registry.h"
 
 #include <cstdlib>
 #include <filesystem>
@@ -8,10 +8,10 @@
 
 #include <nlohmann/json.hpp>
 
-#include "actmap/error.h"
-#include "actmap/files.h"
-#include "actmap/json_text.h"
-#include "actmap/model_card.h"
+#include "actmap/io/error.h"
+#include "actmap/io/files.h"
+#include "actmap/io/json_text.h"
+#include "actmap/model/model_card.h"
 
 namespace fs = std::filesystem;
 using nlohmann::json;

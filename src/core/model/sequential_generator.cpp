@@ -3,14 +3,13 @@
 
 #include <c10/core/InferenceMode.h>
 
-#include "actmap/error.h"
-#include "actmap/files.h"
-#include "actmap/generator.h"
-#include "actmap/safetensors.h"
-#include "conv_kernels.h"
-#include "generator_registry.h"
-#include "torch_util.h"
-#include "weight_edits.h"
+#include "actmap/io/error.h"
+#include "actmap/io/files.h"
+#include "actmap/io/safetensors.h"
+#include "actmap/model/generator.h"
+#include "model/conv_kernels.h"
+#include "model/generator_registry.h"
+#include "model/torch_util.h"
 
 namespace actmap {
 namespace {
@@ -169,23 +168,29 @@ class SequentialGenerator final : public Generator {
     return run_layers(stages_[index], in);
   }
 
-  TapState run_stage_edited(std::size_t index, const TapState& in, const std::vector<const Edit*>& weight_edits,
-                            const std::vector<int>& cluster_labels) const override {
-    if (weight_edits.empty()) return run_stage(index, in);
-    if (index >= plain_stages_.size()) throw Error("stage " + std::to_string(index) + " out of range");
+  bool has_rewritable_kernel(std::size_t index) const override { return kernel_layer(index) >= 0; }
+
+  TapState run_stage_rewritten(std::size_t index, const TapState& in, const KernelRewrite& rewrite) const override {
+    const int k = kernel_layer(index);
+    if (k < 0) return Generator::run_stage_rewritten(index, in, rewrite);  // throws: no weights here
     std::vector<RunLayer> stage = plain_stages_[index];
-    // The last layer with weights before the tap produces it.
-    for (auto it = stage.rbegin(); it != stage.rend(); ++it) {
-      if (it->type == LayerType::Conv2d || it->type == LayerType::ConvTranspose2d || it->type == LayerType::Linear) {
-        it->weight = apply_weight_edits(it->weight, it->type == LayerType::ConvTranspose2d ? 1 : 0, weight_edits,
-                                        taps_[index], cluster_labels);
-        return run_layers(stage, in);
-      }
-    }
-    return Generator::run_stage_edited(index, in, weight_edits, cluster_labels);  // throws: no weights here
+    RunLayer& layer = stage[static_cast<std::size_t>(k)];
+    layer.weight = rewrite(layer.weight, layer.type == LayerType::ConvTranspose2d ? 1 : 0);
+    return run_layers(stage, in);
   }
 
  private:
+  // The last layer with weights before tap `index` (the one producing it), -1 when there is none.
+  int kernel_layer(std::size_t index) const {
+    if (index >= plain_stages_.size()) return -1;
+    const std::vector<RunLayer>& stage = plain_stages_[index];
+    for (std::size_t i = stage.size(); i-- > 0;) {
+      const LayerType t = stage[i].type;
+      if (t == LayerType::Conv2d || t == LayerType::ConvTranspose2d || t == LayerType::Linear) return static_cast<int>(i);
+    }
+    return -1;
+  }
+
   TapState run_layers(const std::vector<RunLayer>& layers, const TapState& in) const {
     c10::InferenceMode guard;
     at::Tensor x = in.x;

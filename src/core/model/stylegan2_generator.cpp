@@ -24,17 +24,16 @@
 #include <ATen/Parallel.h>
 #include <c10/core/InferenceMode.h>
 
-#include "actmap/error.h"
-#include "actmap/files.h"
-#include "actmap/generator.h"
-#include "actmap/latent.h"
-#include "actmap/safetensors.h"
-#include "conv_kernels.h"
-#include "generator_registry.h"
-#include "modconv_cpu.h"
-#include "torch_util.h"
-#include "upfirdn.h"
-#include "weight_edits.h"
+#include "actmap/io/error.h"
+#include "actmap/io/files.h"
+#include "actmap/io/safetensors.h"
+#include "actmap/model/generator.h"
+#include "actmap/model/latent.h"
+#include "model/conv_kernels.h"
+#include "model/generator_registry.h"
+#include "model/modconv_cpu.h"
+#include "model/torch_util.h"
+#include "model/upfirdn.h"
 
 namespace actmap {
 namespace {
@@ -238,24 +237,28 @@ class StyleGAN2Generator final : public Generator {
 
   TapState run_stage(std::size_t index, const TapState& in) const override { return run(index, in, nullptr); }
 
-  // conv0, conv1 and ToRGB stages: a copy of their layer with edited kernels ([O, I, k, k]).
-  TapState run_stage_edited(std::size_t index, const TapState& in, const std::vector<const Edit*>& weight_edits,
-                            const std::vector<int>& cluster_labels) const override {
-    if (weight_edits.empty()) return run_stage(index, in);
-    if (index >= stages_.size()) throw Error("stage " + std::to_string(index) + " out of range");
-    const StageDef& st = stages_[index];
-    const Block& b = blocks_[st.block];
-    const ModLayer* layer = st.kind == StageKind::Conv0 ? &b.conv0 : st.kind == StageKind::Conv1 ? &b.conv1
-                          : st.kind == StageKind::ToRGB ? &b.torgb : nullptr;
-    if (!layer) return Generator::run_stage_edited(index, in, weight_edits, cluster_labels);  // throws
+  // conv0, conv1 and ToRGB stages: a copy of their layer with rewritten kernels ([O, I, k, k]).
+  bool has_rewritable_kernel(std::size_t index) const override { return stage_layer(index) != nullptr; }
+
+  TapState run_stage_rewritten(std::size_t index, const TapState& in, const KernelRewrite& rewrite) const override {
+    const ModLayer* layer = stage_layer(index);
+    if (!layer) return Generator::run_stage_rewritten(index, in, rewrite);  // throws
     ModLayer edited = *layer;
-    edited.weight = apply_weight_edits(layer->weight, 0, weight_edits, taps_[index], cluster_labels);
+    edited.weight = rewrite(layer->weight, 0);
     edited.weight_sq = edited.weight.square().sum({2, 3});
     set_phases(edited);
     return run(index, in, &edited);
   }
 
  private:
+  const ModLayer* stage_layer(std::size_t index) const {
+    if (index >= stages_.size()) return nullptr;
+    const StageDef& st = stages_[index];
+    const Block& b = blocks_[st.block];
+    return st.kind == StageKind::Conv0 ? &b.conv0 : st.kind == StageKind::Conv1 ? &b.conv1
+         : st.kind == StageKind::ToRGB ? &b.torgb : nullptr;
+  }
+
   // A stage, with `override_layer` (an edited copy of its layer's weights) in place of its own.
   TapState run(std::size_t index, const TapState& in, const ModLayer* override_layer) const {
     if (index >= stages_.size()) throw Error("stage " + std::to_string(index) + " out of range");

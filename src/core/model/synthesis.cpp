@@ -1,8 +1,8 @@
-#include "actmap/synthesis.h"
+#include "actmap/model/synthesis.h"
 
 #include <cmath>
 
-#include "actmap/error.h"
+#include "actmap/io/error.h"
 
 using nlohmann::json;
 

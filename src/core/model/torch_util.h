@@ -6,7 +6,7 @@
 
 #include <ATen/ATen.h>
 
-#include "shape_text.h"
+#include "io/shape_text.h"
 
 namespace actmap {
 

@@ -1,12 +1,12 @@
-#include "upfirdn.h"
+#include "model/upfirdn.h"
 
 #include <cmath>
 #include <numeric>
 
 #include <ATen/Parallel.h>
 
-#include "actmap/error.h"
-#include "torch_util.h"
+#include "actmap/io/error.h"
+#include "model/torch_util.h"
 
 namespace actmap {
 

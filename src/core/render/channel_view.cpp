@@ -3,7 +3,7 @@
 // histogram stay tensors until one final copy of the numbers, the counts and the pixels.
 // Speed: a [512, 16, 16] tap takes about 1-1.7 ms on the 2-core CPU (Release, 2 threads), some
 // 25 elementwise passes; adaptive_avg_pool2d, slow on small maps, runs only above max_cell.
-#include "actmap/channel_view.h"
+#include "actmap/render/channel_view.h"
 
 #include <algorithm>
 #include <cmath>
@@ -13,8 +13,8 @@
 #include <ATen/ATen.h>
 #include <c10/core/InferenceMode.h>
 
-#include "actmap/error.h"
-#include "torch_util.h"
+#include "actmap/io/error.h"
+#include "model/torch_util.h"
 
 namespace actmap {
 namespace {

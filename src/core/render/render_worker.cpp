@@ -1,4 +1,4 @@
-#include "actmap/render_worker.h"
+#include "actmap/render/render_worker.h"
 
 #include <chrono>
 #include <condition_variable>
@@ -15,9 +15,9 @@
 #include <ATen/ATen.h>
 #include <c10/core/InferenceMode.h>
 
-#include "actmap/error.h"
-#include "actmap/generator.h"
-#include "actmap/renderer.h"
+#include "actmap/io/error.h"
+#include "actmap/model/generator.h"
+#include "actmap/render/renderer.h"
 
 namespace actmap {
 

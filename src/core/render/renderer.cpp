@@ -1,4 +1,4 @@
-#include "actmap/renderer.h"
+#include "actmap/render/renderer.h"
 
 #include <chrono>
 
@@ -6,9 +6,9 @@
 #include <c10/core/InferenceMode.h>
 #include <torch/cuda.h>
 
-#include "actmap/error.h"
-#include "torch_util.h"
-#include "weight_edits.h"
+#include "actmap/edit/weight_edits.h"
+#include "actmap/io/error.h"
+#include "model/torch_util.h"
 
 namespace actmap {
 namespace {
@@ -111,8 +111,8 @@ RenderResult Renderer::render(const at::Tensor& z, const std::vector<Edit>& edit
       } else {
         s = weight_edits[i].empty()
                 ? generator_->run_stage(i, in)
-                : generator_->run_stage_edited(i, in, weight_edits[i],
-                                               labels == clusters_.end() ? std::vector<int>{} : labels->second);
+                : run_stage_with_weight_edits(*generator_, i, in, weight_edits[i],
+                                              labels == clusters_.end() ? std::vector<int>{} : labels->second);
         if (sync_stages_) sync_device(s.x);
         result.timings.stage_ms[i] = ms_since(t0);
       }

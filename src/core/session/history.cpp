@@ -1,12 +1,12 @@
-#include "actmap/history.h"
+#include "actmap/session/history.h"
 
 #include <cstdio>
 
 #include <algorithm>
 #include <set>
 
-#include "actmap/error.h"
-#include "actmap/ops.h"
+#include "actmap/edit/ops.h"
+#include "actmap/io/error.h"
 
 using nlohmann::json;
 

@@ -1,4 +1,4 @@
-#include "actmap/session.h"
+#include "actmap/session/session.h"
 
 #include <cmath>
 #include <functional>
@@ -6,12 +6,12 @@
 #include <filesystem>
 #include <set>
 
-#include "actmap/error.h"
-#include "actmap/files.h"
-#include "actmap/json_text.h"
-#include "actmap/latent.h"
-#include "actmap/npy.h"
-#include "actmap/ops.h"
+#include "actmap/edit/ops.h"
+#include "actmap/io/error.h"
+#include "actmap/io/files.h"
+#include "actmap/io/json_text.h"
+#include "actmap/io/npy.h"
+#include "actmap/model/latent.h"
 
 namespace fs = std::filesystem;
 using nlohmann::json;

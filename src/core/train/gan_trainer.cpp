@@ -12,12 +12,12 @@
 #include <torch/nn/modules/linear.h>
 #include <torch/optim/adam.h>
 
-#include "actmap/error.h"
-#include "actmap/files.h"
-#include "actmap/latent.h"
-#include "actmap/train.h"
-#include "conv_kernels.h"
-#include "torch_util.h"
+#include "actmap/io/error.h"
+#include "actmap/io/files.h"
+#include "actmap/model/latent.h"
+#include "actmap/train/train.h"
+#include "model/conv_kernels.h"
+#include "model/torch_util.h"
 
 namespace actmap {
 

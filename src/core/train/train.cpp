@@ -9,13 +9,13 @@
 
 #include <unistd.h>
 
-#include "actmap/device.h"
-#include "actmap/error.h"
-#include "actmap/files.h"
-#include "actmap/generator.h"
-#include "actmap/image.h"
-#include "actmap/latent.h"
-#include "actmap/train.h"
+#include "actmap/io/error.h"
+#include "actmap/io/files.h"
+#include "actmap/io/image.h"
+#include "actmap/model/device.h"
+#include "actmap/model/generator.h"
+#include "actmap/model/latent.h"
+#include "actmap/train/train.h"
 
 namespace fs = std::filesystem;
 using nlohmann::json;

@@ -1,10 +1,10 @@
-#include "actmap/train_data.h"
+#include "actmap/train/train_data.h"
 
 #include <algorithm>
 #include <cctype>
 #include <filesystem>
 
-#include "actmap/error.h"
+#include "actmap/io/error.h"
 
 namespace fs = std::filesystem;
 
