@@ -25,6 +25,7 @@ struct EditorOptions {
   std::string session_path;  // open this session at start
   std::string device = "cpu";
   bool offer_recovery = true;
+  int seed_strip = 4;        // seeds in the strip under the output (0: off)
 };
 
 // Which channels the slice editor's tools apply to.

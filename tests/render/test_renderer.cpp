@@ -45,6 +45,49 @@ TEST_F(RendererTest, RerunFromEditedTapEqualsFullRun) {
   }
 }
 
+// The original (no edits) resumed from the edited pass's cache equals a fresh render without
+// edits, wherever the first edit is, and is the edited output itself when nothing is enabled.
+TEST_F(RendererTest, UneditedOutputResumedFromTheCacheEqualsAPlainRender) {
+  Renderer plain(gen_);
+  const at::Tensor expected = plain.render(z_, {}).output;
+  Renderer r(gen_);
+  test::expect_error([&] { r.unedited_output(); }, {"nothing rendered"});
+  const auto& taps = gen_->taps();
+  for (std::size_t k = 0; k < taps.size(); ++k) {
+    const std::vector<Edit> edits = {edit(taps[k].name, "multiply", {{"factor", -2.0}}, json::array({0, 1})),
+                                     edit(taps.back().name, "add", {{"value", 0.5}})};
+    const RenderResult edited = r.render(z_, edits);
+    ASSERT_GT((edited.output - expected).abs().max().item<float>(), 1e-3) << taps[k].name;
+    EXPECT_TRUE(at::equal(r.unedited_output(), expected)) << "first edit at " << taps[k].name;
+  }
+  std::vector<Edit> disabled = {edit(taps[1].name, "ablate", json::object())};
+  disabled[0].enabled = false;
+  const RenderResult same = r.render(z_, disabled);
+  EXPECT_TRUE(at::equal(r.unedited_output(), same.output));
+  EXPECT_TRUE(at::equal(same.output, expected));
+}
+
+TEST(RendererStyleGan2, UneditedOutputAfterWeightAndWPlusEditsEqualsAPlainRender) {
+  const auto gen = load_generator(load_model_card(test::fixture("stylegan2/skip16.json")));
+  const at::Tensor z = latents_from_seeds(gen->card().latent, 3, 1);
+  Renderer plain(gen);
+  const at::Tensor expected = plain.render(z, {}).output;
+  auto make = [](const std::string& tap, const std::string& op, json params, json channels) {
+    return Edit::from_json({{"id", tap + op}, {"tap", tap}, {"op", op}, {"params", params}, {"channels", channels}}, "e");
+  };
+  const std::vector<std::vector<Edit>> cases = {
+      {make("b8.conv1", "weight_zero", json::object(), json::array({0}))},
+      {make("mapping", "w_noise", {{"strength", 1.0}, {"seed", 5}}, json::array({0, 1}))},
+      {make("b16.conv0", "multiply", {{"factor", 3.0}}, "all"), make("b8.conv1", "weight_negate", json::object(), "all")},
+  };
+  Renderer r(gen);
+  for (const auto& edits : cases) {
+    const RenderResult edited = r.render(z, edits);
+    ASSERT_GT((edited.output - expected).abs().max().item<float>(), 1e-4) << edits[0].op;
+    EXPECT_TRUE(at::equal(r.unedited_output(), expected)) << edits[0].op;
+  }
+}
+
 TEST_F(RendererTest, ReusesCacheAndInvalidatesOnNewLatent) {
   Renderer r(gen_);
   const std::vector<Edit> edits = {edit("main.8", "ablate", json::object(), 3)};

@@ -78,6 +78,10 @@ class RenderWorker {
   // Blocks until nothing is pending or running, or `timeout_s` passed; true when idle.
   bool wait_idle(double timeout_s) const;
   std::uint64_t dropped() const;  // requests replaced before they started
+  // Asked (on the worker thread) before every stage of a render: when it returns true the render
+  // stops and its reply's error is "interrupted" (e.g. a background worker giving way to the
+  // editor's main one). Thread-safe to set at any time.
+  void set_interrupt(std::function<bool()> interrupt);
 
  private:
   struct State;

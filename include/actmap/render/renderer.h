@@ -3,6 +3,7 @@
 #pragma once
 
 #include <cstddef>
+#include <functional>
 #include <map>
 #include <memory>
 #include <optional>
@@ -41,6 +42,11 @@ class Renderer {
   // unknown taps or channels; the cache stays valid.
   RenderResult render(const at::Tensor& z, const std::vector<Edit>& edits, const SynthesisOptions& options = {});
 
+  // The output with no edits for the latents and options of the last render, from the cache: the
+  // stages before the first edited tap are shared with the edited pass, so only the rest runs
+  // again, and nothing does when no edit is enabled. Throws actmap::Error before a render.
+  at::Tensor unedited_output() const;
+
   // Activations of the last render: after the edits at that tap, and before them.
   const at::Tensor& activation(std::size_t tap) const;
   const at::Tensor& unedited_activation(std::size_t tap) const;
@@ -54,6 +60,9 @@ class Renderer {
   // On a GPU, wait for every stage to finish so that per-stage timings are true (slower: the GPU
   // idles while the next stage is queued). No effect on the CPU.
   void set_sync_stages(bool sync) { sync_stages_ = sync; }
+  // Asked before every stage: when it returns true the render stops with actmap::Cancelled (the
+  // cache stays valid up to there). For background renders that must give way to others.
+  void set_interrupt(std::function<bool()> interrupt) { interrupt_ = std::move(interrupt); }
   const Generator& generator() const { return *generator_; }
 
  private:
@@ -62,6 +71,7 @@ class Renderer {
   at::Tensor z_;                       // the latents the cache belongs to
   SynthesisOptions options_;           // and their options
   bool sync_stages_ = false;
+  std::function<bool()> interrupt_;
   std::vector<std::string> signature_; // per tap: the edits applied there, as canonical JSON
   std::vector<std::string> weight_signature_;  // per tap: its weight edits alone
   TapState input_;                     // prepare(z)

@@ -1,11 +1,14 @@
 #include "edit_stack_panel.h"
 
 #include <algorithm>
+#include <cctype>
+#include <cstdio>
 #include <optional>
 
 #include <imgui.h>
 
 #include "actmap/edit/ops.h"
+#include "actmap/io/error.h"
 #include "ui_probe.h"
 
 namespace actmap::app {
@@ -25,7 +28,105 @@ std::string selector_text(const ChannelSelector& s) {
   return "";
 }
 
+// The selector a person types: "5", "1, 4, 9", "2-7", "all", "cluster 2". Throws actmap::Error.
+ChannelSelector parse_selector_text(const std::string& text) {
+  std::string t;
+  for (char c : text) {
+    if (c != ' ') t += char(std::tolower(static_cast<unsigned char>(c)));
+  }
+  nlohmann::json j;
+  try {
+    if (t == "all") {
+      j = "all";
+    } else if (t.rfind("cluster", 0) == 0) {
+      j = {{"cluster", std::stoi(t.substr(7))}};
+    } else if (const auto dash = t.find('-'); dash != std::string::npos && dash > 0) {
+      j = {{"range", {std::stoll(t.substr(0, dash)), std::stoll(t.substr(dash + 1))}}};
+    } else if (t.find(',') != std::string::npos) {
+      j = nlohmann::json::array();
+      std::size_t start = 0;
+      while (start <= t.size()) {
+        const std::size_t end = std::min(t.find(',', start), t.size());
+        if (end > start) j.push_back(std::stoll(t.substr(start, end - start)));
+        start = end + 1;
+      }
+    } else {
+      j = std::stoll(t);
+    }
+  } catch (const std::logic_error&) {  // std::stoll's invalid_argument and out_of_range
+    throw Error("expected a channel (5), a list (1, 4, 9), a range (2-7), all, or cluster K");
+  }
+  return ChannelSelector::from_json(j, "/channels");
+}
+
+std::string selector_input_text(const ChannelSelector& s) {
+  switch (s.kind) {
+    case ChannelSelector::Kind::All: return "all";
+    case ChannelSelector::Kind::List: {
+      std::string out;
+      for (std::int64_t c : s.list) out += (out.empty() ? "" : ", ") + std::to_string(c);
+      return out;
+    }
+    case ChannelSelector::Kind::Range: return std::to_string(s.first) + "-" + std::to_string(s.last);
+    case ChannelSelector::Kind::Cluster: return "cluster " + std::to_string(s.cluster);
+    case ChannelSelector::Kind::Random: return "";
+  }
+  return "";
+}
+
 }  // namespace
+
+// The edit's layer and channels, changeable (one undo step each).
+void EditStackPanel::draw_target(EditorContext& ctx, const Edit& e) {
+  ImGui::SetNextItemWidth(ImGui::GetFontSize() * 10);
+  if (ImGui::BeginCombo("layer", e.tap.c_str())) {
+    for (const TapInfo& t : ctx.taps()) {
+      if (ImGui::Selectable(t.name.c_str(), t.name == e.tap) && t.name != e.tap) {
+        Edit changed = e;
+        changed.tap = t.name;
+        try {
+          ctx.history().replace_edit(e.id, changed, "move " + e.id + " to " + t.name);
+        } catch (const std::exception& err) {
+          ctx.report(err.what());
+        }
+      }
+    }
+    ImGui::EndCombo();
+  }
+  probe::item("edit/" + e.id + "/tap");
+  tip("The layer this edit acts on. Strokes and rectangles keep their coordinates in layer pixels.");
+  if (e.channels.kind == ChannelSelector::Kind::Random) {
+    ImGui::TextDisabled("channels: %s", selector_text(e.channels).c_str());
+    return;
+  }
+  if (editing_channels_ != e.id) channels_text_ = selector_input_text(e.channels);
+  char buf[256];
+  std::snprintf(buf, sizeof buf, "%s", channels_text_.c_str());
+  ImGui::SetNextItemWidth(ImGui::GetFontSize() * 10);
+  if (ImGui::InputText("channels", buf, sizeof buf)) {
+    channels_text_ = buf;
+    editing_channels_ = e.id;
+  }
+  probe::item("edit/" + e.id + "/channels");
+  tip("5 | 1, 4, 9 | 2-7 | all | cluster 2; Enter or leaving the field applies it");
+  if (ImGui::IsItemDeactivated() && editing_channels_ == e.id) {
+    editing_channels_.clear();
+    try {
+      Edit changed = e;
+      changed.channels = parse_selector_text(channels_text_);
+      const TapInfo* tap = nullptr;
+      for (const TapInfo& t : ctx.taps()) {
+        if (t.name == e.tap) tap = &t;
+      }
+      if (tap) changed.channels.resolve(tap->channels, tap->name, ctx.session().cluster_labels(tap->name));
+      if (!(changed.channels.to_json() == e.channels.to_json())) {
+        ctx.history().replace_edit(e.id, changed, "channels of " + e.id + ": " + channels_text_);
+      }
+    } catch (const std::exception& err) {
+      ctx.report("channels '" + channels_text_ + "': " + err.what());
+    }
+  }
+}
 
 EditStackPanel::EditStackPanel() {
   const auto& ops = op_registry();
@@ -109,6 +210,7 @@ void EditStackPanel::draw(EditorContext& ctx) {
       if (ImGui::SmallButton("Sweep depth")) ctx.requests.sweep_edit = e.id;
       probe::item("edit/" + e.id + "/sweep");
       if (ImGui::IsItemHovered()) ImGui::SetTooltip("Apply this edit at every layer in turn and compare the outputs");
+      draw_target(ctx, e);
       const OpSpec* op = find_op(e.op);
       for (const ParamSpec& p : op ? op->params : std::vector<ParamSpec>{}) {
         const nlohmann::json cur = e.params.value(p.name, p.default_value);

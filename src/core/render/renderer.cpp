@@ -8,6 +8,7 @@
 
 #include "actmap/edit/weight_edits.h"
 #include "actmap/io/error.h"
+#include "actmap/io/progress.h"
 #include "model/torch_util.h"
 
 namespace actmap {
@@ -101,6 +102,7 @@ RenderResult Renderer::render(const at::Tensor& z, const std::vector<Edit>& edit
   const LatentContext latent{generator_.get(), z_, options_};
   for (std::size_t i = first; i < n; ++i) {
     try {
+      if (interrupt_ && interrupt_()) throw Cancelled();
       const auto t0 = std::chrono::steady_clock::now();
       const auto labels = clusters_.find(taps[i].name);
       const TapState& in = i == 0 ? input_ : edited_[i - 1];
@@ -138,6 +140,28 @@ RenderResult Renderer::render(const at::Tensor& z, const std::vector<Edit>& edit
   sync_device(result.output);
   result.timings.total_ms = ms_since(t_start);
   return result;
+}
+
+at::Tensor Renderer::unedited_output() const {
+  const std::size_t n = edited_.size();
+  if (n == 0 || !edited_[n - 1].x.defined()) throw Error("nothing rendered yet");
+  std::size_t first = n;  // the first tap with an enabled edit
+  for (std::size_t i = 0; i < n; ++i) {
+    if (signature_[i] == "\x01") throw Error("the last render failed; nothing to compare with");
+    if (!signature_[i].empty() && first == n) first = i;
+  }
+  if (first == n) return edited_[n - 1].x;
+  c10::InferenceMode guard;
+  TapState s;
+  if (!weight_signature_[first].empty()) {
+    s = generator_->run_stage(first, first == 0 ? input_ : edited_[first - 1]);  // the layer's own weights
+  } else {
+    s = edited_[first];  // the carried state (edits change only x)
+    s.x = unedited_[first];
+  }
+  for (std::size_t i = first + 1; i < n; ++i) s = generator_->run_stage(i, s);
+  sync_device(s.x);
+  return s.x;
 }
 
 const at::Tensor& Renderer::activation(std::size_t tap) const {
