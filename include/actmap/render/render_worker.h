@@ -63,7 +63,9 @@ struct RenderReply {
 class RenderWorker {
  public:
   // `on_reply` runs on the worker thread whenever a reply is ready (e.g. to wake an event loop).
-  explicit RenderWorker(std::function<void()> on_reply = {});
+  // `nice` lowers the thread's priority (Linux): the interface's thread keeps its frames when the
+  // cores are short; a background worker (the editor's seed strip) goes lower still.
+  explicit RenderWorker(std::function<void()> on_reply = {}, int nice = 4);
   ~RenderWorker();  // finishes the running request, drops a pending one, joins
   RenderWorker(const RenderWorker&) = delete;
   RenderWorker& operator=(const RenderWorker&) = delete;

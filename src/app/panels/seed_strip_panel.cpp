@@ -18,7 +18,7 @@ std::uint32_t fnv1a(const std::vector<std::uint8_t>& bytes) {
 
 }  // namespace
 
-SeedStripPanel::SeedStripPanel(const RenderLink& main) : worker_(wake_ui), main_(main) {
+SeedStripPanel::SeedStripPanel(const RenderLink& main) : worker_(wake_ui, /*nice=*/12), main_(main) {
   // Give way to the main render: stop between layers as soon as it has work.
   worker_.set_interrupt([this] { return main_.busy(); });
 }

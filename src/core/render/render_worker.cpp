@@ -125,6 +125,7 @@ struct RenderWorker::State {
   bool running = false, stop = false;
   std::function<void()> on_reply;
   std::function<bool()> interrupt;  // under mutex; copied for each render
+  int nice = 4;                     // set before the thread starts
   Model model;  // worker thread only
   std::thread thread;
 
@@ -132,7 +133,7 @@ struct RenderWorker::State {
 #if defined(__linux__)
     // A little below the interface thread: when cores are short, frames come first and the
     // model takes what is left (on Linux, nice values apply per thread).
-    setpriority(PRIO_PROCESS, static_cast<id_t>(syscall(SYS_gettid)), 4);
+    setpriority(PRIO_PROCESS, static_cast<id_t>(syscall(SYS_gettid)), nice);
 #endif
     std::unique_lock<std::mutex> lock(mutex);
     for (;;) {
@@ -190,7 +191,8 @@ struct RenderWorker::State {
   }
 };
 
-RenderWorker::RenderWorker(std::function<void()> on_reply) : state_(std::make_unique<State>()) {
+RenderWorker::RenderWorker(std::function<void()> on_reply, int nice) : state_(std::make_unique<State>()) {
+  state_->nice = nice;
   state_->on_reply = std::move(on_reply);
   state_->thread = std::thread([s = state_.get()] { s->loop(); });
 }
