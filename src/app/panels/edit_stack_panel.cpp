@@ -1,7 +1,6 @@
 #include "edit_stack_panel.h"
 
 #include <algorithm>
-#include <cctype>
 #include <cstdio>
 #include <optional>
 
@@ -24,52 +23,6 @@ std::string selector_text(const ChannelSelector& s) {
     case ChannelSelector::Kind::Range: return "channels " + std::to_string(s.first) + "-" + std::to_string(s.last);
     case ChannelSelector::Kind::Cluster: return "cluster " + std::to_string(s.cluster);
     case ChannelSelector::Kind::Random: return "random " + std::to_string(int(s.fraction * 100)) + "%";
-  }
-  return "";
-}
-
-// The selector a person types: "5", "1, 4, 9", "2-7", "all", "cluster 2". Throws actmap::Error.
-ChannelSelector parse_selector_text(const std::string& text) {
-  std::string t;
-  for (char c : text) {
-    if (c != ' ') t += char(std::tolower(static_cast<unsigned char>(c)));
-  }
-  nlohmann::json j;
-  try {
-    if (t == "all") {
-      j = "all";
-    } else if (t.rfind("cluster", 0) == 0) {
-      j = {{"cluster", std::stoi(t.substr(7))}};
-    } else if (const auto dash = t.find('-'); dash != std::string::npos && dash > 0) {
-      j = {{"range", {std::stoll(t.substr(0, dash)), std::stoll(t.substr(dash + 1))}}};
-    } else if (t.find(',') != std::string::npos) {
-      j = nlohmann::json::array();
-      std::size_t start = 0;
-      while (start <= t.size()) {
-        const std::size_t end = std::min(t.find(',', start), t.size());
-        if (end > start) j.push_back(std::stoll(t.substr(start, end - start)));
-        start = end + 1;
-      }
-    } else {
-      j = std::stoll(t);
-    }
-  } catch (const std::logic_error&) {  // std::stoll's invalid_argument and out_of_range
-    throw Error("expected a channel (5), a list (1, 4, 9), a range (2-7), all, or cluster K");
-  }
-  return ChannelSelector::from_json(j, "/channels");
-}
-
-std::string selector_input_text(const ChannelSelector& s) {
-  switch (s.kind) {
-    case ChannelSelector::Kind::All: return "all";
-    case ChannelSelector::Kind::List: {
-      std::string out;
-      for (std::int64_t c : s.list) out += (out.empty() ? "" : ", ") + std::to_string(c);
-      return out;
-    }
-    case ChannelSelector::Kind::Range: return std::to_string(s.first) + "-" + std::to_string(s.last);
-    case ChannelSelector::Kind::Cluster: return "cluster " + std::to_string(s.cluster);
-    case ChannelSelector::Kind::Random: return "";
   }
   return "";
 }
@@ -99,7 +52,7 @@ void EditStackPanel::draw_target(EditorContext& ctx, const Edit& e) {
     ImGui::TextDisabled("channels: %s", selector_text(e.channels).c_str());
     return;
   }
-  if (editing_channels_ != e.id) channels_text_ = selector_input_text(e.channels);
+  if (editing_channels_ != e.id) channels_text_ = e.channels.to_text();
   char buf[256];
   std::snprintf(buf, sizeof buf, "%s", channels_text_.c_str());
   ImGui::SetNextItemWidth(ImGui::GetFontSize() * 10);
@@ -113,7 +66,7 @@ void EditStackPanel::draw_target(EditorContext& ctx, const Edit& e) {
     editing_channels_.clear();
     try {
       Edit changed = e;
-      changed.channels = parse_selector_text(channels_text_);
+      changed.channels = ChannelSelector::from_text(channels_text_);
       const TapInfo* tap = nullptr;
       for (const TapInfo& t : ctx.taps()) {
         if (t.name == e.tap) tap = &t;
@@ -123,7 +76,7 @@ void EditStackPanel::draw_target(EditorContext& ctx, const Edit& e) {
         ctx.history().replace_edit(e.id, changed, "channels of " + e.id + ": " + channels_text_);
       }
     } catch (const std::exception& err) {
-      ctx.report("channels '" + channels_text_ + "': " + err.what());
+      ctx.report(err.what());
     }
   }
 }
