@@ -7,6 +7,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "actmap/analysis/animation.h"
 #include "actmap/edit/edit.h"
 #include "actmap/io/safetensors.h"
 #include "actmap/model/generator.h"
@@ -507,6 +508,54 @@ TEST(StyleGAN3Session, TheInputTransformRoundTripsAndOnlyStyleGAN3TakesIt) {
   bad([](json& d) { d["synthesis"]["input_rotate"] = "left"; }, "/synthesis/input_rotate: expected an angle");
   bad([](json& d) { d["model"] = test::fixture("stylegan2/skip16.json"); },
       "/synthesis/input_rotate: model skip16 (stylegan2) has no input transform");
+}
+
+// Animating the input transform from a session without one: each frame is the session with
+// /synthesis/input_rotate at that frame's value.
+TEST(StyleGAN3Session, TheInputRotationAnimatesFromItsDefault) {
+  const std::string dir = test::temp_dir("sg3_animate");
+  json doc = {{"actmap_session", 1}, {"model", sg3_fixture("t32.json")}, {"latent", {{"seed", 2}}}, {"edits", json::array()}};
+  write_file_atomic(dir + "/s.json", doc.dump());
+  const Session s = load_session(dir + "/s.json");
+  const ModelCard card = load_model_card(s.card_path);
+  const auto pointers = numeric_pointers(s, card);
+  EXPECT_NE(std::find(pointers.begin(), pointers.end(), "/synthesis/input_translate/1"), pointers.end());
+  Animation rotate(s, 5, dir + "/s.json");
+  rotate.sweep("/synthesis/input_rotate", 0, 90);
+  EXPECT_EQ(rotate.frame(0).synthesis.input_rotate, 0.0);
+  EXPECT_EQ(rotate.frame(2).synthesis.input_rotate, 45.0);
+  EXPECT_EQ(rotate.frame(4).synthesis.input_rotate, 90.0);
+  Animation shift(s, 3, dir + "/s.json");
+  shift.sweep("/synthesis/input_translate/0", -0.5, 0.5);
+  EXPECT_EQ(shift.frame(2).synthesis.input_translate, (std::array<double, 2>{0.5, 0.0}));
+  // On a StyleGAN2 model the session check refuses the transform at the first frame.
+  json dg = doc;
+  dg["model"] = test::fixture("stylegan2/skip16.json");
+  write_file_atomic(dir + "/g.json", dg.dump());
+  test::expect_error([&] { Animation(load_session(dir + "/g.json"), 3, dir + "/g.json").sweep("/synthesis/input_rotate", 0, 9); },
+                     {"--param /synthesis/input_rotate", "no value there"});
+}
+
+// actmap-cli render: --input-rotate and --input-translate render what the core renders with those
+// settings; --dump-taps writes every tap under its official name.
+TEST(StyleGAN3Cli, RenderTakesTheInputTransformAndDumpsTapsByName) {
+  const std::string dir = test::temp_dir("sg3_cli");
+  const std::string card = sg3_fixture("t32.json");
+  test::CliRun r = test::cli("render -m " + card + " --seed 5 --truncation 0.8 --input-rotate 30 --input-translate=-0.25,0.5 -o " +
+                             dir + "/a.png --tensor-out " + dir + "/a.npy --dump-taps " + dir + "/taps");
+  ASSERT_EQ(r.code, 0) << r.out;
+  const auto gen = load_generator(load_model_card(card));
+  SynthesisOptions o;
+  o.truncation_psi = 0.8;
+  o.input_rotate = 30;
+  o.input_translate = {-0.25, 0.5};
+  const at::Tensor expected = gen->forward(latents_from_seeds(gen->card().latent, 5, 1), o);
+  EXPECT_TRUE(at::allclose(test::load_tensor(dir + "/a.npy"), expected, 1e-5, 1e-6));
+  for (const auto& t : gen->taps()) EXPECT_TRUE(std::filesystem::exists(dir + "/taps/" + t.name + ".npy")) << t.name;
+  EXPECT_TRUE(at::equal(test::load_tensor(dir + "/taps/L6_32_3.npy") * 0.25, test::load_tensor(dir + "/taps/output.npy")));
+  r = test::cli("render -m " + test::fixture("stylegan2/skip16.json") + " --seed 1 --input-rotate 10 -o " + dir + "/b.png");
+  EXPECT_EQ(r.code, 1);
+  EXPECT_NE(r.out.find("--input-rotate and --input-translate need a StyleGAN3 model; skip16 is stylegan2"), std::string::npos) << r.out;
 }
 
 }  // namespace
