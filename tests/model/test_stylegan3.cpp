@@ -558,5 +558,47 @@ TEST(StyleGAN3Cli, RenderTakesTheInputTransformAndDumpsTapsByName) {
   EXPECT_NE(r.out.find("--input-rotate and --input-translate need a StyleGAN3 model; skip16 is stylegan2"), std::string::npos) << r.out;
 }
 
+// actmap-cli import of an NVIDIA network pickle (t32's weights pickled by the reference script
+// with the official module names and flat kwargs) writes a stylegan3 card that renders the
+// reference's images.
+TEST(StyleGAN3Import, APickleBecomesACardThatRendersTheReference) {
+  const std::string dir = test::temp_dir("sg3_import");
+  test::CliRun r = test::cli("import " + sg3_fixture("t32_nvidia.pkl") + " -o " + dir + "/g.safetensors --card " + dir + "/g.json");
+  ASSERT_EQ(r.code, 0) << r.out;
+  EXPECT_NE(r.out.find("family stylegan3, 32x32"), std::string::npos) << r.out;
+  const ModelCard card = load_model_card(dir + "/g.json");
+  ASSERT_TRUE(card.stylegan3.has_value());
+  EXPECT_EQ(card.stylegan3->num_layers, 6);
+  EXPECT_EQ(card.stylegan3->channel_base, 64);
+  r = test::cli("render -m " + dir + "/g.json --z " + sg3_fixture("t32_z.npy") + " -o " + dir + "/g.png --tensor-out " + dir + "/g.npy");
+  ASSERT_EQ(r.code, 0) << r.out;
+  const at::Tensor img = test::load_tensor(dir + "/g.npy");
+  for (int k = 0; k < 2; ++k) {
+    expect_close(img.narrow(0, k, 1), test::load_tensor(sg3_fixture("t32_case0_s" + std::to_string(k) + "_img.npy")), "imported");
+  }
+}
+
+// A bare state dict: the config is read off the layer names and shapes.
+TEST(StyleGAN3Import, ConfigsAreReadOffBareStateDicts) {
+  for (const std::string name : {"t32", "r16"}) {
+    std::vector<std::string> notes;
+    const json config = infer_stylegan3_config(read_weights(sg3_fixture(name + ".safetensors")), &notes);
+    const json want = json::parse(read_file_text(sg3_fixture(name + ".json"))).at("config");
+    const StyleGAN3Config got = parse_stylegan3_config(config, name), expected = parse_stylegan3_config(want, name);
+    EXPECT_EQ(got.channel_base, expected.channel_base) << name;
+    EXPECT_EQ(got.channel_max, expected.channel_max) << name;
+    EXPECT_EQ(got.num_layers, expected.num_layers) << name;
+    EXPECT_EQ(got.conv_kernel, expected.conv_kernel) << name;
+    EXPECT_EQ(got.use_radial_filters, expected.use_radial_filters) << name;
+    EXPECT_EQ(got.mapping_layers, expected.mapping_layers) << name;
+    EXPECT_EQ(got.w_dim, expected.w_dim) << name;
+    EXPECT_EQ(got.z_dim, expected.z_dim) << name;
+    EXPECT_FALSE(notes.empty());
+  }
+  // odd32's cutoffs, filter sizes and margin are not the defaults: no config with them fits.
+  test::expect_error([&] { infer_stylegan3_config(read_weights(sg3_fixture("odd32.safetensors")), nullptr); },
+                     {"no config with the default cutoffs", "L0_24_6 ... L5_32_1"});
+}
+
 }  // namespace
 }  // namespace actmap

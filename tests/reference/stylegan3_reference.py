@@ -365,6 +365,61 @@ def card_for(name, cfg, weights):
     }
 
 
+def write_nvidia_pickle(path, params, cfg):
+    """t32's weights as an NVIDIA network pickle (G_ema with the official module names, its
+    constructor kwargs flat as training/networks_stylegan3.py's Generator takes them), pickled by
+    the stand-in persistence of make_checkpoint_fixtures.py: no NVIDIA code is involved."""
+    import pickle
+    import torch
+    from make_checkpoint_fixtures import install_nvidia_standins
+    EasyDict, persistent = install_nvidia_standins()
+    buffers = ("w_avg", "transform", "freqs", "phases", "magnitude_ema", "up_filter", "down_filter")
+
+    def module_class(name):
+        @persistent
+        class Module(torch.nn.Module):
+            def __init__(self, **kwargs):
+                super().__init__()
+        Module.__name__ = Module._orig_class_name = name
+        Module.__module__ = "training.networks_stylegan3"
+        return Module
+
+    classes = {n: module_class(n) for n in ("Generator", "MappingNetwork", "SynthesisNetwork", "SynthesisInput",
+                                            "SynthesisLayer", "FullyConnectedLayer")}
+
+    def build(cls, tensors, path_, kwargs=None):
+        m = classes[cls](**(kwargs or {}))
+        children = {}
+        for k, v in tensors.items():
+            if "." in k:
+                head, rest = k.split(".", 1)
+                children.setdefault(head, {})[rest] = v
+            elif k in buffers:
+                m.register_buffer(k, torch.from_numpy(np.array(v, dtype=np.float32)))
+            else:
+                setattr(m, k, torch.nn.Parameter(torch.from_numpy(np.array(v, dtype=np.float32))))
+        for head, sub in children.items():
+            full = path_ + head
+            child = ("MappingNetwork" if full == "mapping" else "SynthesisNetwork" if full == "synthesis"
+                     else "SynthesisInput" if full == "synthesis.input"
+                     else "SynthesisLayer" if full.startswith("synthesis.L") and full.count(".") == 1
+                     else "FullyConnectedLayer")
+            setattr(m, head, build(child, sub, full + "."))
+        return m
+
+    s = cfg["synthesis"]
+    kwargs = EasyDict(z_dim=cfg["z_dim"], w_dim=cfg["w_dim"],
+                      mapping_kwargs=EasyDict(num_layers=cfg["mapping_layers"]),
+                      channel_base=s["channel_base"], channel_max=s["channel_max"], num_layers=s["num_layers"],
+                      magnitude_ema_beta=0.5 ** (32 / (20 * 1e3)), conv_clamp=s["conv_clamp"],
+                      c_dim=0, img_resolution=cfg["img_resolution"], img_channels=cfg["img_channels"])
+    g_ema = build("Generator", params, "", kwargs)
+    data = dict(G_ema=g_ema, D=None, augment_pipe=None,
+                training_set_kwargs=EasyDict(path="fake.zip", resolution=cfg["img_resolution"], use_labels=False))
+    with open(path, "wb") as f:
+        pickle.dump(data, f, protocol=4)
+
+
 def main():
     os.makedirs(OUT, exist_ok=True)
     index = {}
@@ -377,6 +432,8 @@ def main():
             params_of[base] = random_params(cfg, np.random.default_rng(3000 + n))
             write_safetensors(os.path.join(OUT, base + ".safetensors"), params_of[base])
         params = params_of[base]
+        if name == "t32":
+            write_nvidia_pickle(os.path.join(OUT, "t32_nvidia.pkl"), params, cfg)
         with open(os.path.join(OUT, name + ".json"), "w") as f:
             json.dump(card_for(name, cfg, base + ".safetensors"), f, indent=2)
         ref = Reference(cfg, {k: v.astype(np.float64) for k, v in params.items()})

@@ -5,11 +5,14 @@
 
 #include <cmath>
 #include <cstdint>
+#include <map>
 #include <optional>
 #include <string>
 #include <vector>
 
 #include <nlohmann/json.hpp>
+
+#include "actmap/io/safetensors.h"
 
 namespace actmap {
 
@@ -62,6 +65,13 @@ struct StyleGAN3Config {
 // holds the synthesis arguments flat beside z_dim; cards may nest them). Errors start with `where`
 // and name the key.
 StyleGAN3Config parse_stylegan3_config(const nlohmann::json& config, const std::string& where);
+
+// A config read off the tensors of an official state dict without its constructor kwargs (a .pt
+// state dict rather than a pickle): the dimensions, layer count, kernel size and radial filters
+// from the shapes, channel_base, channel_max and margin_size by searching the values whose layers
+// carry exactly the stored names (L0_36_512, ...). The other hyper-parameters keep their defaults,
+// said in `notes`; throws actmap::Error when no such config exists.
+nlohmann::json infer_stylegan3_config(const std::map<std::string, FloatTensor>& tensors, std::vector<std::string>* notes);
 
 // The user transform of SynthesisInput for gen_images.py's --translate X,Y and --rotate DEG:
 // the inverse of make_transform (rotation by DEG, then translation), row-major 3x3.

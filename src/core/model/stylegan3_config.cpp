@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <array>
 #include <cmath>
+#include <cstdio>
 
 #include "actmap/io/error.h"
 
@@ -242,6 +243,87 @@ std::vector<StyleGAN3Layer> StyleGAN3Config::layers() const {
     out.push_back(l);
   }
   return out;
+}
+
+nlohmann::json infer_stylegan3_config(const std::map<std::string, FloatTensor>& tensors, std::vector<std::string>* notes) {
+  auto shape = [&](const std::string& key, std::size_t rank) -> const std::vector<std::int64_t>& {
+    const auto it = tensors.find(key);
+    if (it == tensors.end()) throw Error("StyleGAN3 state dict lacks '" + key + "'");
+    if (it->second.shape.size() != rank) {
+      throw Error("StyleGAN3 tensor '" + key + "' has " + std::to_string(it->second.shape.size()) + " dimensions, expected " +
+                  std::to_string(rank));
+    }
+    return it->second.shape;
+  };
+  std::int64_t mapping_layers = 0;
+  while (tensors.count("mapping.fc" + std::to_string(mapping_layers) + ".weight")) ++mapping_layers;
+  if (mapping_layers == 0) throw Error("not an official StyleGAN3 generator state dict (no mapping.fc0.weight)");
+  const std::int64_t z_dim = shape("mapping.fc0.weight", 2)[1];
+  const std::int64_t w_dim = shape("mapping.fc" + std::to_string(mapping_layers - 1) + ".weight", 2)[0];
+  if (tensors.count("mapping.embed.weight")) throw Error("conditional StyleGAN3 generators (mapping.embed) are not supported yet");
+  const std::int64_t input_channels = shape("synthesis.input.weight", 2)[0];
+  // The layers by index: "synthesis.L{i}_{size}_{channels}.weight".
+  std::map<std::int64_t, std::string> names;
+  bool radial = false;
+  for (const auto& [key, t] : tensors) {
+    if (key.rfind("synthesis.L", 0) != 0) continue;
+    const std::string rest = key.substr(10);
+    const std::string name = rest.substr(0, rest.find('.'));
+    long long index = 0;
+    if (std::sscanf(name.c_str(), "L%lld_", &index) != 1) continue;
+    names[index] = name;
+    if (rest == name + ".down_filter" && t.shape.size() == 2) radial = true;
+  }
+  if (names.size() < 2 || names.rbegin()->first + 1 != static_cast<std::int64_t>(names.size())) {
+    throw Error("StyleGAN3 state dict: synthesis layers L0 ... L{n} not found in order");
+  }
+  long long last_size = 0, last_channels = 0, dummy = 0;
+  std::sscanf(names.rbegin()->second.c_str(), "L%lld_%lld_%lld", &dummy, &last_size, &last_channels);
+  const std::int64_t conv_kernel = shape("synthesis." + names.begin()->second + ".weight", 4)[3];
+  std::int64_t channel_max = 0;
+  for (const auto& [i, name] : names) {
+    if (i + 1 < static_cast<std::int64_t>(names.size())) channel_max = std::max(channel_max, shape("synthesis." + name + ".weight", 4)[0]);
+  }
+  StyleGAN3Config c;
+  c.z_dim = z_dim;
+  c.w_dim = w_dim;
+  c.img_resolution = last_size;
+  c.img_channels = last_channels;
+  c.mapping_layers = mapping_layers;
+  c.num_layers = static_cast<std::int64_t>(names.size()) - 1;
+  c.conv_kernel = conv_kernel;
+  c.use_radial_filters = radial;
+  c.channel_max = channel_max;
+  std::vector<std::int64_t> bases;
+  for (std::int64_t b = 64; b <= (std::int64_t(1) << 22); b *= 2) bases.push_back(b);
+  for (std::int64_t d = -3; d <= 3; ++d) bases.push_back(input_channels * 4 + d);  // L0's cutoff is 2: base / 4 channels
+  for (std::int64_t base : bases) {
+    for (std::int64_t margin = 0; margin <= 64; ++margin) {
+      c.channel_base = base;
+      c.margin_size = margin;
+      std::vector<StyleGAN3Layer> layers;
+      try {
+        layers = c.layers();
+      } catch (const Error&) {
+        continue;
+      }
+      bool same = c.input().channels == input_channels;
+      for (std::size_t i = 0; same && i < layers.size(); ++i) same = layers[i].name == names[static_cast<std::int64_t>(i)];
+      if (!same) continue;
+      if (notes) {
+        notes->push_back("StyleGAN3 config read off the layer names and shapes; assumed the defaults for the rest "
+                         "(mapping lr_multiplier 0.01, conv_clamp 256, first_cutoff 2, filter_size 6, output_scale 0.25, ...): "
+                         "check them against the training options");
+      }
+      return {{"z_dim", z_dim}, {"c_dim", 0}, {"w_dim", w_dim}, {"img_resolution", c.img_resolution},
+              {"img_channels", c.img_channels}, {"mapping_kwargs", {{"num_layers", mapping_layers}}},
+              {"synthesis_kwargs", {{"channel_base", base}, {"channel_max", channel_max}, {"num_layers", c.num_layers},
+                                    {"margin_size", margin}, {"conv_kernel", conv_kernel}, {"use_radial_filters", radial}}}};
+    }
+  }
+  throw Error("StyleGAN3 state dict: no config with the default cutoffs, stopbands and filter sizes gives its layers (" +
+              names.begin()->second + " ... " + names.rbegin()->second + "); import the network pickle, whose kwargs say, or "
+              "write the card's config by hand (docs/stylegan3.md)");
 }
 
 std::vector<double> stylegan3_input_transform(double rotate_degrees, double translate_x, double translate_y) {
