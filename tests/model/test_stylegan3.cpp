@@ -8,6 +8,8 @@
 #include <nlohmann/json.hpp>
 
 #include "actmap/analysis/animation.h"
+#include "actmap/analysis/sensitivity.h"
+#include "actmap/analysis/sweep.h"
 #include "actmap/edit/edit.h"
 #include "actmap/io/safetensors.h"
 #include "actmap/model/generator.h"
@@ -598,6 +600,39 @@ TEST(StyleGAN3Import, ConfigsAreReadOffBareStateDicts) {
   // odd32's cutoffs, filter sizes and margin are not the defaults: no config with them fits.
   test::expect_error([&] { infer_stylegan3_config(read_weights(sg3_fixture("odd32.safetensors")), nullptr); },
                      {"no config with the default cutoffs", "L0_24_6 ... L5_32_1"});
+}
+
+// Analyses on 52x52 and 36x36 taps: channel sensitivity batches copies of a tap (the layers then
+// run batched, their styles normalised over the batch) and must give what ablating one channel at
+// a time gives; a depth sweep moves a brush stroke to every map.
+TEST(StyleGAN3Analysis, SensitivityAndSweepWorkOnItsTaps) {
+  const auto gen = load_fixture("t32");
+  SensitivityOptions o;
+  o.samples = 2;
+  o.batch = 5;
+  const SensitivityResult res = channel_sensitivity(*gen, "L2_52_6", o);
+  ASSERT_EQ(res.change.size(), 6u);
+  for (int c = 0; c < 6; ++c) {
+    double sum = 0;
+    for (std::uint64_t seed = 0; seed < 2; ++seed) {
+      const at::Tensor z = latents_from_seeds(gen->card().latent, seed, 1);
+      Renderer r(gen);
+      const at::Tensor ablated = r.render(z, {make_edit("L2_52_6", "ablate", c)}).output;
+      sum += (ablated - gen->forward(z)).abs().mean().item<double>() * 127.5;  // 8-bit units of [-1, 1]
+    }
+    EXPECT_NEAR(res.change[static_cast<std::size_t>(c)], sum / 2, 1e-3 * std::max(1.0, sum / 2)) << c;
+  }
+  const std::string dir = test::temp_dir("sg3_sweep");
+  json doc = {{"actmap_session", 1}, {"model", sg3_fixture("t32.json")}, {"latent", {{"seed", 2}}},
+              {"edits", json::array({{{"id", "b1"}, {"tap", "L2_52_6"}, {"op", "brush"}, {"channels", {{"range", {0, 2}}}},
+                                      {"params", {{"points", {{10, 10}, {30, 40}}}, {"radius", 4}, {"strength", 2.0}}}}})}};
+  Session s = parse_session(doc.dump(), dir + "/s.json");
+  Renderer r(gen);
+  const SweepResult sweep = sweep_edit(r, s, "b1");
+  ASSERT_EQ(sweep.steps.size(), gen->taps().size());
+  for (const SweepStep& step : sweep.steps) {
+    EXPECT_EQ(step.applied, step.tap.name != "mapping") << step.tap.name << ": " << step.skipped;
+  }
 }
 
 }  // namespace
