@@ -9,6 +9,7 @@
 #include "actmap/io/checkpoint_import.h"
 #include "actmap/io/error.h"
 #include "actmap/io/files.h"
+#include "actmap/model/stylegan3_config.h"
 #include "cli_common.h"
 
 namespace actmap::cli {
@@ -40,7 +41,7 @@ void register_import(CLI::App& app) {
   cmd->add_option("input", opts->in, "Checkpoint to read (.pt, .pth, .ckpt, .pkl)")->required()->check(CLI::ExistingFile);
   cmd->add_option("-o,--output", opts->out, "safetensors file to write")->required();
   cmd->add_option("--card", opts->card,
-                  "Also write a model card (JSON) for a StyleGAN2 generator; other networks need a\n"
+                  "Also write a model card (JSON) for a StyleGAN2 or StyleGAN3 generator; other networks need a\n"
                   "hand-written layer list (see models/celeba32-fletcher.json)");
   cmd->add_option("--prefix", opts->import.prefix,
                   "Dotted key of the state dict inside the checkpoint (g_ema, state_dict, G_ema, ...);\n"
@@ -68,15 +69,17 @@ void register_import(CLI::App& app) {
     for (const auto& n : r.notes) std::printf("note: %s\n", n.c_str());
 
     nlohmann::json config = r.config;
+    const bool stylegan3 = is_stylegan3_state_dict(r.tensors);
     if (!opts->card.empty()) {
-      if (!is_stylegan2_state_dict(r.tensors)) {
-        throw Error("--card: " + opts->in + " is not a StyleGAN2 generator (no mapping.fc0.weight and synthesis.b4.const "
-                    "after the key map), so its architecture cannot be read off the weights; write the card's layer "
-                    "list by hand (models/celeba32-fletcher.json is an example) and point it at " + opts->out);
+      if (!is_stylegan2_state_dict(r.tensors) && !stylegan3) {
+        throw Error("--card: " + opts->in + " is not a StyleGAN2 or StyleGAN3 generator (no mapping.fc0.weight with "
+                    "synthesis.b4.const or synthesis.input.freqs after the key map), so its architecture cannot be read off "
+                    "the weights; write the card's layer list by hand (models/celeba32-fletcher.json is an example) and "
+                    "point it at " + opts->out);
       }
       if (config.is_null()) {
         std::vector<std::string> notes;
-        config = infer_stylegan2_config(r.tensors, &notes);
+        config = stylegan3 ? infer_stylegan3_config(r.tensors, &notes) : infer_stylegan2_config(r.tensors, &notes);
         for (const auto& n : notes) std::printf("note: %s\n", n.c_str());
       }
     }
@@ -99,14 +102,14 @@ void register_import(CLI::App& app) {
     const nlohmann::json card = {
         {"actmap_model_card", 1},
         {"name", name},
-        {"family", "stylegan2"},
+        {"family", stylegan3 ? "stylegan3" : "stylegan2"},
         {"description", description},
         {"license", opts->license},
         {"config", config},
         {"weights", {{"path", fs::absolute(opts->out).lexically_relative(card_dir).string()},
                      {"sha256", sha256_hex(bytes.data(), bytes.size())}}}};
     write_file_atomic(opts->card, card.dump(2) + "\n");
-    std::printf("wrote %s (family stylegan2, %lldx%lld, z_dim %lld)\n", opts->card.c_str(),
+    std::printf("wrote %s (family %s, %lldx%lld, z_dim %lld)\n", opts->card.c_str(), stylegan3 ? "stylegan3" : "stylegan2",
                 config.value("img_resolution", 0LL), config.value("img_resolution", 0LL), config.value("z_dim", 0LL));
   });
 }

@@ -23,10 +23,12 @@ constexpr std::size_t kSheetMax = 1024;  // images on a contact sheet
 
 // W+ from .npy: [N, num_ws, w_dim] or [num_ws, w_dim], on the generator's device.
 at::Tensor ws_from_npy(const std::string& path, const Generator& gen) {
-  const auto& cfg = gen.card().stylegan2;
-  if (!cfg) throw Error("--ws: model " + gen.card().name + " (" + gen.card().family + ") has no W+; --ws needs a StyleGAN2 model");
+  const auto cfg = gen.card().w_plus();
+  if (!cfg) {
+    throw Error("--ws: model " + gen.card().name + " (" + gen.card().family + ") has no W+; --ws needs a StyleGAN2 or StyleGAN3 model");
+  }
   const FloatArray a = read_npy(path);
-  const std::int64_t rows = cfg->num_ws(), w = cfg->w_dim;
+  const std::int64_t rows = cfg->rows, w = cfg->w_dim;
   std::vector<std::int64_t> shape = a.shape;
   if (shape.size() == 2) shape.insert(shape.begin(), 1);
   if (shape.size() != 3 || shape[0] < 1 || shape[1] != rows || shape[2] != w) {
@@ -57,6 +59,8 @@ void register_render(CLI::App& app) {
     std::int64_t truncation_cutoff = 0;
     std::string noise = "const";
     std::uint64_t noise_seed = 0;
+    double input_rotate = 0.0;
+    std::vector<double> input_translate;
   };
   auto opts = std::make_shared<Options>();
   CLI::App* cmd = app.add_subcommand(
@@ -93,6 +97,12 @@ void register_render(CLI::App& app) {
                  ->excludes(seed)->excludes(seeds)->excludes(z);
   cmd->add_option("--ws-out", opts->ws_out, "StyleGAN2: write the W+ used (after W+ edits) as .npy [N, num_ws, w_dim]")
       ->excludes(seeds);
+  // StyleGAN3: the input transform, as gen_images.py's --rotate and --translate.
+  cmd->add_option("--input-rotate", opts->input_rotate, "StyleGAN3: rotate the image by DEG degrees (gen_images.py --rotate)")
+      ->check(CLI::Range(-1e6, 1e6));
+  cmd->add_option("--input-translate", opts->input_translate,
+                  "StyleGAN3: move the image by X,Y image widths (gen_images.py --translate)")
+      ->delimiter(',')->expected(2)->check(CLI::Range(-1e6, 1e6));
   cmd->callback([opts, cmd, count, z, edits, ws] {
     std::shared_ptr<const Generator> gen;
     std::vector<Edit> edit_list;
@@ -116,9 +126,14 @@ void register_render(CLI::App& app) {
     const bool synthesis_flags = cmd->count("--truncation") + cmd->count("--truncation-cutoff") + cmd->count("--noise") +
                                  cmd->count("--noise-seed") + cmd->count("--ws") + cmd->count("--ws-out") > 0;
     if (synthesis_flags && !gen->has_mapping()) {
-      throw Error("--truncation, --truncation-cutoff, --noise, --noise-seed, --ws and --ws-out need a StyleGAN2 model; " +
+      throw Error("--truncation, --truncation-cutoff, --noise, --noise-seed, --ws and --ws-out need a StyleGAN2 or StyleGAN3 model; " +
                   card.name + " is " + card.family);
     }
+    if ((cmd->count("--input-rotate") || cmd->count("--input-translate")) && !card.stylegan3) {
+      throw Error("--input-rotate and --input-translate need a StyleGAN3 model; " + card.name + " is " + card.family);
+    }
+    if (cmd->count("--input-rotate")) synthesis.input_rotate = opts->input_rotate;
+    if (cmd->count("--input-translate")) synthesis.input_translate = {opts->input_translate.at(0), opts->input_translate.at(1)};
     if (cmd->count("--truncation")) synthesis.truncation_psi = opts->truncation;
     if (cmd->count("--truncation-cutoff")) synthesis.truncation_cutoff = opts->truncation_cutoff;
     if (cmd->count("--noise")) synthesis.noise_mode = *noise_mode_from_name(opts->noise);

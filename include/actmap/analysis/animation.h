@@ -55,6 +55,10 @@ class Animation {
 // The JSON pointers of the session's numeric edit parameters (/edits/I/params/NAME), for pickers
 // and error messages.
 std::vector<std::string> numeric_pointers(const Session& session);
+// The same plus the synthesis settings the card's family reads, at their defaults too:
+// /synthesis/truncation_psi (StyleGAN2, StyleGAN3), /synthesis/input_rotate and
+// /synthesis/input_translate/0 and /1 (StyleGAN3). Animation::sweep takes them all.
+std::vector<std::string> numeric_pointers(const Session& session, const ModelCard& card);
 
 // Nearest-neighbour enlargement by a whole factor (1: unchanged).
 Image enlarge_nearest(const Image& image, int factor);

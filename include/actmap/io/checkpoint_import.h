@@ -26,7 +26,7 @@ struct ImportResult {
   std::string key_map;                         // the key map actually applied ("none", "rosinality")
   std::map<std::string, FloatTensor> tensors;  // float32, keys after the key map
   std::vector<std::string> skipped;            // entries dropped (non-float tensors, num_batches_tracked)
-  nlohmann::json config;                       // StyleGAN2 constructor config when known, else null
+  nlohmann::json config;                       // StyleGAN2 or StyleGAN3 constructor config when known, else null
   std::vector<std::string> notes;              // what the import assumed or added, for the user
 };
 
@@ -47,6 +47,16 @@ bool is_stylegan2_state_dict(const std::map<std::string, FloatTensor>& tensors);
 // (lr_multiplier, conv_clamp, num_fp16_res) is set to the usual value and said in `notes`.
 nlohmann::json infer_stylegan2_config(const std::map<std::string, FloatTensor>& tensors,
                                       std::vector<std::string>* notes);
+
+// True when `tensors` use the official StyleGAN3 generator names (stylegan3's
+// training/networks_stylegan3.py: mapping.fc0.weight, synthesis.input.freqs, synthesis.L0_36_512...).
+bool is_stylegan3_state_dict(const std::map<std::string, FloatTensor>& tensors);
+
+// A stylegan3 card's config ({"z_dim", "c_dim", "w_dim", "img_resolution", "img_channels",
+// "mapping_kwargs", "synthesis_kwargs"}) from the Generator's constructor kwargs as its pickle
+// records them (the synthesis arguments flat beside z_dim). Values are not checked here: the card
+// parser does that, naming the key.
+nlohmann::json stylegan3_config_from_kwargs(const nlohmann::json& kwargs);
 
 // rosinality/stylegan2-pytorch generator names and shapes -> the official ones. `latent_avg`
 // (checkpoint level in rosinality's files) becomes mapping.w_avg when given. Errors name any key

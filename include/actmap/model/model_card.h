@@ -9,6 +9,8 @@
 
 #include <nlohmann/json.hpp>
 
+#include "actmap/model/stylegan3_config.h"
+
 namespace actmap {
 
 enum class LayerType {
@@ -82,6 +84,14 @@ struct ModelCard {
   std::vector<LayerSpec> layers;                 // dcgan and sequential families
   std::map<std::string, std::string> tap_names;  // default tap name -> display name
   std::optional<StyleGAN2Config> stylegan2;      // stylegan2 family
+  std::optional<StyleGAN3Config> stylegan3;      // stylegan3 family
+
+  // W+ of a family with a mapping network (stylegan2, stylegan3): rows (num_ws) and width (w_dim);
+  // none for the others.
+  struct WPlusShape {
+    std::int64_t rows = 0, w_dim = 0;
+  };
+  std::optional<WPlusShape> w_plus() const;
   nlohmann::json document;                       // the whole card, for family-specific keys
 };
 
@@ -106,6 +116,11 @@ std::vector<Stage> plan_stages(const ModelCard& card);
 // block b{R}: conv0 (not in b4), conv1, and with the skip architecture torgb and the running image
 // img (from b8 on); orig and resnet have torgb in the last block only. The last tap is the image.
 std::vector<TapInfo> stylegan2_taps(const StyleGAN2Config& config);
+
+// The taps of a StyleGAN3 generator, in forward order: "mapping" (W+ as [num_ws, 1, w_dim]), "input"
+// (the Fourier features after their learned mapping), every synthesis layer by its official name
+// (L0_36_512 ... L14_1024_3; the last one before the output scale), then "output" (the image).
+std::vector<TapInfo> stylegan3_taps(const StyleGAN3Config& config);
 
 // Colon-separated directories from ACTMAP_MODEL_PATH.
 std::vector<std::string> model_search_path();

@@ -26,6 +26,19 @@ namespace actmap {
 
 // ---- The frames' sessions ------------------------------------------------------------------------
 
+namespace {
+// Every synthesis setting the card's family reads, defaults included.
+json synthesis_json(const SynthesisOptions& o, const ModelCard& card) {
+  json j = o.to_json();
+  if (card.stylegan3) {
+    j["input_rotate"] = o.input_rotate;
+    j["input_translate"] = {o.input_translate[0], o.input_translate[1]};
+  }
+  return j;
+}
+}  // namespace
+
+
 Animation::Animation(Session base, int frames, std::string source)
     : base_(std::move(base)), frames_(frames), source_(std::move(source)) {
   if (frames_ < 1) throw Error("--frames: need at least 1 frame, got " + std::to_string(frames_));
@@ -46,9 +59,20 @@ void Animation::sweep(const std::string& pointer, double from, double to) {
     found = !pointer.empty() && doc_.contains(ptr);
   } catch (const json::exception&) {
   }
+  // Synthesis settings at their defaults are not written, but sweep from them all the same
+  // (truncation of StyleGAN2 and 3, a StyleGAN3's input transform).
+  if (!found && pointer.rfind("/synthesis/", 0) == 0 && card_.w_plus()) {
+    json doc = doc_;
+    doc["synthesis"] = synthesis_json(base_.synthesis, card_);
+    try {
+      found = doc.contains(ptr);
+    } catch (const json::exception&) {
+    }
+    if (found) doc_ = std::move(doc);
+  }
   if (!found) {
     std::string known;
-    for (const auto& p : numeric_pointers(base_)) known += (known.empty() ? "" : ", ") + p;
+    for (const auto& p : numeric_pointers(base_, card_)) known += (known.empty() ? "" : ", ") + p;
     throw Error("--param " + pointer + ": " + source_ + " has no value there (numeric parameters: " +
                 (known.empty() ? "none" : known) + ")");
   }
@@ -119,6 +143,16 @@ Session Animation::frame(int i) const {
     }
   }
   return s;
+}
+
+std::vector<std::string> numeric_pointers(const Session& s, const ModelCard& card) {
+  std::vector<std::string> out = numeric_pointers(s);
+  if (!card.w_plus()) return out;
+  out.push_back("/synthesis/truncation_psi");
+  if (card.stylegan3) {
+    for (const char* p : {"/synthesis/input_rotate", "/synthesis/input_translate/0", "/synthesis/input_translate/1"}) out.push_back(p);
+  }
+  return out;
 }
 
 std::vector<std::string> numeric_pointers(const Session& s) {

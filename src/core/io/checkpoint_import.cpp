@@ -60,6 +60,7 @@ class Importer {
   void add_tensor(const std::string& key, Value* v, ImportResult& result);
   bool convert(const std::string& key, const pickle::TensorRef& t, FloatTensor& out, std::string& skip_reason);
   nlohmann::json module_config(Value* module) const;
+  nlohmann::json module_kwargs(Value* module) const;
 
   const std::uint8_t* bytes_;
   std::size_t size_;
@@ -517,6 +518,20 @@ nlohmann::json to_json(const Value* v, int depth, std::size_t& budget) {
   }
 }
 
+// The constructor arguments NVIDIA's persistence records (_init_args, _init_kwargs) as given,
+// positional ones under the Generator's parameter names (StyleGAN3: the config comes from these).
+nlohmann::json Importer::module_kwargs(Value* module) const {
+  const Value* kwargs = module->state->get("_init_kwargs");
+  const Value* args = module->state->get("_init_args");
+  std::size_t budget = 10000;
+  nlohmann::json given = kwargs && kwargs->kind == Kind::Dict ? to_json(kwargs, 0, budget) : nlohmann::json::object();
+  if (args && (args->kind == Kind::Tuple || args->kind == Kind::List)) {
+    const char* order[] = {"z_dim", "c_dim", "w_dim", "img_resolution", "img_channels", "mapping_kwargs"};
+    for (std::size_t i = 0; i < args->items.size() && i < 6; ++i) given[order[i]] = to_json(args->items[i], 0, budget);
+  }
+  return given;
+}
+
 // The constructor arguments NVIDIA's persistence records (_init_args, _init_kwargs) in the
 // official layout, defaults filled in.
 nlohmann::json Importer::module_config(Value* module) const {
@@ -587,6 +602,8 @@ ImportResult Importer::run() {
   }
   if (is_module(chosen) && chosen->text == "Generator" && is_stylegan2_state_dict(result.tensors)) {
     result.config = module_config(chosen);
+  } else if (is_module(chosen) && chosen->text == "Generator" && is_stylegan3_state_dict(result.tensors)) {
+    result.config = stylegan3_config_from_kwargs(module_kwargs(chosen));  // StyleGAN3 (stylegan3_keys.cpp)
   }
   return result;
 }

@@ -181,9 +181,9 @@ namespace actmap {
 at::Tensor session_latent(const Session& session, const Generator& generator) {
   const LatentSpec& spec = generator.card().latent;
   if (session.latent.is_ws()) {
-    const auto& cfg = generator.card().stylegan2;
-    if (!cfg) throw Error("the session's latent is W+, but model " + generator.card().name + " has no mapping network");
-    const std::int64_t rows = cfg->num_ws(), w = cfg->w_dim;
+    const auto shape = generator.card().w_plus();
+    if (!shape) throw Error("the session's latent is W+, but model " + generator.card().name + " has no mapping network");
+    const std::int64_t rows = shape->rows, w = shape->w_dim;
     if (static_cast<std::int64_t>(session.latent.z.size()) != rows * w) {
       throw Error("the session's W+ has " + std::to_string(session.latent.z.size()) + " values; model " +
                   generator.card().name + " needs " + std::to_string(rows) + " x " + std::to_string(w));

@@ -123,11 +123,11 @@ SessionLatent parse_latent(const json& j, const std::string& base_dir, const Mod
     l.z = z_from_npy(resolve(l.z_file, base_dir), size, where + "/z_file");
   } else {
     const std::string key = j.contains("ws") ? "ws" : "ws_file";
-    if (!card.stylegan2) {
+    if (!card.w_plus()) {
       throw Error(where + "/" + key + ": model " + card.name + " (" + card.family +
-                  ") has no W+; W+ latents need a StyleGAN2 model");
+                  ") has no W+; W+ latents need a StyleGAN2 or StyleGAN3 model");
     }
-    const std::int64_t rows = card.stylegan2->num_ws(), w_dim = card.stylegan2->w_dim;
+    const std::int64_t rows = card.w_plus()->rows, w_dim = card.w_plus()->w_dim;
     l.ws_rows = rows;
     if (key == "ws") {
       const json& ws = j.at("ws");
@@ -362,17 +362,21 @@ void check_session_against_card(const Session& s, const ModelCard& card) {
       throw Error(where + "/channels: vanish needs at least one channel of tap \"" + t.name + "\" outside the selection");
     }
     const OpSpec* op = find_op(e.op);
-    if (op && op->category == "latent" && !(card.stylegan2 && t.name == "mapping")) {
-      throw Error(where + "/tap: op '" + e.op + "' edits W+ and works only at the tap \"mapping\" of a StyleGAN2 model" +
-                  (card.stylegan2 ? "" : std::string(" (") + card.name + " is " + card.family + ")"));
+    if (op && op->category == "latent" && !(card.w_plus() && t.name == "mapping")) {
+      throw Error(where + "/tap: op '" + e.op + "' edits W+ and works only at the tap \"mapping\" of a StyleGAN2 or StyleGAN3 model" +
+                  (card.w_plus() ? "" : std::string(" (") + card.name + " is " + card.family + ")"));
     }
     if (op && op->category == "latent" && s.latent.is_ws() && e.op == "interpolate" && e.params.value("space", "w") == "z") {
       throw Error(where + "/params/space: interpolating in z needs a z latent; this session's latent is " + s.latent.describe());
     }
   }
-  if (!s.synthesis.is_default() && !card.stylegan2) {
+  if (!s.synthesis.is_default() && !card.w_plus()) {
     throw Error("/synthesis: model " + card.name + " (" + card.family + ") has no mapping network or noise inputs; "
-                "truncation and noise settings need a StyleGAN2 model");
+                "truncation and noise settings need a StyleGAN2 or StyleGAN3 model");
+  }
+  if (s.synthesis.has_input_transform() && !card.stylegan3) {
+    throw Error("/synthesis/input_rotate: model " + card.name + " (" + card.family +
+                ") has no input transform; input_rotate and input_translate need a StyleGAN3 model");
   }
 }
 
