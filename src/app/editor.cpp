@@ -159,7 +159,7 @@ void Editor::layout_windows() {
       }
       probe::item("tab/record");
       if (ctx_.is_stylegan()) {
-        if (ImGui::BeginTabItem("StyleGAN2")) {
+        if (ImGui::BeginTabItem(ctx_.family() == "stylegan3" ? "StyleGAN3###stylegan" : "StyleGAN2###stylegan")) {
           stylegan_panel_.draw(ctx_);
           ImGui::EndTabItem();
         }

@@ -26,10 +26,12 @@ std::size_t default_tap(const std::vector<TapInfo>& taps) {
 std::string EditorContext::adopt(Session session, const std::string& path, bool dirty) {
   card_error_.clear();
   taps_.clear();
+  family_.clear();
   try {
     const ModelCard card = load_model_card(session.card_path);
     check_session_against_card(session, card);
     taps_ = card_taps(card);
+    family_ = card.family;
   } catch (const std::exception& e) {
     card_error_ = e.what();
   }
