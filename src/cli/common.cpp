@@ -98,6 +98,14 @@ SeedRange parse_seed_range(const std::string& text) {
   throw Error("--seeds: expected A-B with A <= B (at most 100000 seeds), got '" + text + "'");
 }
 
+Shard parse_shard(const std::string& text) {
+  int k = 0, n = 0;
+  char extra = 0;
+  const bool digits = !text.empty() && text.find_first_not_of("0123456789/") == std::string::npos;
+  if (digits && std::sscanf(text.c_str(), "%d/%d%c", &k, &n, &extra) == 2 && 1 <= k && k <= n && n <= 1000000) return {k, n};
+  throw Error("--shard: expected K/N with 1 <= K <= N (this process's part of N), got '" + text + "'");
+}
+
 std::string progress_bar(double fraction, int width) {
   const int filled = static_cast<int>(width * std::clamp(fraction, 0.0, 1.0));
   return "[" + std::string(static_cast<std::size_t>(filled), '#') + std::string(static_cast<std::size_t>(width - filled), '.') + "]";
