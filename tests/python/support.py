@@ -68,9 +68,9 @@ def cli_error(*args):
     """The message of a failing actmap-cli run (without the 'actmap-cli: error: ' prefix)."""
     code, _, err = cli(*args, check=False)
     assert code == 1, f"expected actmap-cli {' '.join(map(str, args))} to fail, got {code}: {err}"
-    lines = [l for l in err.splitlines() if l.startswith("actmap-cli: error: ")]
-    assert lines, err
-    return lines[-1][len("actmap-cli: error: "):]
+    at = err.rfind("actmap-cli: error: ")
+    assert at >= 0, err
+    return err[at + len("actmap-cli: error: "):].rstrip("\n")
 
 
 def read(path):

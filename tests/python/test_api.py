@@ -216,7 +216,7 @@ class Api(unittest.TestCase):
     def test_analyses_match_actmap_cli(self):
         d = scratch("analysis")
         cli("sensitivity", "-m", "faces64", "--tap", "main.8", "--samples", 3, "-o", f"{d}/sens.csv")
-        rows = [l.split(",") for l in open(f"{d}/sens.csv").read().split()[1:]]
+        rows = [l.split(",") for l in support.read(f"{d}/sens.csv").decode().split()[1:]]
         r = actmap.sensitivity(self.model, "main.8", samples=3)
         self.assertEqual(r["change"].shape, (self.model.tap("main.8").channels,))
         self.assertEqual([int(x[1]) for x in rows], list(r["ranking"]))
@@ -224,14 +224,14 @@ class Api(unittest.TestCase):
             self.assertAlmostEqual(r["change"][int(channel)], float(change), delta=1e-5 * max(1.0, float(change)))
         cli("cluster", "-m", "faces64", "--tap", "main.5", "--samples", 16, "-o", f"{d}/clusters.json")
         c = actmap.cluster(self.model, "main.5", samples=16)
-        self.assertEqual(list(c["labels"]), json.load(open(f"{d}/clusters.json"))["clusters"]["main.5"])
+        self.assertEqual(list(c["labels"]), json.loads(support.read(f"{d}/clusters.json"))["clusters"]["main.5"])
         self.assertEqual(c["mean_maps"].shape[0], self.model.tap("main.5").channels)
         # Dissection against a region image, and in parts (what actmap.distributed does).
         region = np.zeros((64, 64, 3), np.uint8)
         region[36:52, 20:44] = 255
         actmap.write_png(f"{d}/mouth.png", region)
         cli("dissect", "-m", "faces64", "--tap", "main.8", "--region", f"{d}/mouth.png", "--samples", 16, "--csv", f"{d}/d.csv")
-        rows = [l.split(",") for l in open(f"{d}/d.csv").read().split()[1:]]
+        rows = [l.split(",") for l in support.read(f"{d}/d.csv").decode().split()[1:]]
         full = actmap.dissect(self.model, "main.8", f"{d}/mouth.png", samples=16)
         self.assertEqual([u["channel"] for u in full["units"]], [int(x[1]) for x in rows])
         for u, row in zip(full["units"], rows):
@@ -268,17 +268,18 @@ class Api(unittest.TestCase):
         halves = [actmap.channel_stats(s, "main.8", samples=5, seed=seed, batch=4) for seed in (2, 7)]
         merged = actmap.merge_channel_stats(halves)
         np.testing.assert_allclose(merged["variance"], stats["variance"], rtol=1e-9, atol=1e-12)
+        # Before main.8's edits: what the model gives with the earlier edit alone.
         unedited = actmap.channel_stats(s, "main.8", samples=2, seed=0, edited=False)
-        plain = actmap.channel_stats(self.model, "main.8", samples=2, seed=0)
-        np.testing.assert_allclose(unedited["mean"], plain["mean"], rtol=1e-12)
+        earlier = actmap.channel_stats(self.model, "main.8", samples=2, seed=0, edits=[EDITS[0]])
+        np.testing.assert_array_equal(unedited["mean"], earlier["mean"])
 
     def test_ctrl_c_stops_a_long_call_and_the_model_stays_usable(self):
         expected = self.model.render(seed=1).png()
         timer = threading.Timer(0.5, lambda: os.kill(os.getpid(), signal.SIGINT))
         t0 = time.monotonic()
         timer.start()
-        with self.assertRaises(KeyboardInterrupt):
-            actmap.sensitivity(self.model, "main.5", samples=100000, batch=32)
+        with self.assertRaises(KeyboardInterrupt):  # 128 x 400 runs from main.5: about a minute
+            actmap.sensitivity(self.model, "main.5", samples=400, batch=8)
         self.assertLess(time.monotonic() - t0, 20.0)
         self.assertEqual(self.model.render(seed=1).png(), expected)
         # A progress callback that says stop.

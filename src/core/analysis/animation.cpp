@@ -243,7 +243,7 @@ void FrameWriter::abort() {
 }
 
 void FrameWriter::add(const Image& frame) {
-  if (written_ == 0) {
+  if (written_ == 0 || width_ == 0) {  // the first frame written (a shard may start later)
     width_ = frame.width;
     height_ = frame.height;
   } else if (frame.width != width_ || frame.height != height_) {
