@@ -97,6 +97,10 @@ struct Shard {
 };
 Shard parse_shard(const std::string& text);
 
+// --dask SCHEDULER_ADDRESS: hands the command to `/usr/bin/python3 -m actmap ARGS... --scheduler
+// ADDRESS` (actmap.distributed), with this build's Python package on PYTHONPATH, and never returns.
+[[noreturn]] void run_on_dask(std::vector<std::string> args, const std::string& scheduler);
+
 void register_layers(CLI::App& app);
 void register_render(CLI::App& app);
 void register_bench(CLI::App& app);

@@ -1,6 +1,7 @@
 // actmap-cli animate: sweep a session value or walk its latent through seeds, frame by frame, to
 // PNGs, a GIF or an MP4.
 #include <chrono>
+#include <cstdio>
 #include <iostream>
 
 #include <CLI/CLI.hpp>
@@ -17,7 +18,7 @@ namespace actmap::cli {
 void register_animate(CLI::App& app) {
   struct Options {
     ModelOptions model;
-    std::string session, param, seed_walk, out, shard;
+    std::string session, param, seed_walk, out, shard, dask;
     double from = 0.0, to = 0.0, fps = 30.0;
     int frames = 60, scale = 1;
   };
@@ -47,8 +48,26 @@ void register_animate(CLI::App& app) {
   auto* shard = cmd->add_option("--shard", opts->shard,
                                 "K/N: render only the K-th of N equal runs of the frames into the frame directory -o (e.g. one\n"
                                 "task of a Slurm job array); the union of all N is what one process writes");
-  cmd->callback([opts, param, walk, shard] {
+  auto* dask = cmd->add_option("--dask", opts->dask,
+                               "SCHEDULER_ADDRESS: render the frames on a Dask cluster (actmap.distributed), the video\n"
+                               "assembled here; the workers must share the output's folder")
+                   ->excludes(shard);
+  cmd->callback([opts, param, walk, shard, dask] {
     if (!param->count() && !walk->count()) throw Error("nothing to animate: give --param (with --from and --to) and/or --seed-walk");
+    if (dask->count()) {
+      std::vector<std::string> args = {"animate", opts->session, "-o", opts->out, "--frames", std::to_string(opts->frames),
+                                       "--fps", std::to_string(opts->fps), "--scale", std::to_string(opts->scale),
+                                       "--device", opts->model.device};
+      if (param->count()) {
+        char lo[64], hi[64];
+        std::snprintf(lo, sizeof lo, "%.17g", opts->from);
+        std::snprintf(hi, sizeof hi, "%.17g", opts->to);
+        args.insert(args.end(), {"--param", opts->param, "--from", lo, "--to", hi});
+      }
+      if (walk->count()) args.insert(args.end(), {"--seed-walk", opts->seed_walk});
+      if (opts->model.threads > 0) args.insert(args.end(), {"--threads", std::to_string(opts->model.threads)});
+      run_on_dask(args, opts->dask);
+    }
     const Session session = load_session(opts->session);
     Animation animation(session, opts->frames, opts->session);
     if (walk->count()) animation.walk_seeds(parse_seed_list(opts->seed_walk));

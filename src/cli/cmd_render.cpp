@@ -68,7 +68,7 @@ void register_render(CLI::App& app) {
     std::string session;
     std::uint64_t seed = 0;
     int count = 1;
-    std::string seeds, z_path, out, tensor_out, dump_taps, edits_path, ws_path, ws_out, shard;
+    std::string seeds, z_path, out, tensor_out, dump_taps, edits_path, ws_path, ws_out, shard, dask;
     bool no_sheet = false, sheet_only = false;
     double truncation = 1.0;
     std::int64_t truncation_cutoff = 0;
@@ -99,6 +99,10 @@ void register_render(CLI::App& app) {
                                 "K/N with --seeds: render only the K-th of N equal runs of the seeds (no contact sheet), e.g.\n"
                                 "one task of a Slurm job array; the union of all N is what one process writes")
                     ->needs(seeds);
+  cmd->add_option("--dask", opts->dask,
+                  "SCHEDULER_ADDRESS with a session and --seeds: render on a Dask cluster (actmap.distributed; the\n"
+                  "workers write DIR/, which they must share) instead of in this process")
+      ->needs(seeds)->excludes(shard);
   cmd->add_flag("--sheet-only", opts->sheet_only,
                 "With --seeds: only write DIR/contact-sheet.png from the seed-N.png files already there (after --shard runs)")
       ->needs(seeds)->excludes(shard)->excludes(no_sheet);
@@ -119,6 +123,18 @@ void register_render(CLI::App& app) {
   cmd->add_option("--ws-out", opts->ws_out, "StyleGAN2: write the W+ used (after W+ edits) as .npy [N, num_ws, w_dim]")
       ->excludes(seeds);
   cmd->callback([opts, cmd, count, z, edits, ws] {
+    if (!opts->dask.empty()) {
+      if (opts->session.empty()) throw Error("--dask renders a session: give SESSION.json");
+      for (const char* o : {"--model", "--edits", "--truncation", "--truncation-cutoff", "--noise", "--noise-seed", "--sheet-only"}) {
+        if (cmd->count(o)) throw Error(std::string(o) + " does not go with --dask (the session says it all)");
+      }
+      parse_seed_range(opts->seeds);
+      std::vector<std::string> args = {"render-seeds", opts->session, "--seeds", opts->seeds, "-o", opts->out,
+                                       "--device", opts->model.device};
+      if (opts->no_sheet) args.push_back("--no-sheet");
+      if (cmd->count("--threads")) args.insert(args.end(), {"--threads", std::to_string(opts->model.threads)});
+      run_on_dask(args, opts->dask);
+    }
     if (opts->sheet_only) {
       if (opts->session.empty() && !cmd->count("--model")) throw Error("--sheet-only goes with a session or --model, as the renders did");
       write_sheet(opts->out, parse_seed_range(opts->seeds), {});

@@ -82,6 +82,11 @@ class Distributed(unittest.TestCase):
                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, timeout=300)
         self.assertEqual(p.returncode, 0, p.stdout)
         self.assertEqual(files_of(f"{d}/module"), {f"seed-{s}.png": read(f"{d}/cli/seed-{s}.png") for s in range(4, 10)})
+        # actmap-cli --dask hands the same job to the cluster.
+        _, out, _ = cli("render", self.session_path, "--seeds", "0-19", "--dask", self.cluster.scheduler_address,
+                        "-o", f"{d}/cli-dask")
+        self.assertIn("wrote 20 images", out)
+        self.assertEqual(files_of(f"{d}/cli-dask"), files_of(f"{d}/cli"))
 
     def test_a_worker_killed_in_the_middle_of_a_job(self):
         d = scratch("kill")
@@ -125,7 +130,9 @@ class Distributed(unittest.TestCase):
                                 start=0, stop=90, scale=2, chunk=3)
         self.assertEqual(s["tasks"], 4)
         self.assertEqual(read(f"{d}/dask.gif"), read(f"{d}/cli.gif"))
-        self.assertEqual(sorted(os.listdir(d)), ["cli-frames", "cli.gif", "dask.gif", "frames"])  # the frame folder is gone
+        cli("animate", self.session_path, *args, "--scale", "2", "--dask", self.cluster.scheduler_address, "-o", f"{d}/cli-dask.gif")
+        self.assertEqual(read(f"{d}/cli-dask.gif"), read(f"{d}/cli.gif"))
+        self.assertEqual(sorted(os.listdir(d)), ["cli-dask.gif", "cli-frames", "cli.gif", "dask.gif", "frames"])  # no frame folder left
 
     def test_map_reduce_analyses_equal_one_process(self):
         s = actmap.Session.load(self.session_path)
