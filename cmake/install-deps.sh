@@ -34,6 +34,8 @@ pkgs=(
   ffmpeg                  # animate: GIF and MP4 output (and ffprobe for the tests)
   libyaml-cpp-dev         # Network Bending configs (import-bending, export-bending)
   chromium                # tests: the HTML reports open in headless Chromium
+  pybind11-dev python3-pybind11 python3-dev python3-numpy  # the actmap Python module (src/python/)
+  python3-distributed     # actmap.distributed: Dask's scheduler and workers
 )
 if [ "$want_gui" = 1 ]; then
   pkgs+=(libimgui-dev libglfw3-dev libepoxy-dev xvfb xdotool x11-apps)

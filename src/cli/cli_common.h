@@ -88,6 +88,19 @@ struct SeedRange {
 };
 SeedRange parse_seed_range(const std::string& text);
 
+// --shard K/N (1 <= K <= N): this process does the K-th of N contiguous parts of the work, e.g.
+// one task of a Slurm job array. The part of `count` items is [first, end).
+struct Shard {
+  int k = 1, n = 1;
+  std::int64_t first(std::int64_t count) const { return (k - 1) * count / n; }
+  std::int64_t end(std::int64_t count) const { return k * count / n; }
+};
+Shard parse_shard(const std::string& text);
+
+// --dask SCHEDULER_ADDRESS: hands the command to `/usr/bin/python3 -m actmap ARGS... --scheduler
+// ADDRESS` (actmap.distributed), with this build's Python package on PYTHONPATH, and never returns.
+[[noreturn]] void run_on_dask(std::vector<std::string> args, const std::string& scheduler);
+
 void register_layers(CLI::App& app);
 void register_render(CLI::App& app);
 void register_bench(CLI::App& app);

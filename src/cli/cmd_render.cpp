@@ -40,6 +40,23 @@ at::Tensor ws_from_npy(const std::string& path, const Generator& gen) {
   return at::from_blob(const_cast<float*>(a.data.data()), shape, at::kFloat).clone().to(at::Device(gen.device()));
 }
 
+// DIR/contact-sheet.png: the first kSheetMax images of the range, in seed order, from `images` or,
+// when that is empty, from the seed-N.png files already in DIR (--sheet-only, after --shard runs).
+void write_sheet(const std::string& dir, const SeedRange& range, std::vector<Image> images) {
+  const std::uint64_t n = range.last - range.first + 1;
+  if (images.empty()) {
+    for (std::uint64_t i = 0; i < n && i < kSheetMax; ++i) {
+      const fs::path p = fs::path(dir) / ("seed-" + std::to_string(range.first + i) + ".png");
+      if (!fs::exists(p)) throw Error(p.string() + ": missing; render every shard of --seeds before --sheet-only");
+      images.push_back(read_image(p.string()));
+    }
+  }
+  const std::string sheet_path = (fs::path(dir) / "contact-sheet.png").string();
+  write_png(sheet_path, tile_images(images));
+  std::cout << "wrote " << sheet_path << " (" << (n > kSheetMax ? "the first " : "all ") << images.size()
+            << " in a grid, seeds in reading order)\n";
+}
+
 void write_outputs(const at::Tensor& out, const ModelCard& card, const std::string& png, const std::string& npy) {
   write_png(png, tile_images(output_to_images(out, card)));
   if (!npy.empty()) write_npy(npy, tensor_shape(out), tensor_to_floats(out).data());
@@ -53,8 +70,8 @@ void register_render(CLI::App& app) {
     std::string session;
     std::uint64_t seed = 0;
     int count = 1;
-    std::string seeds, z_path, out, tensor_out, dump_taps, edits_path, ws_path, ws_out;
-    bool no_sheet = false;
+    std::string seeds, z_path, out, tensor_out, dump_taps, edits_path, ws_path, ws_out, shard, dask;
+    bool no_sheet = false, sheet_only = false;
     double truncation = 1.0;
     std::int64_t truncation_cutoff = 0;
     std::string noise = "const";
@@ -70,6 +87,7 @@ void register_render(CLI::App& app) {
       "  actmap-cli render SESSION.json --seed 7 -o out.png     its edits on another latent\n"
       "  actmap-cli render SESSION.json --seeds 0-99 -o DIR/    its edits on each seed: DIR/seed-N.png\n"
       "                                                          and DIR/contact-sheet.png with all of them\n"
+      "  actmap-cli render SESSION.json --seeds 0-99 --shard 2/4 -o DIR/   the second quarter of them (a job array)\n"
       "  actmap-cli render -m MODEL --seed 0 --count 16 -o grid.png");
   cmd->add_option("session", opts->session, "A session file (model, latent and edits come from it)");
   add_model_options(*cmd, opts->model);
@@ -80,7 +98,18 @@ void register_render(CLI::App& app) {
                     ->excludes(seed);
   auto* z = cmd->add_option("--z", opts->z_path, "Latents from .npy, shape [N, nz] or [N, nz, 1, 1]")->excludes(seed)->excludes(seeds);
   cmd->add_option("-o,--out", opts->out, "Output PNG (a directory with --seeds)")->required();
-  cmd->add_flag("--no-sheet", opts->no_sheet, "With --seeds: no contact-sheet.png")->needs(seeds);
+  auto* no_sheet = cmd->add_flag("--no-sheet", opts->no_sheet, "With --seeds: no contact-sheet.png")->needs(seeds);
+  auto* shard = cmd->add_option("--shard", opts->shard,
+                                "K/N with --seeds: render only the K-th of N equal runs of the seeds (no contact sheet), e.g.\n"
+                                "one task of a Slurm job array; the union of all N is what one process writes")
+                    ->needs(seeds);
+  cmd->add_option("--dask", opts->dask,
+                  "SCHEDULER_ADDRESS with a session and --seeds: render on a Dask cluster (actmap.distributed; the\n"
+                  "workers write DIR/, which they must share) instead of in this process")
+      ->needs(seeds)->excludes(shard);
+  cmd->add_flag("--sheet-only", opts->sheet_only,
+                "With --seeds: only write DIR/contact-sheet.png from the seed-N.png files already there (after --shard runs)")
+      ->needs(seeds)->excludes(shard)->excludes(no_sheet);
   cmd->add_option("--tensor-out", opts->tensor_out, "Also write the raw output as float32 .npy [N, C, H, W]")
                      ->excludes(seeds);
   cmd->add_option("--dump-taps", opts->dump_taps, "Write every tap's activation as DIR/<tap>.npy")->excludes(seeds);
@@ -104,6 +133,23 @@ void register_render(CLI::App& app) {
                   "StyleGAN3: move the image by X,Y image widths (gen_images.py --translate)")
       ->delimiter(',')->expected(2)->check(CLI::Range(-1e6, 1e6));
   cmd->callback([opts, cmd, count, z, edits, ws] {
+    if (!opts->dask.empty()) {
+      if (opts->session.empty()) throw Error("--dask renders a session: give SESSION.json");
+      for (const char* o : {"--model", "--edits", "--truncation", "--truncation-cutoff", "--noise", "--noise-seed", "--sheet-only"}) {
+        if (cmd->count(o)) throw Error(std::string(o) + " does not go with --dask (the session says it all)");
+      }
+      parse_seed_range(opts->seeds);
+      std::vector<std::string> args = {"render-seeds", opts->session, "--seeds", opts->seeds, "-o", opts->out,
+                                       "--device", opts->model.device};
+      if (opts->no_sheet) args.push_back("--no-sheet");
+      if (cmd->count("--threads")) args.insert(args.end(), {"--threads", std::to_string(opts->model.threads)});
+      run_on_dask(args, opts->dask);
+    }
+    if (opts->sheet_only) {
+      if (opts->session.empty() && !cmd->count("--model")) throw Error("--sheet-only goes with a session or --model, as the renders did");
+      write_sheet(opts->out, parse_seed_range(opts->seeds), {});
+      return;
+    }
     std::shared_ptr<const Generator> gen;
     std::vector<Edit> edit_list;
     std::optional<Session> session;
@@ -141,12 +187,23 @@ void register_render(CLI::App& app) {
     if (session) session->synthesis = synthesis;
 
     if (!opts->seeds.empty()) {
-      const SeedRange range = parse_seed_range(opts->seeds);
+      SeedRange range = parse_seed_range(opts->seeds);
+      const bool sharded = !opts->shard.empty();
+      if (sharded) {
+        const Shard part = parse_shard(opts->shard);
+        const auto all = static_cast<std::int64_t>(range.last - range.first + 1);
+        if (part.first(all) == part.end(all)) {
+          std::cout << "shard " << opts->shard << ": no seeds (" << all << " seeds in " << part.n << " shards)\n";
+          return;
+        }
+        range = {range.first + static_cast<std::uint64_t>(part.first(all)), range.first + static_cast<std::uint64_t>(part.end(all) - 1)};
+      }
       std::error_code ec;
       fs::create_directories(opts->out, ec);
       if (ec) throw Error(opts->out + ": cannot create directory: " + ec.message());
       double total_ms = 0.0;
       std::vector<Image> sheet;
+      const bool want_sheet = !opts->no_sheet && !sharded;
       const std::int64_t n = static_cast<std::int64_t>(range.last - range.first + 1);
       ProgressBar progress("render");
       for (std::uint64_t s = range.first;; ++s) {
@@ -155,19 +212,14 @@ void register_render(CLI::App& app) {
         total_ms += r.timings.total_ms;
         Image image = output_to_images(r.output, card).front();
         write_png((fs::path(opts->out) / ("seed-" + std::to_string(s) + ".png")).string(), image);
-        if (!opts->no_sheet && sheet.size() < kSheetMax) sheet.push_back(std::move(image));
+        if (want_sheet && sheet.size() < kSheetMax) sheet.push_back(std::move(image));
         progress(static_cast<std::int64_t>(s - range.first + 1), n);
         if (s == range.last) break;
       }
       progress.finish();
       std::cout << "wrote " << n << " images to " << opts->out << "/ (seed-" << range.first << ".png .. seed-" << range.last
                 << ".png, " << card.name << ", " << total_ms << " ms)\n";
-      if (!opts->no_sheet) {
-        const std::string sheet_path = (fs::path(opts->out) / "contact-sheet.png").string();
-        write_png(sheet_path, tile_images(sheet));
-        std::cout << "wrote " << sheet_path << " (" << (n > std::int64_t(kSheetMax) ? "the first " : "all ") << sheet.size()
-                  << " in a grid, seeds in reading order)\n";
-      }
+      if (want_sheet) write_sheet(opts->out, range, std::move(sheet));
       return;
     }
 

@@ -1,6 +1,9 @@
 #include <algorithm>
+#include <cerrno>
 #include <csignal>
 #include <cstdio>
+#include <cstdlib>
+#include <cstring>
 #include <iostream>
 
 #include <CLI/CLI.hpp>
@@ -96,6 +99,31 @@ SeedRange parse_seed_range(const std::string& text) {
   if (digits && n == 2 && a <= b && b - a < 100000) return {a, b};
   if (digits && n == 1 && text.find('-') == std::string::npos) return {a, a};
   throw Error("--seeds: expected A-B with A <= B (at most 100000 seeds), got '" + text + "'");
+}
+
+Shard parse_shard(const std::string& text) {
+  int k = 0, n = 0;
+  char extra = 0;
+  const bool digits = !text.empty() && text.find_first_not_of("0123456789/") == std::string::npos;
+  if (digits && std::sscanf(text.c_str(), "%d/%d%c", &k, &n, &extra) == 2 && 1 <= k && k <= n && n <= 1000000) return {k, n};
+  throw Error("--shard: expected K/N with 1 <= K <= N (this process's part of N), got '" + text + "'");
+}
+
+void run_on_dask(std::vector<std::string> args, const std::string& scheduler) {
+  std::string path;
+#ifdef ACTMAP_PYTHON_PACKAGE_DIR
+  path = ACTMAP_PYTHON_PACKAGE_DIR;  // the build tree's python/ (an installed actmap is found anyway)
+#endif
+  if (const char* old = std::getenv("PYTHONPATH"); old && *old) path += (path.empty() ? "" : ":") + std::string(old);
+  if (!path.empty()) ::setenv("PYTHONPATH", path.c_str(), 1);
+  args.insert(args.begin(), {"/usr/bin/python3", "-m", "actmap"});
+  args.insert(args.end(), {"--scheduler", scheduler});
+  std::vector<char*> argv;
+  for (auto& a : args) argv.push_back(a.data());
+  argv.push_back(nullptr);
+  std::cout << std::flush;
+  ::execv(argv[0], argv.data());
+  throw Error("--dask: cannot run /usr/bin/python3 -m actmap: " + std::string(std::strerror(errno)));
 }
 
 std::string progress_bar(double fraction, int width) {

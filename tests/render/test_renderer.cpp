@@ -88,6 +88,37 @@ TEST(RendererStyleGan2, UneditedOutputAfterWeightAndWPlusEditsEqualsAPlainRender
   }
 }
 
+// render_from: a tap's state replaced by hand runs on through the later stages and their edits,
+// carrying StyleGAN2's W+ and running image along; the next render forgets it.
+TEST(RendererStyleGan2, RenderFromAReplacedActivationEqualsTheEditThatMakesIt) {
+  const auto gen = load_generator(load_model_card(test::fixture("stylegan2/skip16.json")));
+  const at::Tensor z = latents_from_seeds(gen->card().latent, 5, 2);
+  auto make = [](const std::string& tap, const std::string& op, json params) {
+    return Edit::from_json({{"id", tap + op}, {"tap", tap}, {"op", op}, {"params", params}, {"channels", "all"}}, "e");
+  };
+  const std::vector<Edit> later = {make("b16.conv0", "add", {{"value", 0.5}})};
+  std::vector<Edit> tripled = later;
+  tripled.insert(tripled.begin(), make("b8.conv1", "multiply", {{"factor", 3.0}}));
+  Renderer reference(gen);
+  const at::Tensor expected = reference.render(z, tripled).output;
+
+  Renderer r(gen);
+  test::expect_error([&] { r.render_from(1, at::zeros({1}), later); }, {"render first"});
+  const at::Tensor plain = r.render(z, later).output;
+  const std::size_t k = gen->tap_index("b8.conv1");
+  const RenderResult same = r.render_from(k, r.activation(k).clone(), later);
+  EXPECT_EQ(same.timings.first_stage, k + 1);
+  EXPECT_TRUE(at::equal(same.output, plain));
+  const RenderResult replaced = r.render_from(k, r.activation(k) * 3.0, later);
+  EXPECT_TRUE(at::equal(replaced.output, expected));
+  ASSERT_GT((replaced.output - plain).abs().max().item<float>(), 1e-3);
+  test::expect_error([&] { r.render_from(k, at::zeros({2, 3}), later); }, {"b8.conv1", "must have shape"});
+  // The next render starts from that tap's own activation again.
+  const RenderResult again = r.render(z, later);
+  EXPECT_EQ(again.timings.first_stage, k);
+  EXPECT_TRUE(at::equal(again.output, plain));
+}
+
 TEST_F(RendererTest, ReusesCacheAndInvalidatesOnNewLatent) {
   Renderer r(gen_);
   const std::vector<Edit> edits = {edit("main.8", "ablate", json::object(), 3)};

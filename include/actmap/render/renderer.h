@@ -42,6 +42,13 @@ class Renderer {
   // unknown taps or channels; the cache stays valid.
   RenderResult render(const at::Tensor& z, const std::vector<Edit>& edits, const SynthesisOptions& options = {});
 
+  // Replaces the activation at tap `tap` (after that tap's edits) of the last render by
+  // `activation` (the same shape) and runs the stages after it again with `edits` (those of later
+  // taps apply; pass the last render's). For experiments that set a tap's state directly. The
+  // next render() re-runs from that tap, so the replacement does not stay. Throws actmap::Error
+  // before a render or for another shape.
+  RenderResult render_from(std::size_t tap, const at::Tensor& activation, const std::vector<Edit>& edits);
+
   // The output with no edits for the latents and options of the last render, from the cache: the
   // stages before the first edited tap are shared with the edited pass, so only the rest runs
   // again, and nothing does when no edit is enabled. Throws actmap::Error before a render.
@@ -72,6 +79,9 @@ class Renderer {
   SynthesisOptions options_;           // and their options
   bool sync_stages_ = false;
   std::function<bool()> interrupt_;
+  struct EditPlan;                     // the enabled edits grouped by tap, with their signatures
+  EditPlan plan_edits(const std::vector<Edit>& edits) const;
+  void run_stages(std::size_t first, bool reuse_first, const EditPlan& plan, RenderResult& result);
   std::vector<std::string> signature_; // per tap: the edits applied there, as canonical JSON
   std::vector<std::string> weight_signature_;  // per tap: its weight edits alone
   TapState input_;                     // prepare(z)

@@ -277,7 +277,7 @@ void FrameWriter::abort() {
 }
 
 void FrameWriter::add(const Image& frame) {
-  if (written_ == 0) {
+  if (written_ == 0 || width_ == 0) {  // the first frame written (a shard may start later)
     width_ = frame.width;
     height_ = frame.height;
   } else if (frame.width != width_ || frame.height != height_) {
@@ -285,10 +285,7 @@ void FrameWriter::add(const Image& frame) {
                 ", the first was " + std::to_string(width_) + "x" + std::to_string(height_));
   }
   if (!video_) {
-    const int digits = std::max(4, static_cast<int>(std::to_string(std::max(1, frames_) - 1).size()));
-    char name[64];
-    std::snprintf(name, sizeof name, "frame-%0*d.png", digits, written_);
-    write_png((fs::path(out_) / name).string(), frame);
+    write_png((fs::path(out_) / frame_file_name(written_, frames_)).string(), frame);
     ++written_;
     return;
   }
@@ -354,6 +351,21 @@ void FrameWriter::add(const Image& frame) {
   ++written_;
 }
 
+void FrameWriter::start_at(int frame) {
+  if (video_) throw Error(out_ + ": a video is written from its first frame; write a shard of frames to a directory");
+  if (frame < 0 || frame >= std::max(1, frames_)) {
+    throw Error("frame " + std::to_string(frame) + " out of range 0.." + std::to_string(frames_ - 1));
+  }
+  written_ = frame;
+}
+
+std::string frame_file_name(int frame, int frames) {
+  const int digits = std::max(4, static_cast<int>(std::to_string(std::max(1, frames) - 1).size()));
+  char name[64];
+  std::snprintf(name, sizeof name, "frame-%0*d.png", digits, frame);
+  return name;
+}
+
 void FrameWriter::finish() {
   if (!video_) return;
   if (pid_ < 0) {
@@ -390,14 +402,24 @@ void FrameWriter::finish() {
 
 void render_animation(Renderer& renderer, const Animation& animation, int scale, FrameWriter& writer,
                       const ProgressFn& progress) {
+  render_animation_frames(renderer, animation, scale, 0, animation.frames(), writer, progress);
+  writer.finish();
+}
+
+void render_animation_frames(Renderer& renderer, const Animation& animation, int scale, int first, int end,
+                             FrameWriter& writer, const ProgressFn& progress) {
+  if (first < 0 || end > animation.frames() || first > end) {
+    throw Error("frames " + std::to_string(first) + ".." + std::to_string(end - 1) + " are not within the animation's " +
+                std::to_string(animation.frames()));
+  }
+  if (first > 0 && first < end) writer.start_at(first);
   const ModelCard& card = renderer.generator().card();
-  report_progress(progress, 0, animation.frames());
-  for (int i = 0; i < animation.frames(); ++i) {
+  report_progress(progress, 0, end - first);
+  for (int i = first; i < end; ++i) {
     const RenderResult r = render_session(renderer, animation.frame(i));
     writer.add(enlarge_nearest(output_to_images(r.output, card).front(), scale));
-    report_progress(progress, i + 1, animation.frames());
+    report_progress(progress, i - first + 1, end - first);
   }
-  writer.finish();
 }
 
 }  // namespace actmap
