@@ -60,69 +60,82 @@ def main():
             json.dump({"actmap_session": 1, "model": {"card": "faces64"}, "latent": {"seed": 5}, "edits": EDITS}, f)
         print(f"machine: {os.cpu_count()} cores, load {os.getloadavg()[0]:.1f} at start; {actmap.Model.load('faces64')}")
 
-        # 1. The Python render call against the C++ call it wraps, over the same 256 seeds, 2 threads each.
-        actmap.set_threads(2)
+        # 1. The Python render call against the C++ call it wraps, over the same 256 seeds.
         s = actmap.Session.load(session)
-        for seed in range(20):
-            s.render(seed=seed)
-        py_wall, py_inner, cli_inner = [], [], []
-        for _ in range(rounds):
-            walls, inner = [], []
-            for seed in range(SEEDS):
-                t0 = time.perf_counter()
-                r = s.render(seed=seed)
-                walls.append((time.perf_counter() - t0) * 1e3)
-                inner.append(r.timings["total_ms"])
-            py_wall.append(statistics.mean(walls))
-            py_inner.append(statistics.mean(inner))
-            _, out = run_cli(cli, "render", session, "--seeds", f"0-{SEEDS - 1}", "--no-sheet", "--threads", 2,
-                             "-o", os.path.join(work, "cli-loop"))
-            cli_inner.append(cli_render_ms(out) / SEEDS)
-        print("\n1. render call, mean ms per seed over 256 seeds (threads 2):")
-        print(f"   Python Session.render(seed), wall:        {summary(py_wall)}")
-        print(f"   its C++ render_session inside (timings):  {summary(py_inner)}")
-        print(f"   actmap-cli render --seeds, render_session: {summary(cli_inner)}")
-        print(f"   Python wall / C++ in the same call:       {summary([a / b for a, b in zip(py_wall, py_inner)], 'x')}")
-        print(f"   Python wall / actmap-cli's C++ call:      {summary([a / b for a, b in zip(py_wall, cli_inner)], 'x')}")
+        for threads in (1, 2):
+            actmap.set_threads(threads)
+            for seed in range(20):
+                s.render(seed=seed)
+            py_wall, py_inner, cli_inner = [], [], []
+            for _ in range(rounds):
+                walls, inner = [], []
+                for seed in range(SEEDS):
+                    t0 = time.perf_counter()
+                    r = s.render(seed=seed)
+                    walls.append((time.perf_counter() - t0) * 1e3)
+                    inner.append(r.timings["total_ms"])
+                py_wall.append(statistics.mean(walls))
+                py_inner.append(statistics.mean(inner))
+                _, out = run_cli(cli, "render", session, "--seeds", f"0-{SEEDS - 1}", "--no-sheet", "--threads", threads,
+                                 "-o", os.path.join(work, "cli-loop"))
+                cli_inner.append(cli_render_ms(out) / SEEDS)
+            print(f"\n1. render call, mean ms per seed over 256 seeds, {threads} LibTorch thread{'s' if threads > 1 else ''}:")
+            print(f"   Python Session.render(seed), wall:          {summary(py_wall)}")
+            print(f"   its C++ render_session inside (timings):    {summary(py_inner)}")
+            print(f"   actmap-cli render --seeds, render_session:  {summary(cli_inner)}")
+            print(f"   Python wall / C++ in the same call:         {summary([a / b for a, b in zip(py_wall, py_inner)], 'x')}")
+            print(f"   Python wall / actmap-cli's C++ call:        {summary([a / b for a, b in zip(py_wall, cli_inner)], 'x')}")
 
-        # 2. Dask against the CLI for 256 seeds, whole batch wall time.
-        configs = [("1 worker x 2 threads, 1 LibTorch thread per task", 1, 2, 1),
-                   ("1 worker x 1 thread, 2 LibTorch threads per task", 1, 1, 2)]
+        # 2. Dask against the CLI for 256 seeds, whole batch wall time, on warm clusters.
+        configs = [  # label, workers, threads per worker, LibTorch threads per task, CLI --threads to compare with
+            ("1 worker x 2 threads, 1 LibTorch thread per task", 1, 2, 1, 2),
+            ("1 worker x 1 thread, 2 LibTorch threads per task", 1, 1, 2, 2),
+            ("1 worker x 1 thread, 1 LibTorch thread per task", 1, 1, 1, 1)]
         clusters = []
-        for label, workers, threads, torch_threads in configs:
+        for label, workers, threads, torch_threads, cli_threads in configs:
             cluster = LocalCluster(n_workers=workers, threads_per_worker=threads, processes=True, dashboard_address=None,
                                    silence_logs=40)
             client = Client(cluster)
             ad.render_seeds(session, "0-15", os.path.join(work, "warm"), client, threads=torch_threads)
-            clusters.append((label, cluster, client, torch_threads))
-        cli_wall, cli_one = [], []
+            clusters.append((label, cluster, client, torch_threads, cli_threads))
+        cli_wall = {1: [], 2: []}
+        cli_one = {1: [], 2: []}
         dask_wall = {c[0]: [] for c in clusters}
+        empty = {c[0]: [] for c in clusters}
         tasks = {}
         for _ in range(rounds):
-            t, _ = run_cli(cli, "render", session, "--seeds", f"0-{SEEDS - 1}", "--threads", 2, "-o", os.path.join(work, "cli"))
-            cli_wall.append(t)
-            t, _ = run_cli(cli, "render", session, "--seeds", "0-0", "--threads", 2, "-o", os.path.join(work, "cli1"))
-            cli_one.append(t)
-            for label, cluster, client, torch_threads in clusters:
+            for t in (1, 2):
+                w, _ = run_cli(cli, "render", session, "--seeds", f"0-{SEEDS - 1}", "--threads", t, "-o", os.path.join(work, "cli"))
+                cli_wall[t].append(w)
+                w, _ = run_cli(cli, "render", session, "--seeds", "0-0", "--threads", t, "-o", os.path.join(work, "cli1"))
+                cli_one[t].append(w)
+            for label, cluster, client, torch_threads, _ in clusters:
                 out = os.path.join(work, "dask")
                 shutil.rmtree(out, ignore_errors=True)
                 t0 = time.perf_counter()
                 r = ad.render_seeds(session, f"0-{SEEDS - 1}", out, client, threads=torch_threads)
                 dask_wall[label].append(time.perf_counter() - t0)
                 tasks[label] = r["tasks"]
-        loop = [a - b for a, b in zip(cli_wall, cli_one)]  # 255 seeds' renders, PNGs and the sheet, no start-up
+                # Dask's own cost per task: the same job's tasks with no seeds to render.
+                job = ad._session_job(actmap.Session.load(session), "cpu", out_dir=out)
+                job["token"] += "-empty-" + str(len(empty[label]))
+                job["threads"] = torch_threads
+                t0 = time.perf_counter()
+                ad._run(client, ad._render_seeds_task, [([],)] * 64, "bench-empty", job)
+                empty[label].append((time.perf_counter() - t0) * 1e3 / 64)
         print("\n2. 256 seeds of faces64 with the contact sheet, wall seconds:")
-        print(f"   actmap-cli render --seeds 0-255 --threads 2:        {summary(cli_wall, ' s')}")
-        print(f"   actmap-cli start-up, model load, one seed:          {summary(cli_one, ' s')}")
-        for label, _, _, _ in clusters:
+        for t in (1, 2):
+            print(f"   actmap-cli render --seeds 0-255 --threads {t}:   {summary(cli_wall[t], ' s')}")
+            print(f"   actmap-cli --threads {t}, start-up, model load and one seed: {summary(cli_one[t], ' s')}")
+        for label, _, _, _, cli_threads in clusters:
             d = dask_wall[label]
+            loop = [(a - b) * SEEDS / (SEEDS - 1) for a, b in zip(cli_wall[cli_threads], cli_one[cli_threads])]
             print(f"   Dask, {label} ({tasks[label]} tasks): {summary(d, ' s')}")
-            print(f"      against the whole CLI run: {summary([100 * (a / b - 1) for a, b in zip(d, cli_wall)], ' %')}")
-            per_task = [1e3 * (a - l * SEEDS / (SEEDS - 1)) / tasks[label] for a, l in zip(d, loop)]
-            print(f"      against the CLI's render loop (no start-up): "
-                  f"{summary([100 * (a / (l * SEEDS / (SEEDS - 1)) - 1) for a, l in zip(d, loop)], ' %')}; "
-                  f"per task {summary(per_task, ' ms')}")
-        for _, cluster, client, _ in clusters:
+            print(f"      against actmap-cli --threads {cli_threads}, whole run: "
+                  f"{summary([100 * (a / b - 1) for a, b in zip(d, cli_wall[cli_threads])], ' %')}")
+            print(f"      against its render loop (no start-up): {summary([100 * (a / b - 1) for a, b in zip(d, loop)], ' %')}")
+            print(f"      an empty task (64 in a row): {summary(empty[label], ' ms')}")
+        for _, cluster, client, _, _ in clusters:
             client.close()
             cluster.close()
 

@@ -11,7 +11,7 @@
 
 namespace actmap::python {
 
-std::vector<Image> PyRenderResult::images() const { return output_to_images(output, card); }
+std::vector<Image> PyRenderResult::images() const { return output_to_images(output, card()); }
 
 Image PyRenderResult::tiled() const { return tile_images(images()); }
 
@@ -23,8 +23,8 @@ struct PyRenderer {
   std::vector<Edit> last_edits;  // of the last render, for set_activation
 };
 
-PyRenderResult make_result(RenderResult r, const Generator& gen) {
-  return PyRenderResult{std::move(r.output), std::move(r.timings), gen.card()};
+PyRenderResult make_result(RenderResult r, std::shared_ptr<const Generator> gen) {
+  return PyRenderResult{std::move(r.output), std::move(r.timings), std::move(gen)};
 }
 
 std::vector<Edit> edits_from_py(py::handle edits) {
@@ -84,7 +84,7 @@ PyRenderResult render_with(PyRenderer& r, const at::Tensor& latents, std::vector
     return r.renderer->render(latents, edits, synthesis);
   });
   r.last_edits = std::move(edits);
-  return make_result(std::move(result), *r.generator);
+  return make_result(std::move(result), r.generator);
 }
 
 const char* kRenderDoc =
@@ -137,7 +137,7 @@ void bind_render(py::module_& m) {
       .def("__repr__", [](const PyRenderResult& r) {
         std::string shape;
         for (auto d : r.output.sizes()) shape += (shape.empty() ? "" : "x") + std::to_string(d);
-        return "<actmap.RenderResult " + shape + " of " + r.card.name + ", " + std::to_string(r.timings.total_ms) + " ms>";
+        return "<actmap.RenderResult " + shape + " of " + r.card().name + ", " + std::to_string(r.timings.total_ms) + " ms>";
       });
 
   py::class_<PyRenderer>(m, "Renderer",
@@ -182,7 +182,7 @@ void bind_render(py::module_& m) {
               RendererInterruptScope scope(*r.renderer, interrupt);
               return r.renderer->render_from(i, a, r.last_edits);
             });
-            return make_result(std::move(result), *r.generator);
+            return make_result(std::move(result), r.generator);
           },
           py::arg("tap"), py::arg("activation"),
           "Replaces a tap's activation in the last render (after its edits; same shape [N, C, H, W]) and runs the\n"

@@ -20,7 +20,8 @@ namespace actmap::python {
 Renderer& PySession::get_renderer() {
   const std::string card = session.card_path;
   if (!renderer || renderer->generator().card().path != card || renderer->generator().device() != device) {
-    renderer = std::make_shared<Renderer>(cached_generator(card, device));
+    generator = cached_generator(card, device);
+    renderer = std::make_shared<Renderer>(generator);
   }
   return *renderer;
 }
@@ -91,7 +92,7 @@ PyRenderResult render_session_py(PySession& p, std::optional<std::uint64_t> seed
     RendererInterruptScope scope(renderer, interrupt);
     return render_session(renderer, p.session, seed);
   });
-  return PyRenderResult{std::move(r.output), std::move(r.timings), p.get_renderer().generator().card()};
+  return PyRenderResult{std::move(r.output), std::move(r.timings), p.generator};
 }
 
 std::shared_ptr<PySession> load_py(const std::string& path, const std::string& device) {
@@ -318,7 +319,7 @@ void bind_session(py::module_& m) {
               RendererInterruptScope scope(r, interrupt);
               return r.render_from(i, a, p.session.edits);
             });
-            return PyRenderResult{std::move(result.output), std::move(result.timings), r.generator().card()};
+            return PyRenderResult{std::move(result.output), std::move(result.timings), p.generator};
           },
           py::arg("tap"), py::arg("activation"),
           "Replaces a tap's activation in the last render() (after its edits; shape [1, C, H, W]) and runs the model\n"

@@ -73,6 +73,7 @@ struct PySession {
   Session session;
   std::string source;  // the file it was loaded from or saved to ("" for a new one)
   std::string device = "cpu";
+  std::shared_ptr<const Generator> generator;  // of the renderer
   std::shared_ptr<Renderer> renderer;
   Renderer& get_renderer();  // without the GIL: may load the model
   Renderer& rendered();      // the renderer of the last render(); actmap.Error before one
@@ -83,7 +84,8 @@ struct PySession {
 struct PyRenderResult {
   at::Tensor output;  // [N, C, H, W]
   RenderTimings timings;
-  ModelCard card;     // for the images (output range)
+  std::shared_ptr<const Generator> generator;  // its card maps the output to pixels
+  const ModelCard& card() const { return generator->card(); }
   std::vector<Image> images() const;
   Image tiled() const;  // what actmap-cli render -o writes for this result
 };
@@ -96,6 +98,7 @@ struct PyRenderResult {
 // handles signals, so elsewhere (a Dask worker's threads) it never takes the GIL at all.
 class Interrupt {
  public:
+  static void init_main_thread();  // at import, with the GIL held
   // With the GIL held. `python_progress(done, total)` (when not None) is called from progress();
   // returning False stops the computation too.
   explicit Interrupt(py::object python_progress = py::none());
@@ -110,6 +113,7 @@ class Interrupt {
 
  private:
   bool main_thread_ = false;
+  static unsigned long main_thread_ident_;  // set at import
   std::chrono::steady_clock::time_point last_check_{};
   std::optional<py::error_already_set> error_;
   py::object python_progress_;

@@ -139,10 +139,14 @@ py::bytes png_bytes(const Image& image) {
   return py::bytes(png);
 }
 
-Interrupt::Interrupt(py::object python_progress) : python_progress_(std::move(python_progress)) {
-  const py::object threading = py::module_::import("threading");
-  main_thread_ = threading.attr("current_thread")().is(threading.attr("main_thread")());
+unsigned long Interrupt::main_thread_ident_ = 0;
+
+void Interrupt::init_main_thread() {
+  main_thread_ident_ = py::module_::import("threading").attr("main_thread")().attr("ident").cast<unsigned long>();
 }
+
+Interrupt::Interrupt(py::object python_progress)
+    : main_thread_(PyThread_get_thread_ident() == main_thread_ident_), python_progress_(std::move(python_progress)) {}
 
 bool Interrupt::requested() {
   if (error_) return true;

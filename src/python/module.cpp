@@ -14,6 +14,7 @@ PYBIND11_MODULE(_actmap, m) {
   // Every core, as actmap-cli uses by default, unless the environment says otherwise (Dask's
   // worker processes get OMP_NUM_THREADS=1; actmap.distributed's plugin sets its own count).
   if (!std::getenv("OMP_NUM_THREADS")) actmap::set_cpu_threads(0);
+  actmap::python::Interrupt::init_main_thread();
   actmap::python::bind_io(m);
   actmap::python::bind_model(m);
   actmap::python::bind_edit(m);

@@ -76,8 +76,17 @@ def _model(card, sha256, device):
     return model
 
 
+def _use_threads(job):
+    # LibTorch's thread count is per calling thread once that thread has run an op, so each task
+    # sets its own (the plugin's setting reaches only threads that have not run one yet).
+    n = job.get("threads") or 1
+    if actmap.threads() != n:
+        actmap.set_threads(n)
+
+
 def _session(job):
     """The job's session on this thread, parsed once (from JSON: nothing else travels)."""
+    _use_threads(job)
     key = (job["token"], threading.get_ident())
     with _lock:
         s = _sessions.get(key)
@@ -141,6 +150,7 @@ def _source(job):
     """What an analysis runs on: the job's session (its edits) or its model."""
     if job.get("session"):
         return _session(job)
+    _use_threads(job)
     return _model(job["card"], job["sha256"], job["device"])
 
 
@@ -275,6 +285,7 @@ def _default_chunk(count, client, multiple=1):
 
 
 def _register(client, job, threads):
+    job["threads"] = threads or 1
     client.register_worker_plugin(ActmapPlugin([(job["card"], job["sha256"])], threads, job["device"]), name=PLUGIN_NAME)
 
 
