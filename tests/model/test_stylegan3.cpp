@@ -15,6 +15,7 @@
 #include "actmap/model/generator.h"
 #include "actmap/model/model_card.h"
 #include "actmap/render/renderer.h"
+#include "actmap/session/history.h"
 #include "actmap/session/session.h"
 #include "model/filtered_lrelu.h"
 #include "model/torch_util.h"
@@ -529,6 +530,28 @@ TEST(StyleGAN3Session, TheInputTransformRoundTripsAndOnlyStyleGAN3TakesIt) {
   bad([](json& d) { d["synthesis"]["input_rotate"] = "left"; }, "/synthesis/input_rotate: expected an angle");
   bad([](json& d) { d["model"] = test::fixture("stylegan2/skip16.json"); },
       "/synthesis/input_rotate: model skip16 (stylegan2) has no input transform");
+}
+
+// The editor changes the transform through the history: a drag is one undo step.
+TEST(StyleGAN3Session, TransformChangesAreUndoSteps) {
+  const std::string dir = test::temp_dir("sg3_history");
+  json doc = {{"actmap_session", 1}, {"model", sg3_fixture("t32.json")}, {"latent", {{"seed", 2}}}, {"edits", json::array()}};
+  SessionHistory h(parse_session(doc.dump(), dir + "/s.json"));
+  SynthesisOptions o;
+  for (double deg : {5.0, 10.0, 15.0}) {
+    o.input_rotate = deg;
+    h.set_synthesis(o, "rotate-drag");
+  }
+  h.end_gesture();
+  o.input_translate = {0.25, 0.0};
+  h.set_synthesis(o);
+  ASSERT_EQ(h.descriptions().size(), 2u);
+  EXPECT_NE(h.descriptions()[0].find("Input transform: rotate 15.0"), std::string::npos) << h.descriptions()[0];
+  EXPECT_TRUE(h.undo());
+  EXPECT_EQ(h.session().synthesis.input_translate, (std::array<double, 2>{0.0, 0.0}));
+  EXPECT_EQ(h.session().synthesis.input_rotate, 15.0);
+  EXPECT_TRUE(h.undo());
+  EXPECT_FALSE(h.session().synthesis.has_input_transform());
 }
 
 // Animating the input transform from a session without one: each frame is the session with
