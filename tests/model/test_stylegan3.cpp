@@ -15,9 +15,11 @@
 #include "actmap/model/generator.h"
 #include "actmap/model/model_card.h"
 #include "actmap/render/renderer.h"
+#include "actmap/session/history.h"
 #include "actmap/session/session.h"
 #include "model/filtered_lrelu.h"
 #include "model/torch_util.h"
+#include "model/winograd.h"
 #include "test_util.h"
 
 namespace actmap {
@@ -53,10 +55,14 @@ void expect_close(const at::Tensor& actual, const at::Tensor& expected, const st
       << what << ": max |diff| " << (actual - expected).abs().max().item<double>() << " (scale " << scale << ")";
 }
 
-std::shared_ptr<const Generator> load_fixture(const std::string& name, bool aten = false) {
-  if (aten) ::setenv("ACTMAP_CPU_KERNELS", "aten", 1);
+// CPU paths: "kernel" (actmap's, Winograd from 64x64 on: not reached by these small maps),
+// "winograd" (Winograd for every 3x3 layer), "aten" (LibTorch operations only).
+std::shared_ptr<const Generator> load_fixture(const std::string& name, const std::string& path = "kernel") {
+  if (path == "aten") ::setenv("ACTMAP_CPU_KERNELS", "aten", 1);
+  if (path == "winograd") ::setenv("ACTMAP_CPU_WINOGRAD", "always", 1);
   auto gen = load_generator(load_model_card(sg3_fixture(name + ".json")));
   ::unsetenv("ACTMAP_CPU_KERNELS");
+  ::unsetenv("ACTMAP_CPU_WINOGRAD");
   return gen;
 }
 
@@ -70,7 +76,7 @@ using ReferenceCase = std::tuple<std::string, std::string>;
 class StyleGAN3Reference : public ::testing::TestWithParam<ReferenceCase> {
  protected:
   std::string name() const { return std::get<0>(GetParam()); }
-  std::shared_ptr<const Generator> load() const { return load_fixture(name(), std::get<1>(GetParam()) == "aten"); }
+  std::shared_ptr<const Generator> load() const { return load_fixture(name(), std::get<1>(GetParam())); }
 };
 
 TEST_P(StyleGAN3Reference, ImagesMatchForEveryTruncationAndInputTransform) {
@@ -116,7 +122,7 @@ TEST_P(StyleGAN3Reference, EveryTapMatchesWithAndWithoutTheInputTransform) {
 
 INSTANTIATE_TEST_SUITE_P(Configs, StyleGAN3Reference,
                          ::testing::Combine(::testing::Values("t32", "t32_clamp", "r16", "odd32"),
-                                            ::testing::Values("kernel", "aten")),
+                                            ::testing::Values("kernel", "winograd", "aten")),
                          [](const ::testing::TestParamInfo<ReferenceCase>& p) {
                            return std::get<0>(p.param) + "_" + std::get<1>(p.param);
                          });
@@ -129,9 +135,7 @@ class StyleGAN3Official : public ::testing::TestWithParam<ReferenceCase> {};
 TEST_P(StyleGAN3Official, TapsAndImagesMatchTheOriginalCode) {
   const std::string name = std::get<0>(GetParam());
   const std::string dir = "official/";
-  if (std::get<1>(GetParam()) == "aten") ::setenv("ACTMAP_CPU_KERNELS", "aten", 1);
-  const auto gen = load_generator(load_model_card(sg3_fixture(dir + name + ".json")));
-  ::unsetenv("ACTMAP_CPU_KERNELS");
+  const auto gen = load_fixture(dir + name, std::get<1>(GetParam()));
   const json index = json::parse(read_file_text(sg3_fixture(dir + "index.json"))).at(name);
   const FloatArray za = read_npy(sg3_fixture(dir + name + "_z.npy"));
   const at::Tensor z = latents_from_array(gen->card().latent, za.shape, za.data, "z.npy");
@@ -158,7 +162,7 @@ TEST_P(StyleGAN3Official, TapsAndImagesMatchTheOriginalCode) {
 }
 
 INSTANTIATE_TEST_SUITE_P(Configs, StyleGAN3Official,
-                         ::testing::Combine(::testing::Values("t32", "r16"), ::testing::Values("kernel", "aten")),
+                         ::testing::Combine(::testing::Values("t32", "r16"), ::testing::Values("kernel", "winograd", "aten")),
                          [](const ::testing::TestParamInfo<ReferenceCase>& p) {
                            return std::get<0>(p.param) + "_" + std::get<1>(p.param);
                          });
@@ -374,6 +378,22 @@ TEST(StyleGAN3Ops, FilteredLReluKernelAgreesWithLibTorchOperations) {
   }
 }
 
+// Winograd's F(4x4, 3x3) against LibTorch's direct convolution: sizes that leave partial tiles,
+// paddings 0 to 2, channel counts that are no multiple of anything.
+TEST(StyleGAN3Ops, WinogradConvolutionAgreesWithTheDirectOne) {
+  at::manual_seed(6);
+  for (const auto& [ci, co, h, w, pad] : std::vector<std::tuple<int, int, int, int, int>>{
+           {3, 5, 7, 9, 2}, {16, 8, 36, 36, 2}, {7, 11, 13, 6, 1}, {4, 4, 5, 5, 0}, {33, 17, 52, 52, 2}}) {
+    const at::Tensor x = at::randn({1, ci, h, w}), k = at::randn({co, ci, 3, 3});
+    const at::Tensor want = at::conv2d(x, k, {}, 1, pad), got = conv3x3_winograd(x, k, pad);
+    ASSERT_EQ(got.sizes(), want.sizes());
+    const double scale = want.abs().max().item<double>();
+    EXPECT_LE((got - want).abs().max().item<double>(), 2e-5 * scale) << ci << "x" << h << "x" << w << " pad " << pad;
+  }
+  const at::Tensor a = at::randn({37, 20}), b = at::randn({20, 9});
+  EXPECT_TRUE(at::allclose(parallel_matmul(a, b), at::mm(a, b), 1e-5, 1e-5));
+}
+
 // ---- The input transform -----------------------------------------------------------------------
 
 // gen_images.py's make_transform written out: its product with actmap's buffer is the identity.
@@ -510,6 +530,28 @@ TEST(StyleGAN3Session, TheInputTransformRoundTripsAndOnlyStyleGAN3TakesIt) {
   bad([](json& d) { d["synthesis"]["input_rotate"] = "left"; }, "/synthesis/input_rotate: expected an angle");
   bad([](json& d) { d["model"] = test::fixture("stylegan2/skip16.json"); },
       "/synthesis/input_rotate: model skip16 (stylegan2) has no input transform");
+}
+
+// The editor changes the transform through the history: a drag is one undo step.
+TEST(StyleGAN3Session, TransformChangesAreUndoSteps) {
+  const std::string dir = test::temp_dir("sg3_history");
+  json doc = {{"actmap_session", 1}, {"model", sg3_fixture("t32.json")}, {"latent", {{"seed", 2}}}, {"edits", json::array()}};
+  SessionHistory h(parse_session(doc.dump(), dir + "/s.json"));
+  SynthesisOptions o;
+  for (double deg : {5.0, 10.0, 15.0}) {
+    o.input_rotate = deg;
+    h.set_synthesis(o, "rotate-drag");
+  }
+  h.end_gesture();
+  o.input_translate = {0.25, 0.0};
+  h.set_synthesis(o);
+  ASSERT_EQ(h.descriptions().size(), 2u);
+  EXPECT_NE(h.descriptions()[0].find("Input transform: rotate 15.0"), std::string::npos) << h.descriptions()[0];
+  EXPECT_TRUE(h.undo());
+  EXPECT_EQ(h.session().synthesis.input_translate, (std::array<double, 2>{0.0, 0.0}));
+  EXPECT_EQ(h.session().synthesis.input_rotate, 15.0);
+  EXPECT_TRUE(h.undo());
+  EXPECT_FALSE(h.session().synthesis.has_input_transform());
 }
 
 // Animating the input transform from a session without one: each frame is the session with

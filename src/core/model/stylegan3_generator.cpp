@@ -21,6 +21,7 @@
 // Modulation and demodulation go into the weight (the official fused form): batch 1 is one plain
 // convolution, larger batches a grouped one.
 #include <cmath>
+#include <cstdlib>
 #include <set>
 #include <string>
 
@@ -34,6 +35,7 @@
 #include "model/filtered_lrelu.h"
 #include "model/generator_registry.h"
 #include "model/torch_util.h"
+#include "model/winograd.h"
 
 namespace actmap {
 namespace {
@@ -125,6 +127,7 @@ class StyleGAN3Generator final : public Generator {
     taps_ = stylegan3_taps(cfg_);
     num_ws_ = cfg_.num_ws();
     fast_cpu_ = use_actmap_cpu_kernels();
+    winograd_ = winograd_from_env();
 
     for (std::int64_t i = 0; i < cfg_.mapping_layers; ++i) {
       const std::int64_t in = i == 0 ? cfg_.z_dim : cfg_.w_dim;
@@ -324,7 +327,22 @@ class StyleGAN3Generator final : public Generator {
     }
     const at::Tensor s = styles * l.input_gain;
     at::Tensor y;
-    if (n == 1) {
+    // On the CPU: 3x3 kernels by Winograd's F(4x4, 3x3) from 64x64 outputs on (smaller maps have too
+    // few tiles for its matrix products to pay), 1x1 kernels as matrix products split over the
+    // threads, one sample at a time (winograd.h).
+    const bool winograd = k == 3 && (winograd_ == Winograd::Always ||
+                                     (winograd_ == Winograd::Auto && (x.size(2) + 2) * (x.size(3) + 2) >= 64 * 64));
+    if (fast_cpu_ && x.device().is_cpu() && x.scalar_type() == at::kFloat && (k == 1 || winograd)) {
+      std::vector<at::Tensor> outs;
+      for (std::int64_t b = 0; b < n; ++b) {
+        at::Tensor wf = l.weight_normed * s.select(0, b).view({1, i, 1, 1});
+        if (d.defined()) wf = wf * d.select(0, b).view({o, 1, 1, 1});
+        const at::Tensor xb = x.narrow(0, b, 1);
+        outs.push_back(k == 1 ? parallel_matmul(wf.view({o, i}), xb.reshape({i, -1})).view({1, o, x.size(2), x.size(3)})
+                              : conv3x3_winograd(xb, wf, k - 1));
+      }
+      y = n == 1 ? outs.front() : at::cat(outs, 0);
+    } else if (n == 1) {
       at::Tensor wf = l.weight_normed * s.view({1, i, 1, 1});
       if (d.defined()) wf = wf * d.view({o, 1, 1, 1});
       if (k == 1) {  // a matrix product: [O, I] x [I, H W]
@@ -357,6 +375,18 @@ class StyleGAN3Generator final : public Generator {
     l.weight_sq = l.weight_normed.square().sum({2, 3});
   }
 
+  // ACTMAP_CPU_WINOGRAD: auto (default: from 64x64 outputs on), always, or never (oneDNN's direct
+  // convolution everywhere), for comparisons.
+  enum class Winograd { Auto, Always, Never };
+  static Winograd winograd_from_env() {
+    const char* v = std::getenv("ACTMAP_CPU_WINOGRAD");
+    const std::string mode = v ? v : "auto";
+    if (mode == "always") return Winograd::Always;
+    if (mode == "never") return Winograd::Never;
+    if (mode != "auto") throw Error("ACTMAP_CPU_WINOGRAD must be auto, always or never, got '" + mode + "'");
+    return Winograd::Auto;
+  }
+
   Dense dense(StateDict& w, const std::string& key, std::int64_t in, std::int64_t out, double lr_multiplier) const {
     Dense d;
     d.weight = w.take(key + ".weight", {out, in}) * (lr_multiplier / std::sqrt(static_cast<double>(in)));
@@ -371,6 +401,7 @@ class StyleGAN3Generator final : public Generator {
   std::vector<TapInfo> taps_;
   std::int64_t num_ws_ = 0;
   bool fast_cpu_ = true;  // false: ACTMAP_CPU_KERNELS=aten (LibTorch operations only)
+  Winograd winograd_ = Winograd::Auto;
   std::vector<Dense> mapping_;
   at::Tensor w_avg_;
   InputLayer input_;
