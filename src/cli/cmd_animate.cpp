@@ -32,6 +32,7 @@ void register_animate(CLI::App& app) {
       "  actmap-cli animate s.json --param /edits/0/params/factor --from 1 --to 4 --frames 30 -o frames/");
   cmd->add_option("session", opts->session, "The session to animate")->required();
   add_device_options(*cmd, opts->model);
+  add_class_options(*cmd, opts->model);
   auto* param = cmd->add_option("--param", opts->param, "JSON pointer of the number to sweep, e.g. /edits/2/params/degrees");
   auto* from = cmd->add_option("--from", opts->from, "Its value at the first frame")->needs(param);
   auto* to = cmd->add_option("--to", opts->to, "Its value at the last frame")->needs(param);
@@ -45,7 +46,8 @@ void register_animate(CLI::App& app) {
       ->check(CLI::Range(1, 64))->capture_default_str();
   cmd->callback([opts, param, walk] {
     if (!param->count() && !walk->count()) throw Error("nothing to animate: give --param (with --from and --to) and/or --seed-walk");
-    const Session session = load_session(opts->session);
+    Session session = load_session_file(opts->session);
+    apply_class_options(opts->model, session.synthesis);
     Animation animation(session, opts->frames, opts->session);
     if (walk->count()) animation.walk_seeds(parse_seed_list(opts->seed_walk));
     if (param->count()) animation.sweep(opts->param, opts->from, opts->to);

@@ -36,6 +36,9 @@ legacy.py imports) in under a minute. It writes:
   variables are an official PyTorch generator's (and discriminator's) weights laid out the TF way
   (the inverse of legacy.py's conversion); stylegan2-ada-pytorch's legacy.load_network_pkl
   converts the file back and must give those weights exactly, which this script checks.
+- tf_tiny_p4.pkl and tf_tiny_p5.pkl: a conditional 4x4 TensorFlow generator pickled with protocols
+  4 and 5 (numpy arrays as _reconstruct and as _frombuffer, one in Fortran order), and
+  tf_tiny_expected.safetensors, the state_dict of the official generator they were made from.
 - d_only.pkl (a pickle holding only D), optimizer_state.pt (torch.save of an Adam state_dict):
   files that are not generators.
 - For every generator, index.json and NAME_*.npy: the original code's images ([1, C, H, W],
@@ -51,6 +54,7 @@ import io
 import json
 import os
 import pickle
+import random
 import re
 import sys
 import types
@@ -299,6 +303,55 @@ def tf_discriminator_variables(D):
     return out
 
 
+def safetensors_bytes(tensors):
+    """A minimal safetensors writer (F32), so expected values need no extra package."""
+    import struct
+    header, blobs, offset = {}, [], 0
+    for k in sorted(tensors):
+        b = tensors[k].detach().to(torch.float32).contiguous().numpy().tobytes()
+        header[k] = {"dtype": "F32", "shape": list(tensors[k].shape), "data_offsets": [offset, offset + len(b)]}
+        blobs.append(b)
+        offset += len(b)
+    h = json.dumps(header, separators=(",", ":")).encode()
+    h += b" " * ((8 - len(h) % 8) % 8)
+    return struct.pack("<Q", len(h)) + h + b"".join(blobs)
+
+
+def build_tf_tiny(ada_dir, seed):
+    """A conditional 4x4 TF generator pickled with protocol 4 (numpy _reconstruct) and protocol 5
+    (numpy _frombuffer, one array in Fortran order), and the official generator's state_dict the
+    conversion must give (without the resample_filter buffers, which are not weights)."""
+    sys.path.insert(0, ada_dir)
+    from training import networks
+    torch.manual_seed(seed)
+    G = networks.Generator(z_dim=2, c_dim=2, w_dim=2, img_resolution=4, img_channels=3,
+                           mapping_kwargs=dict(num_layers=1), synthesis_kwargs=dict(channel_base=8, channel_max=2)).eval()
+    set_trained_scale(G, seed + 1)
+    with torch.no_grad():
+        G.mapping.w_avg.copy_(torch.randn(2))
+    kwargs = dict(num_channels=3, resolution=4, label_size=2, latent_size=2, dlatent_size=2, mapping_layers=1,
+                  fmap_base=4, fmap_max=2)
+    out = []
+    for protocol in (4, 5):
+        Network, saved = install_tf_network()
+        try:
+            top, mapping, synthesis = tf_generator_variables(G)
+            if protocol == 5:
+                synthesis = [(k, np.asfortranarray(v) if k.endswith("Conv/weight") else v) for k, v in synthesis]
+
+            def net(name, func, variables, components):
+                return Network(dict(version=4, name=name, static_kwargs=dict(kwargs), components=components,
+                                    build_module_src="# (not included)\n", build_func_name=func, variables=variables))
+
+            gs = net("G", "G_main", top, dict(mapping=net("G_mapping", "G_mapping", mapping, {}),
+                                               synthesis=net("G_synthesis", "G_synthesis_stylegan2", synthesis, {})))
+            out.append(pickle.dumps((gs, net("D", "D_stylegan2", [], {}), gs), protocol=protocol))
+        finally:
+            restore_modules(saved)
+    expected = {k: v for k, v in G.state_dict().items() if not k.endswith("resample_filter")}
+    return out[0], out[1], safetensors_bytes(expected)
+
+
 def build_tf(ada_dir, seed):
     sys.path.insert(0, ada_dir)
     from training import networks
@@ -399,6 +452,7 @@ def build_rosinality(ros_dir, workdir, seed):
     model = rosinality_model_module(ros_dir)
     train = importlib.import_module("train")
     torch.manual_seed(seed)
+    random.seed(seed)  # train.py's mixing_noise draws from Python's random
     size, latent, n_mlp = 16, 8, 3
     args = argparse.Namespace(path="tiny-lmdb", arch="stylegan2", iter=1, batch=4, n_sample=4, size=size, r1=10,
                               path_regularize=2, path_batch_shrink=2, d_reg_every=16, g_reg_every=4, mixing=0.9,
@@ -494,6 +548,10 @@ def main():
     # NVIDIA's TensorFlow pickle.
     data, Gs = build_tf(ada, 40)
     write("tf_stylegan2.pkl", data)
+    p4, p5, expected = build_tf_tiny(ada, 45)
+    write("tf_tiny_p4.pkl", p4)
+    write("tf_tiny_p5.pkl", p5)
+    write("tf_tiny_expected.safetensors", expected)
     index["files"]["tf_stylegan2.pkl"] = dict(kind="TensorFlow StyleGAN2 pickle", network="Gs", c_dim=0,
                                               cases=ada_reference("tf_stylegan2", Gs, [("uncond", None)]))
     print("wrote tf_stylegan2.pkl", len(data), "bytes")

@@ -5,6 +5,7 @@
 #include <cstdint>
 #include <optional>
 #include <string>
+#include <vector>
 
 #include <nlohmann/json.hpp>
 
@@ -23,16 +24,22 @@ struct SynthesisOptions {
   std::optional<std::int64_t> truncation_cutoff;
   NoiseMode noise_mode = NoiseMode::Const;
   std::uint64_t noise_seed = 0;
+  // Conditional generators (c_dim > 0): the label c, as a class index (one-hot c) or an explicit
+  // c vector of c_dim values; at most one of the two. Neither: class 0.
+  std::optional<std::int64_t> class_index;
+  std::vector<float> c;
 
   bool is_default() const { return *this == SynthesisOptions{}; }
+  bool has_label() const { return class_index.has_value() || !c.empty(); }
   bool operator==(const SynthesisOptions& o) const {
     return truncation_psi == o.truncation_psi && truncation_cutoff == o.truncation_cutoff &&
-           noise_mode == o.noise_mode && noise_seed == o.noise_seed;
+           noise_mode == o.noise_mode && noise_seed == o.noise_seed && class_index == o.class_index && c == o.c;
   }
   bool operator!=(const SynthesisOptions& o) const { return !(*this == o); }
 
-  // {"truncation_psi": 0.7, "truncation_cutoff": 8, "noise_mode": "const", "noise_seed": 0}; every
-  // key optional. Errors start with `where` (a JSON pointer) and name the key.
+  // {"truncation_psi": 0.7, "truncation_cutoff": 8, "noise_mode": "const", "noise_seed": 0,
+  // "class": 3} (or "c": [c_dim numbers] instead of "class"); every key optional. Errors start with
+  // `where` (a JSON pointer) and name the key.
   static SynthesisOptions from_json(const nlohmann::json& j, const std::string& where);
   nlohmann::json to_json() const;
 };

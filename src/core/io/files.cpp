@@ -4,6 +4,7 @@
 #include <cerrno>
 #include <cstdio>
 #include <cstring>
+#include <filesystem>
 #include <fstream>
 #include <sstream>
 
@@ -154,14 +155,21 @@ std::string sha256_hex(const void* data, std::size_t size) {
   return s.hex();
 }
 
-std::string sha256_file(const std::string& path) {
+std::string sha256_file(const std::string& path) { return sha256_file(path, ProgressFn()); }
+
+std::string sha256_file(const std::string& path, const ProgressFn& progress) {
   std::ifstream in(path, std::ios::binary);
   if (!in) throw Error(path + ": cannot open: " + std::strerror(errno));
+  std::error_code ec;
+  const auto total = static_cast<std::int64_t>(std::filesystem::file_size(path, ec));
   Sha256 s;
-  std::vector<char> buf(1 << 16);
+  std::vector<char> buf(1 << 20);
+  std::int64_t done = 0;
   while (in) {
     in.read(buf.data(), static_cast<std::streamsize>(buf.size()));
     s.update(reinterpret_cast<const std::uint8_t*>(buf.data()), static_cast<std::size_t>(in.gcount()));
+    done += in.gcount();
+    report_progress(progress, done, ec ? done : total);
   }
   return s.hex();
 }
