@@ -30,7 +30,7 @@ using nlohmann::json;
 namespace actmap {
 namespace {
 
-using Stage = ModelFileProgress::Stage;
+using FileStage = ModelFileProgress::Stage;
 
 class Reporter {
  public:
@@ -39,7 +39,7 @@ class Reporter {
   void check() const {
     if (cancelled()) throw Cancelled();
   }
-  void say(Stage stage, double fraction, const std::string& text) const {
+  void say(FileStage stage, double fraction, const std::string& text) const {
     check();
     if (!o_.progress) return;
     ModelFileProgress p;
@@ -49,7 +49,7 @@ class Reporter {
     o_.progress(p);
   }
   // A ProgressFn for counted work of one stage (false stops it: Cancelled).
-  ProgressFn counted(Stage stage, const std::string& text) const {
+  ProgressFn counted(FileStage stage, const std::string& text) const {
     return [this, stage, text](std::int64_t done, std::int64_t total) {
       if (cancelled()) return false;
       if (o_.progress) say(stage, total > 0 ? static_cast<double>(done) / static_cast<double>(total) : -1.0, text);
@@ -107,7 +107,7 @@ std::string origin_words(const std::string& file, const ImportResult& r) {
 
 Converted read_checkpoint(const std::string& path, const ImportOptions& io, const Reporter& rep) {
   const std::string file = fs::path(path).filename().string();
-  rep.say(Stage::Read, -1, "reading " + file);
+  rep.say(FileStage::Read, -1, "reading " + file);
   Converted c;
   if (lower_extension(path) == ".safetensors") {
     c.r.format = "safetensors";
@@ -175,7 +175,7 @@ json make_card(const std::string& name, const std::string& description, const st
           {"description", description},
           {"license", license},
           {"config", config},
-          {"weights", {{"path", weights_rel}, {"sha256", weights_sha}}}};
+          {"weights", weights_sha.empty() ? json{{"path", weights_rel}} : json{{"path", weights_rel}, {"sha256", weights_sha}}}};
 }
 
 std::string encoded(const Converted& c, const std::map<std::string, std::string>& metadata, std::string* sha) {
@@ -207,7 +207,7 @@ void complete_w_avg(Converted& c, const std::string& w_avg_file, const std::stri
     c.w_avg_origin = c.r.key_map == "rosinality" ? "the checkpoint's latent_avg" : "stored in the checkpoint (mapping.w_avg)";
     return;
   }
-  rep.say(Stage::Estimate, 0, "estimating the average W");
+  rep.say(FileStage::Estimate, 0, "estimating the average W");
   const fs::path weights = fs::path(scratch_dir) / "estimate.safetensors";
   const fs::path card = fs::path(scratch_dir) / "estimate.json";
   const std::string bytes = encoded(c, {}, nullptr);
@@ -216,7 +216,7 @@ void complete_w_avg(Converted& c, const std::string& w_avg_file, const std::stri
   std::vector<float> mean;
   {
     const auto gen = load_generator(load_model_card(card.string()), "cpu");
-    mean = estimate_w_average(*gen, kWAverageSamples, 0, rep.counted(Stage::Estimate, "estimating the average W"));
+    mean = estimate_w_average(*gen, kWAverageSamples, 0, rep.counted(FileStage::Estimate, "estimating the average W"));
   }
   std::error_code ec;
   fs::remove(weights, ec);
@@ -248,7 +248,7 @@ std::vector<std::string> write_model(Converted& c, const std::string& source_pat
                                                  {"key_map", c.r.key_map}};
   if (!source_sha.empty()) metadata["source_sha256"] = source_sha;
   if (!c.w_avg_origin.empty()) metadata["w_avg"] = c.w_avg_origin;
-  rep.say(Stage::Write, -1, "writing the converted weights");
+  rep.say(FileStage::Write, -1, "writing the converted weights");
   std::string sha;
   const std::string bytes = encoded(c, metadata, &sha);
   write_file_atomic(weights_path, bytes);
@@ -264,7 +264,7 @@ std::vector<std::string> write_model(Converted& c, const std::string& source_pat
                     {"w_avg", c.w_avg_origin}, {"report", report}};
   if (!source_sha.empty()) card["source"]["sha256"] = source_sha;
   write_file_atomic(card_path, card.dump(2) + "\n");
-  rep.say(Stage::Check, -1, "loading the converted model");
+  rep.say(FileStage::Check, -1, "loading the converted model");
   try {
     load_generator(load_model_card(card_path), "cpu");
   } catch (const Error& e) {
@@ -287,7 +287,7 @@ class FileLock {
         ::close(fd_);
         throw Error(path + ": cannot lock: " + why);
       }
-      if (!said) rep.say(Stage::Wait, -1, "waiting for another actmap process converting " + file);
+      if (!said) rep.say(FileStage::Wait, -1, "waiting for another actmap process converting " + file);
       said = true;
       if (rep.cancelled()) {
         ::close(fd_);
@@ -330,7 +330,7 @@ OpenedModelFile open_model_file(const std::string& path, const ModelFileOptions&
   }
   OpenedModelFile out;
   try {
-    out.source_sha256 = checkpoint_sha256(path, rep.counted(Stage::Hash, "reading " + file));
+    out.source_sha256 = checkpoint_sha256(path, rep.counted(FileStage::Hash, "reading " + file));
     out.card = find_converted_card(out.source_sha256);
     if (!out.card.empty()) {
       out.from_cache = true;
