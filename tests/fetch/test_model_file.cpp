@@ -228,6 +228,37 @@ TEST_F(ModelFile, ACrashedConversionsTemporaryFolderIsCleanedUp) {
   EXPECT_FALSE(fs::exists(converted_models_dir() + "/" + sha + ".tmp-999999"));
 }
 
+// --- The average W: missing, from a file beside the card, or from --w-avg. --------------------
+
+TEST_F(ModelFile, WithoutAnAverageWPsiOneRendersAndTruncationSaysWhatToDo) {
+  const std::string src = test::fixture("stylegan2/skip16.json");
+  json card = json::parse(read_file_text(src));
+  auto weights = read_safetensors(test::fixture("stylegan2/") + card["weights"].get<std::string>());
+  const std::vector<float> stored = weights.at("mapping.w_avg").data;
+  weights.erase("mapping.w_avg");
+  write_file_atomic(dir_ + "/files/noavg.safetensors", encode_safetensors(weights));
+  card["weights"] = "noavg.safetensors";
+  write_file_atomic(dir_ + "/files/noavg.json", card.dump());
+  const auto gen = load_generator(load_model_card(dir_ + "/files/noavg.json"), "cpu");
+  const at::Tensor z = seed_latent(gen->card(), 0);
+  EXPECT_EQ(gen->forward(z, {}).dim(), 4);  // psi 1 needs no average
+  SynthesisOptions trunc;
+  trunc.truncation_psi = 0.7;
+  test::expect_error([&] { gen->forward(z, trunc); },
+                     {"truncation (psi 0.7", "noavg.safetensors has no mapping.w_avg", "--w-avg FILE.npy"});
+  // "w_avg" in the card: a .npy beside it, as [w_dim] or [1, w_dim].
+  write_npy(dir_ + "/files/avg.npy", {1, static_cast<std::int64_t>(stored.size())}, stored.data());
+  card["w_avg"] = "avg.npy";
+  write_file_atomic(dir_ + "/files/withavg.json", card.dump());
+  const auto with_avg = load_generator(load_model_card(dir_ + "/files/withavg.json"), "cpu");
+  EXPECT_EQ(tensor_to_floats(with_avg->w_average()), stored);
+  const auto original = load_generator(load_model_card(src), "cpu");
+  EXPECT_TRUE(at::equal(with_avg->forward(z, trunc), original->forward(z, trunc)));
+  write_npy(dir_ + "/files/avg.npy", {2}, stored.data());
+  test::expect_error([&] { load_generator(load_model_card(dir_ + "/files/withavg.json"), "cpu"); },
+                     {"avg.npy: an average W must have shape [", "got [2]"});
+}
+
 // --- Refusals name the file, say what it is and what to do, in one line. -------------------------
 
 TEST_F(ModelFile, FilesThatAreNotGeneratorsAreRefusedInOneLine) {
