@@ -9,7 +9,8 @@ The checkpoints are written into a temporary folder and deleted afterwards (neve
 with --ada (a stylegan2-ada-pytorch checkout outside this repository) a network-snapshot pickle
 as its training loop writes it (G, D, G_ema, augment_pipe; about 360 MB); with --rosinality a
 checkpoint as rosinality's train.py writes it (g, d, g_ema, no average W, so the first open also
-estimates it). Without either, a torch.save'd state dict with the official names (random weights
+estimates it); with --tf and --ada a TensorFlow (G, D, Gs) pickle as NVIDIA's original release
+writes it (the official weights in the TensorFlow layout). Without any of them, a torch.save'd state dict with the official names (random weights
 from tools/random_stylegan2.py). Each run uses a fresh cache (XDG_CACHE_HOME) for the first open.
 """
 import argparse
@@ -47,6 +48,36 @@ def ada_snapshot(ada, path):
         pickle.dump(snapshot, f)
 
 
+def tf_pickle(ada, path):
+    """(G, D, Gs) as NVIDIA's TensorFlow StyleGAN2 pickles them, from official weights (config F)."""
+    sys.path.insert(0, ada)
+    sys.path.insert(0, os.path.join(HERE, "..", "tests", "reference"))
+    import make_genuine_checkpoints as g
+    from training import networks
+    torch.manual_seed(0)
+    G = networks.Generator(z_dim=512, c_dim=0, w_dim=512, img_resolution=1024, img_channels=3,
+                           synthesis_kwargs=dict(channel_base=32768, channel_max=512)).eval()
+    D = networks.Discriminator(c_dim=0, img_resolution=1024, img_channels=3, channel_base=32768, channel_max=512,
+                               epilogue_kwargs=dict(mbstd_group_size=4)).eval()
+    kwargs = dict(num_channels=3, resolution=1024, label_size=0, fmap_base=16384)
+    Network, saved = g.install_tf_network()
+    try:
+        def net(name, func, variables, components):
+            return Network(dict(version=4, name=name, static_kwargs=dict(kwargs), components=components,
+                                build_module_src="# (not included)\n", build_func_name=func, variables=variables))
+
+        def generator(name):  # G and Gs hold arrays of their own, as in NVIDIA's files
+            top, mapping, synthesis = g.tf_generator_variables(G)
+            return net(name, "G_main", top, dict(mapping=net("G_mapping", "G_mapping", mapping, {}),
+                                                 synthesis=net("G_synthesis", "G_synthesis_stylegan2", synthesis, {})))
+
+        with open(path, "wb") as f:
+            pickle.dump((generator("G"), net("D", "D_stylegan2", g.tf_discriminator_variables(D), {}), generator("Gs")),
+                        f, protocol=4)
+    finally:
+        g.restore_modules(saved)
+
+
 def rosinality_checkpoint(ros, path):
     import torch.utils.cpp_extension as ext
     ext.load = lambda *a, **k: types.SimpleNamespace()  # op/ builds CUDA kernels at import; unused on the CPU
@@ -55,7 +86,17 @@ def rosinality_checkpoint(ros, path):
     torch.manual_seed(0)
     g = model.Generator(1024, 512, 8, channel_multiplier=2)
     d = model.Discriminator(1024, channel_multiplier=2)
-    torch.save({"g": g.state_dict(), "d": d.state_dict(), "g_ema": g.state_dict()}, path)
+    g_ema = copy.deepcopy(g)
+    optims = []
+    for net in (g, d):  # Adam after one step holds two moments per parameter, as train.py saves them
+        opt = torch.optim.Adam(net.parameters(), lr=0.002, betas=(0, 0.99))
+        for p in net.parameters():
+            p.grad = torch.zeros_like(p)
+        opt.step()
+        optims.append(opt)
+    torch.save({"g": g.state_dict(), "d": d.state_dict(), "g_ema": g_ema.state_dict(), "g_optim": optims[0].state_dict(),
+                "d_optim": optims[1].state_dict(), "args": argparse.Namespace(size=1024, latent=512, n_mlp=8),
+                "ada_aug_p": 0.0}, path)
 
 
 def state_dict_checkpoint(path):
@@ -81,6 +122,7 @@ def main():
     ap.add_argument("--cli", required=True)
     ap.add_argument("--ada")
     ap.add_argument("--rosinality")
+    ap.add_argument("--tf", action="store_true", help="also an NVIDIA TensorFlow pickle (needs --ada)")
     ap.add_argument("--runs", type=int, default=3)
     a = ap.parse_args()
     cli = os.path.abspath(a.cli)
@@ -89,6 +131,9 @@ def main():
         if a.ada:
             files.append(("stylegan2-ada-pytorch network-snapshot", os.path.join(tmp, "network-snapshot-000000.pkl"),
                           lambda p: ada_snapshot(a.ada, p)))
+        if a.tf and a.ada:
+            files.append(("NVIDIA TensorFlow pickle (G, D, Gs)", os.path.join(tmp, "stylegan2-config-f.pkl"),
+                          lambda p: tf_pickle(a.ada, p)))
         if a.rosinality:
             files.append(("rosinality train.py checkpoint", os.path.join(tmp, "000000.pt"),
                           lambda p: rosinality_checkpoint(a.rosinality, p)))

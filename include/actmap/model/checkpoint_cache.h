@@ -22,10 +22,15 @@ bool is_checkpoint_path(const std::string& path);
 std::string converted_models_dir();
 std::string converted_model_dir(const std::string& source_sha256);
 
-// The sha256 of a checkpoint file, remembered in converted_models_dir()/index by its absolute path,
-// size, modification time and inode, so a file opened again is not read again. `progress` sees
-// the bytes hashed when it is read.
+// The sha256 of a checkpoint file, remembered in converted_models_dir()/index by the file's
+// device, inode, size and modification time (not its name: a renamed file keeps its entry), so a
+// file opened again is not read again. `progress` sees the bytes hashed when it is read.
 std::string checkpoint_sha256(const std::string& path, const ProgressFn& progress = {});
+// Records `sha256` as the hash of `path` as it is now (a file just written with a known hash).
+void remember_sha256(const std::string& path, const std::string& sha256);
+// Whether `path` lies in the cache of fetched models (model_cache_dir()); the weights there have
+// their hashes remembered like checkpoint files, so loading them does not hash them every time.
+bool in_model_cache(const std::string& path);
 
 // The card of the converted file with this sha256, or "" when it has not been converted.
 std::string find_converted_card(const std::string& source_sha256);

@@ -186,8 +186,9 @@ std::string encoded(const Converted& c, const std::map<std::string, std::string>
 
 // Fills in mapping.w_avg when the checkpoint has none: from `w_avg_file`, else estimated as
 // rosinality's generate.py does (mean_latent(4096)) on seeded latents, through a generator loaded
-// from a scratch copy in `scratch_dir`.
-void complete_w_avg(Converted& c, const std::string& w_avg_file, const std::string& scratch_dir, const Reporter& rep) {
+// from a scratch copy in `scratch_dir`. Returns true when it loaded that generator (which checked
+// every other key and shape).
+bool complete_w_avg(Converted& c, const std::string& w_avg_file, const std::string& scratch_dir, const Reporter& rep) {
   const std::int64_t w_dim = c.config.value("w_dim", 0LL);
   if (!w_avg_file.empty()) {
     const FloatArray a = read_npy(w_avg_file);
@@ -201,11 +202,11 @@ void complete_w_avg(Converted& c, const std::string& w_avg_file, const std::stri
     t.shape = {w_dim};
     t.data = a.data;
     c.r.tensors["mapping.w_avg"] = std::move(t);
-    return;
+    return false;
   }
   if (c.r.tensors.count("mapping.w_avg")) {
     c.w_avg_origin = c.r.key_map == "rosinality" ? "the checkpoint's latent_avg" : "stored in the checkpoint (mapping.w_avg)";
-    return;
+    return false;
   }
   rep.say(FileStage::Estimate, 0, "estimating the average W");
   const fs::path weights = fs::path(scratch_dir) / "estimate.safetensors";
@@ -228,6 +229,7 @@ void complete_w_avg(Converted& c, const std::string& w_avg_file, const std::stri
   c.w_avg_origin = "estimated: the mean of the mapping network over the " + std::to_string(kWAverageSamples) +
                    " seeded latents of seeds 0 to " + std::to_string(kWAverageSamples - 1) +
                    ", as rosinality's generate.py does with mean_latent(4096); the file stores none";
+  return true;
 }
 
 // Writes weights and card (paths given); checks that the written model loads.
@@ -237,8 +239,9 @@ std::vector<std::string> write_model(Converted& c, const std::string& source_pat
                                      const std::string& w_avg_file, const Reporter& rep) {
   const std::string file = fs::path(source_path).filename().string();
   std::vector<std::string> report = c.report;
+  bool checked = false;  // the model was loaded once already (to estimate the average W)
   if (c.stylegan2) {
-    complete_w_avg(c, w_avg_file, scratch_dir, rep);
+    checked = complete_w_avg(c, w_avg_file, scratch_dir, rep);
     report.push_back("average W (for truncation): " + c.w_avg_origin);
   }
   for (const auto& n : c.r.notes) report.push_back("note: " + n);
@@ -252,6 +255,7 @@ std::vector<std::string> write_model(Converted& c, const std::string& source_pat
   std::string sha;
   const std::string bytes = encoded(c, metadata, &sha);
   write_file_atomic(weights_path, bytes);
+  if (in_model_cache(weights_path)) remember_sha256(weights_path, sha);  // loading it will not hash it again
   if (card_path.empty()) return report;
 
   const fs::path card_dir = fs::absolute(card_path).parent_path();
@@ -264,6 +268,7 @@ std::vector<std::string> write_model(Converted& c, const std::string& source_pat
                     {"w_avg", c.w_avg_origin}, {"report", report}};
   if (!source_sha.empty()) card["source"]["sha256"] = source_sha;
   write_file_atomic(card_path, card.dump(2) + "\n");
+  if (checked) return report;
   rep.say(FileStage::Check, -1, "loading the converted model");
   try {
     load_generator(load_model_card(card_path), "cpu");

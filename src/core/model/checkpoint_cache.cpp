@@ -42,36 +42,68 @@ std::string find_converted_card(const std::string& source_sha256) {
   return fs::is_regular_file(card, ec) ? card.string() : std::string();
 }
 
-std::string checkpoint_sha256(const std::string& path, const ProgressFn& progress) {
-  std::error_code ec;
-  const std::string abs = fs::absolute(path, ec).lexically_normal().string();
-  struct stat st {};
-  if (::stat(abs.c_str(), &st) != 0 || !S_ISREG(st.st_mode)) throw Error(path + ": no such checkpoint file");
-  const json key = {{"path", abs},
-                    {"size", static_cast<std::uint64_t>(st.st_size)},
-                    {"mtime_ns", static_cast<std::int64_t>(st.st_mtim.tv_sec) * 1000000000 + st.st_mtim.tv_nsec},
-                    {"inode", static_cast<std::uint64_t>(st.st_ino)},
-                    {"device", static_cast<std::uint64_t>(st.st_dev)}};
+namespace {
+
+// The identity of a file as it is now, and where its remembered hash is kept ("" without a cache).
+struct FileKey {
+  json key;
   std::string index;
+};
+
+FileKey file_key(const std::string& path) {
+  struct stat st {};
+  if (::stat(path.c_str(), &st) != 0 || !S_ISREG(st.st_mode)) throw Error(path + ": no such checkpoint file");
+  FileKey k;
+  k.key = {{"device", static_cast<std::uint64_t>(st.st_dev)},
+           {"inode", static_cast<std::uint64_t>(st.st_ino)},
+           {"size", static_cast<std::uint64_t>(st.st_size)},
+           {"mtime_ns", static_cast<std::int64_t>(st.st_mtim.tv_sec) * 1000000000 + st.st_mtim.tv_nsec}};
   try {
-    index = (fs::path(converted_models_dir()) / "index" / (sha256_hex(abs.data(), abs.size()) + ".json")).string();
+    const std::string id = k.key["device"].dump() + ":" + k.key["inode"].dump();
+    k.index = (fs::path(converted_models_dir()) / "index" / (sha256_hex(id.data(), id.size()) + ".json")).string();
   } catch (const Error&) {
-    return sha256_file(abs, progress);  // no cache directory: nothing to remember it in
+    // No cache directory: nothing to remember the hash in.
   }
+  return k;
+}
+
+void write_memo(const FileKey& k, const std::string& sha) {
+  if (k.index.empty()) return;
   try {
-    const json memo = json::parse(read_file_text(index));
-    if (memo.at("key") == key) return memo.at("sha256").get<std::string>();
-  } catch (const std::exception&) {
-    // Absent or damaged: hashed again below.
-  }
-  const std::string sha = sha256_file(abs, progress);
-  try {
-    fs::create_directories(fs::path(index).parent_path());
-    write_file_atomic(index, json{{"key", key}, {"sha256", sha}}.dump() + "\n");
+    fs::create_directories(fs::path(k.index).parent_path());
+    write_file_atomic(k.index, json{{"key", k.key}, {"sha256", sha}}.dump() + "\n");
   } catch (const std::exception&) {
     // A read-only cache only costs hashing again next time.
   }
+}
+
+}  // namespace
+
+std::string checkpoint_sha256(const std::string& path, const ProgressFn& progress) {
+  const FileKey k = file_key(path);
+  if (!k.index.empty()) {
+    try {
+      const json memo = json::parse(read_file_text(k.index));
+      if (memo.at("key") == k.key) return memo.at("sha256").get<std::string>();
+    } catch (const std::exception&) {
+      // Absent or damaged: hashed again below.
+    }
+  }
+  const std::string sha = sha256_file(path, progress);
+  write_memo(k, sha);
   return sha;
+}
+
+void remember_sha256(const std::string& path, const std::string& sha256) { write_memo(file_key(path), sha256); }
+
+bool in_model_cache(const std::string& path) {
+  try {
+    std::error_code ec;
+    const std::string cache = fs::absolute(model_cache_dir(), ec).lexically_normal().string() + "/";
+    return fs::absolute(path, ec).lexically_normal().string().rfind(cache, 0) == 0;
+  } catch (const Error&) {
+    return false;
+  }
 }
 
 std::string converted_card_for(const std::string& checkpoint_path) {

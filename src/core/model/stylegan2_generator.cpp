@@ -30,6 +30,7 @@
 #include "actmap/io/files.h"
 #include "actmap/io/npy.h"
 #include "actmap/io/safetensors.h"
+#include "actmap/model/checkpoint_cache.h"
 #include "actmap/model/generator.h"
 #include "actmap/model/latent.h"
 #include "model/conv_kernels.h"
@@ -138,7 +139,10 @@ class StyleGAN2Generator final : public Generator {
     const c10::Device dev = parse_device(device);
     const std::string path = resolve_weights_path(card_);
     const std::vector<std::uint8_t> bytes = read_file_bytes(path);
-    card_.check_weights_sha256(sha256_hex(bytes.data(), bytes.size()), path);
+    if (!card_.weights_sha256_accepted.empty()) {
+      // Weights in the cache (converted checkpoints) have their hash remembered (checkpoint_cache.h).
+      card_.check_weights_sha256(in_model_cache(path) ? checkpoint_sha256(path) : sha256_hex(bytes.data(), bytes.size()), path);
+    }
     KeyedWeights weights(parse_safetensors(bytes.data(), bytes.size(), path), path, dev);
     taps_ = stylegan2_taps(cfg_);
     num_ws_ = cfg_.num_ws();
