@@ -23,10 +23,25 @@ struct ModelOptions {
   std::string model = "ffhq64-vae";
   std::string device = "cpu";
   int threads = 0;
+  std::string w_avg;                // --w-avg FILE.npy: the average W of a StyleGAN2 model
+  std::int64_t class_index = -1;    // --class K (conditional StyleGAN2; -1: not given)
+  std::string c_file;               // --c FILE.npy (conditional StyleGAN2: the label vector)
 };
+// --model (a card path or name, or a checkpoint file), --device, --threads, --w-avg.
 void add_model_options(CLI::App& cmd, ModelOptions& opts);
-// Only --device and --threads (commands whose model comes from a session).
+// Only --device, --threads and --w-avg (commands whose model comes from a session).
 void add_device_options(CLI::App& cmd, ModelOptions& opts);
+// --class K and --c FILE.npy for the commands that render (conditional StyleGAN2 models).
+void add_class_options(CLI::App& cmd, ModelOptions& opts);
+// Puts --class or --c (when given) into `synthesis`; errors name the option.
+void apply_class_options(const ModelOptions& opts, SynthesisOptions& synthesis);
+
+// The card of --model: a card path or name, or a checkpoint file (.pkl, .pt, ...), which is
+// converted into the cache the first time (progress on stderr, then what it found) and found
+// there afterwards.
+std::string resolve_model_card(const std::string& model);
+// load_session, converting a checkpoint file the session names the first time it is opened.
+Session load_session_file(const std::string& path);
 
 // Median and minimum of timings in milliseconds.
 struct Stats {

@@ -34,6 +34,7 @@ void register_animate(CLI::App& app) {
       "  actmap-cli animate s.json --seed-walk 0,7 --frames 4000 --shard 3/8 -o frames/   an eighth of the frames");
   cmd->add_option("session", opts->session, "The session to animate")->required();
   add_device_options(*cmd, opts->model);
+  add_class_options(*cmd, opts->model);
   auto* param = cmd->add_option("--param", opts->param, "JSON pointer of the number to sweep, e.g. /edits/2/params/degrees");
   auto* from = cmd->add_option("--from", opts->from, "Its value at the first frame")->needs(param);
   auto* to = cmd->add_option("--to", opts->to, "Its value at the last frame")->needs(param);
@@ -66,9 +67,15 @@ void register_animate(CLI::App& app) {
       }
       if (walk->count()) args.insert(args.end(), {"--seed-walk", opts->seed_walk});
       if (opts->model.threads > 0) args.insert(args.end(), {"--threads", std::to_string(opts->model.threads)});
+      if (opts->model.class_index >= 0 || !opts->model.c_file.empty() || !opts->model.w_avg.empty()) {
+        throw Error("--class, --c and --w-avg do not go with --dask: set the class in the session's synthesis "
+                    "(actmap-cli session set) so every worker renders the same");
+      }
+      load_session_file(opts->session);  // converts a checkpoint the session names before the workers need it
       run_on_dask(args, opts->dask);
     }
-    const Session session = load_session(opts->session);
+    Session session = load_session_file(opts->session);
+    apply_class_options(opts->model, session.synthesis);
     Animation animation(session, opts->frames, opts->session);
     if (walk->count()) animation.walk_seeds(parse_seed_list(opts->seed_walk));
     if (param->count()) animation.sweep(opts->param, opts->from, opts->to);

@@ -122,6 +122,7 @@ void register_render(CLI::App& app) {
   cmd->add_option("--noise", opts->noise, "StyleGAN2 noise inputs: const (the stored maps), random (seeded by --noise-seed) or none")
       ->check(CLI::IsMember({"const", "random", "none"}));
   cmd->add_option("--noise-seed", opts->noise_seed, "StyleGAN2: seed of --noise random");
+  add_class_options(*cmd, opts->model);
   auto* ws = cmd->add_option("--ws", opts->ws_path, "StyleGAN2: render this W+ (.npy [N, num_ws, w_dim]); skips the mapping")
                  ->excludes(seed)->excludes(seeds)->excludes(z);
   cmd->add_option("--ws-out", opts->ws_out, "StyleGAN2: write the W+ used (after W+ edits) as .npy [N, num_ws, w_dim]")
@@ -135,10 +136,12 @@ void register_render(CLI::App& app) {
   cmd->callback([opts, cmd, count, z, edits, ws] {
     if (!opts->dask.empty()) {
       if (opts->session.empty()) throw Error("--dask renders a session: give SESSION.json");
-      for (const char* o : {"--model", "--edits", "--truncation", "--truncation-cutoff", "--noise", "--noise-seed", "--sheet-only"}) {
+      for (const char* o : {"--model", "--edits", "--truncation", "--truncation-cutoff", "--noise", "--noise-seed", "--sheet-only",
+                            "--class", "--c", "--w-avg", "--input-rotate", "--input-translate"}) {
         if (cmd->count(o)) throw Error(std::string(o) + " does not go with --dask (the session says it all)");
       }
       parse_seed_range(opts->seeds);
+      load_session_file(opts->session);  // converts a checkpoint the session names before the workers need it
       std::vector<std::string> args = {"render-seeds", opts->session, "--seeds", opts->seeds, "-o", opts->out,
                                        "--device", opts->model.device};
       if (opts->no_sheet) args.push_back("--no-sheet");
@@ -158,7 +161,7 @@ void register_render(CLI::App& app) {
       for (auto* o : {count, z, edits}) {
         if (o->count()) throw Error(o->get_name() + " does not go with a session (use --seed or --seeds)");
       }
-      session = load_session(opts->session);
+      session = load_session_file(opts->session);
       gen = open_session_model(*session, opts->model);
       edit_list = session->edits;
     } else {
@@ -170,10 +173,16 @@ void register_render(CLI::App& app) {
     // Synthesis options: the session's, with any flag given on top.
     SynthesisOptions synthesis = session ? session->synthesis : SynthesisOptions{};
     const bool synthesis_flags = cmd->count("--truncation") + cmd->count("--truncation-cutoff") + cmd->count("--noise") +
-                                 cmd->count("--noise-seed") + cmd->count("--ws") + cmd->count("--ws-out") > 0;
+                                 cmd->count("--noise-seed") + cmd->count("--ws") + cmd->count("--ws-out") +
+                                 cmd->count("--class") + cmd->count("--c") > 0;
     if (synthesis_flags && !gen->has_mapping()) {
-      throw Error("--truncation, --truncation-cutoff, --noise, --noise-seed, --ws and --ws-out need a StyleGAN2 or StyleGAN3 model; " +
-                  card.name + " is " + card.family);
+      throw Error("--truncation, --truncation-cutoff, --noise, --noise-seed, --ws, --ws-out, --class and --c need a StyleGAN2 "
+                  "or StyleGAN3 model; " + card.name + " is " + card.family);
+    }
+    apply_class_options(opts->model, synthesis);
+    if (card.stylegan2 && card.stylegan2->c_dim > 0 && !synthesis.has_label()) {
+      std::cerr << "note: " << card.name << " is conditional (" << card.stylegan2->c_dim
+                << " classes): rendering class 0; choose one with --class K or --c FILE.npy\n";
     }
     if ((cmd->count("--input-rotate") || cmd->count("--input-translate")) && !card.stylegan3) {
       throw Error("--input-rotate and --input-translate need a StyleGAN3 model; " + card.name + " is " + card.family);

@@ -62,6 +62,9 @@ struct StyleGAN2Config {
   std::string architecture = "skip";      // "orig", "skip" or "resnet"
   std::vector<double> resample_filter = {1, 3, 3, 1};
   bool use_noise = true;
+  // The card's "w_avg": a float32 .npy ([w_dim] or [1, w_dim]) used as the average W instead of
+  // the weights' mapping.w_avg (a path as written, relative to the card); "" = the weights'.
+  std::string w_avg_file;
 
   std::int64_t channels_at(std::int64_t resolution) const;  // min(channel_base / res, channel_max)
   std::vector<std::int64_t> block_resolutions() const;      // 4, 8, ..., img_resolution
@@ -132,6 +135,8 @@ namespace actmap {
 // True when `name_or_path` names a card file (it has a '/' or ends in .json), false for a model name.
 bool is_card_path(const std::string& name_or_path);
 
+// A checkpoint file (.pkl, .pt, ...) gives the card it was converted to, or throws
+// CheckpointNotConverted (checkpoint_cache.h).
 // A card given by path, or by name ("ffhq64-vae" -> ffhq64-vae.json) searched in the directories
 // of ACTMAP_MODEL_PATH, then in actmap's own models/ directory, then in the cache of fetched models.
 std::string find_model_card(const std::string& name_or_path);

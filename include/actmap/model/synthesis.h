@@ -7,6 +7,7 @@
 #include <cstdint>
 #include <optional>
 #include <string>
+#include <vector>
 
 #include <nlohmann/json.hpp>
 
@@ -32,19 +33,25 @@ struct SynthesisOptions {
   // is kept (the identity in every official checkpoint).
   double input_rotate = 0.0;
   std::array<double, 2> input_translate = {0.0, 0.0};
+  // Conditional generators (c_dim > 0): the label c, as a class index (one-hot c) or an explicit
+  // c vector of c_dim values; at most one of the two. Neither: class 0.
+  std::optional<std::int64_t> class_index;
+  std::vector<float> c;
 
   bool has_input_transform() const { return input_rotate != 0.0 || input_translate != std::array<double, 2>{0.0, 0.0}; }
   bool is_default() const { return *this == SynthesisOptions{}; }
+  bool has_label() const { return class_index.has_value() || !c.empty(); }
   bool operator==(const SynthesisOptions& o) const {
     return truncation_psi == o.truncation_psi && truncation_cutoff == o.truncation_cutoff &&
            noise_mode == o.noise_mode && noise_seed == o.noise_seed && input_rotate == o.input_rotate &&
-           input_translate == o.input_translate;
+           input_translate == o.input_translate && class_index == o.class_index && c == o.c;
   }
   bool operator!=(const SynthesisOptions& o) const { return !(*this == o); }
 
   // {"truncation_psi": 0.7, "truncation_cutoff": 8, "noise_mode": "const", "noise_seed": 0,
-  // "input_rotate": 30, "input_translate": [0.1, 0]}; every key optional (the input transform is
-  // written only when set). Errors start with `where` (a JSON pointer) and name the key.
+  // "input_rotate": 30, "input_translate": [0.1, 0], "class": 3} (or "c": [c_dim numbers] instead of
+  // "class"); every key optional (the input transform is written only when set). Errors start with
+  // `where` (a JSON pointer) and name the key.
   static SynthesisOptions from_json(const nlohmann::json& j, const std::string& where);
   nlohmann::json to_json() const;
 };

@@ -10,6 +10,7 @@
 #include "actmap/io/error.h"
 #include "actmap/io/files.h"
 #include "actmap/io/json_text.h"
+#include "actmap/model/checkpoint_cache.h"
 #include "actmap/model/registry.h"
 
 namespace fs = std::filesystem;
@@ -264,8 +265,7 @@ StyleGAN2Config parse_stylegan2_config(const json& config, const std::string& wh
   Reader top(config, where);
   c.z_dim = top.integer("z_dim", 1);
   c.w_dim = top.integer("w_dim", 1);
-  c.c_dim = top.integer_or("c_dim", 0, 0);
-  if (c.c_dim != 0) top.fail("c_dim", "conditional StyleGAN2 generators (c_dim > 0) are not supported yet");
+  c.c_dim = top.integer_or("c_dim", 0, 0);  // > 0: conditional (the mapping embeds the label c)
   c.img_resolution = top.integer("img_resolution", 4);
   if ((c.img_resolution & (c.img_resolution - 1)) != 0 || c.img_resolution > 8192) {
     top.fail("img_resolution", "must be a power of two from 4 to 8192, got " + std::to_string(c.img_resolution));
@@ -422,6 +422,7 @@ ModelCard parse_model_card(const std::string& json_text, const std::string& path
       throw Error(where + ": latent.distribution: StyleGAN2 latents are normal, got \"" + distribution + "\"");
     }
     latent_size = card.stylegan2->z_dim;
+    card.stylegan2->w_avg_file = r.string_or("w_avg", "");  // an average W beside the weights
   } else if (card.family == "stylegan3") {
     card.stylegan3 = parse_stylegan3_config(r.at("config"), where + ": config");
     if (latent_size != 0 && latent_size != card.stylegan3->z_dim) {
@@ -718,6 +719,8 @@ bool is_card_path(const std::string& name_or_path) {
 }
 
 std::string find_model_card(const std::string& name_or_path) {
+  // A checkpoint file (.pkl, .pt, ...): the card it was converted to (checkpoint_cache.h).
+  if (is_checkpoint_path(name_or_path)) return converted_card_for(name_or_path);
   std::error_code ec;
   if (fs::is_regular_file(name_or_path, ec)) return name_or_path;
   std::string msg = "model '" + name_or_path + "' not found";

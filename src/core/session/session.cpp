@@ -11,6 +11,7 @@
 #include "actmap/io/files.h"
 #include "actmap/io/json_text.h"
 #include "actmap/io/npy.h"
+#include "actmap/model/checkpoint_cache.h"
 #include "actmap/model/latent.h"
 
 namespace fs = std::filesystem;
@@ -176,6 +177,13 @@ std::map<std::string, std::vector<int>> parse_clusters(const json& j) {
 }
 
 std::string resolve_card(const std::string& model, const std::string& base_dir) {
+  // A checkpoint file: the card it was converted to (CheckpointNotConverted when it was not yet).
+  if (is_checkpoint_path(model)) {
+    const std::string path = resolve(model, base_dir);
+    std::error_code ec;
+    if (!fs::is_regular_file(path, ec)) throw Error("/model/card: no checkpoint file at " + path);
+    return converted_card_for(path);
+  }
   if (is_card_path(model)) {
     const std::string path = resolve(model, base_dir);
     std::error_code ec;
@@ -265,10 +273,13 @@ Session parse_document(const json& doc, const std::string& base_dir, const std::
   } catch (const Error& e) {
     throw Error(std::string("/model: ") + e.what());
   }
-  const std::string actual = sha256_file(weights);
+  // A checkpoint file's own sha256 (remembered, so not read again) stands for its converted weights.
+  const bool checkpoint = is_checkpoint_path(s.model);
+  if (checkpoint) weights = resolve(s.model, base_dir);
+  const std::string actual = checkpoint ? checkpoint_sha256(weights) : sha256_file(weights);
   if (!expected_sha.empty() && expected_sha != actual) {
-    warn(source + ": /model/sha256: the weights " + weights + " have sha256 " + actual + ", but this session was saved with " +
-         expected_sha + "; it may not render the same pixels");
+    warn(source + ": /model/sha256: the " + (checkpoint ? "checkpoint " : "weights ") + weights + " have sha256 " + actual +
+         ", but this session was saved with " + expected_sha + "; it may not render the same pixels");
   }
   s.weights_sha256 = actual;
   return s;
@@ -378,14 +389,28 @@ void check_session_against_card(const Session& s, const ModelCard& card) {
     throw Error("/synthesis/input_rotate: model " + card.name + " (" + card.family +
                 ") has no input transform; input_rotate and input_translate need a StyleGAN3 model");
   }
+  // The class of a conditional StyleGAN2 model.
+  const std::int64_t c_dim = card.stylegan2 ? card.stylegan2->c_dim : 0;
+  const char* key = s.synthesis.class_index ? "/synthesis/class" : "/synthesis/c";
+  if (s.synthesis.has_label() && c_dim == 0) {
+    throw Error(std::string(key) + ": model " + card.name + " is not conditional (c_dim 0); it takes no class");
+  }
+  if (s.synthesis.class_index && *s.synthesis.class_index >= c_dim) {
+    throw Error(std::string(key) + ": class " + std::to_string(*s.synthesis.class_index) + " is out of range; model " +
+                card.name + " has " + std::to_string(c_dim) + " classes (0 to " + std::to_string(c_dim - 1) + ")");
+  }
+  if (!s.synthesis.c.empty() && static_cast<std::int64_t>(s.synthesis.c.size()) != c_dim) {
+    throw Error(std::string(key) + ": " + std::to_string(s.synthesis.c.size()) + " values, but model " + card.name +
+                " takes c_dim = " + std::to_string(c_dim));
+  }
 }
 
 Session new_session(const std::string& model) {
   Session s;
   s.model = model;
-  s.card_path = is_card_path(model) ? model : find_model_card(model);
+  s.card_path = is_card_path(model) && !is_checkpoint_path(model) ? model : find_model_card(model);
   const ModelCard card = load_model_card(s.card_path);
-  s.weights_sha256 = sha256_file(resolve_weights_path(card));
+  s.weights_sha256 = is_checkpoint_path(model) ? checkpoint_sha256(model) : sha256_file(resolve_weights_path(card));
   return s;
 }
 
@@ -395,6 +420,8 @@ Session parse_session(const std::string& text, const std::string& source) {
   const std::string base_dir = fs::absolute(fs::path(source), ec).parent_path().string();
   try {
     return parse_document(doc, base_dir, source);
+  } catch (const CheckpointNotConverted&) {
+    throw;  // the front end converts the checkpoint and loads the session again
   } catch (const Error& e) {
     throw Error(source + ": " + e.what());
   }
@@ -405,7 +432,9 @@ Session load_session(const std::string& path) { return parse_session(read_file_t
 json session_to_json(const Session& s, const std::string& dir) {
   json doc = json::object();
   doc["actmap_session"] = kSessionVersion;
-  json model = {{"card", is_card_path(s.model) ? rebase(s.card_path, "", dir) : s.model}};
+  json model = {{"card", is_checkpoint_path(s.model) ? rebase(s.model, s.base_dir, dir)
+                         : is_card_path(s.model)    ? rebase(s.card_path, "", dir)
+                                                    : s.model}};
   if (!s.weights_sha256.empty()) model["sha256"] = s.weights_sha256;
   doc["model"] = std::move(model);
   switch (s.latent.kind) {
@@ -444,7 +473,7 @@ void save_session(Session& s, const std::string& path) {
   const json doc = session_to_json(s, dir);
   write_file_atomic(path, doc.dump(2) + "\n");
   // The in-memory session now lives beside the file it was saved to.
-  if (is_card_path(s.model)) s.model = doc["model"]["card"].get<std::string>();
+  if (is_card_path(s.model) || is_checkpoint_path(s.model)) s.model = doc["model"]["card"].get<std::string>();
   if (s.latent.kind == SessionLatent::Kind::ZFile) s.latent.z_file = doc["latent"]["z_file"].get<std::string>();
   if (s.latent.kind == SessionLatent::Kind::WSFile) s.latent.z_file = doc["latent"]["ws_file"].get<std::string>();
   for (std::size_t i = 0; i < s.edits.size(); ++i) {
