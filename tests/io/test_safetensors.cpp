@@ -97,6 +97,84 @@ TEST(Safetensors, UnsupportedDtype) {
                      {"'k'", "'I64'", "F32"});
 }
 
+// The cases of the reference reader's own tests (huggingface/safetensors, safetensors/src/tensor.rs,
+// `mod tests`: test_deserialization ... test_validation_overflow), rebuilt here as bytes from the
+// format, with the reference's verdict. actmap agrees on each, except where it is stricter on
+// purpose (integer dtypes: the reference's cases use I32, so each is also run as F32, the same
+// bytes, where actmap must give the reference's verdict).
+TEST(Safetensors, AgreesWithTheReferenceReadersTests) {
+  const std::string zeros16(16, '\0');
+  struct Case {
+    std::string name, bytes;
+    bool reference_accepts;
+    std::vector<std::string> actmap_says;  // empty: accepted
+  };
+  auto header = [](const std::string& dtype, const std::string& shape, const std::string& offsets) {
+    return R"({"test":{"dtype":")" + dtype + R"(","shape":)" + shape + R"(,"data_offsets":)" + offsets + "}}";
+  };
+  std::vector<Case> cases;
+  for (const std::string dtype : {"I32", "F32"}) {
+    const bool i32 = dtype == "I32";
+    const std::vector<std::string> int_refused = {"'test'", "dtype 'I32' is not supported"};
+    auto verdict = [&](std::vector<std::string> says) { return i32 ? int_refused : says; };
+    cases.push_back({dtype + " deserialization", raw_file(header(dtype, "[2,2]", "[0,16]"), zeros16), true, verdict({})});
+    cases.push_back({dtype + " empty shape", raw_file(header(dtype, "[]", "[0,4]"), std::string(4, '\0')), true, verdict({})});
+    cases.push_back({dtype + " zero-sized tensor", raw_file(header(dtype, "[2,0]", "[0, 0]"), ""), true, verdict({})});
+    cases.push_back({dtype + " polyglot: bytes after the last tensor",
+                     raw_file(header(dtype, "[2,2]", "[0,16]"), zeros16 + "extra_bogus_data_for_polyglot_file"), false,
+                     verdict({"34 bytes after the last tensor ('test')", "the format allows none"})});
+    cases.push_back({dtype + " missing data", raw_file(header(dtype, "[2,2]", "[0,16]"), std::string(14, '\0')), false,
+                     verdict({"'test'", "[0, 16] out of range", "14 bytes"})});
+    cases.push_back({dtype + " invalid info", raw_file(header(dtype, "[2,2]", "[0, 4]"), std::string(4, '\0')), false,
+                     verdict({"'test'", "span 4 bytes", "needs 16"})});
+    cases.push_back({dtype + " shape overflow", raw_file(header(dtype, "[2,18446744073709551614]", "[0,16]"), zeros16), false,
+                     verdict({"'test'", "shape is too large"})});
+    cases.push_back({dtype + " bytes overflow", raw_file(header(dtype, "[2,9223372036854775807]", "[0,16]"), zeros16), false,
+                     verdict({"'test'", "shape is too large"})});
+    cases.push_back({dtype + " header too large", raw_file(header(dtype, "[2,2]", "[0,16]"), zeros16, 0xffffff000000003cULL), false,
+                     {"header length 18446742974197923900 is over the format's limit of 100000000 bytes"}});
+  }
+  // test_json_attack: ten tensors all at [0, 16].
+  std::string attack = "{";
+  for (int i = 0; i < 10; ++i) {
+    attack += std::string(i ? "," : "") + "\"weight_" + std::to_string(i) + R"(":{"dtype":"F32","shape":[2,2],"data_offsets":[0,16]})";
+  }
+  cases.push_back({"json attack", raw_file(attack + "}", zeros16), false, {"overlap in the data section"}});
+  cases.push_back({"header too small", "", false, {"truncated", "0 bytes"}});
+  cases.push_back({"invalid header length", raw_file("", "", 60), false, {"header length 60", "longer than the file"}});
+  cases.push_back({"non-UTF-8 header", raw_file("\xff", ""), false, {"not valid UTF-8"}});
+  cases.push_back({"header not JSON", raw_file("{", ""), false, {"not valid JSON"}});
+  cases.push_back({"whitespace after the header", raw_file("{}\r \t\n", ""), true, {}});
+  // The reference's InvalidHeaderStart (safetensors 0.4 on): the header starts with '{'.
+  cases.push_back({"whitespace before the header", raw_file("\t\n{}\r ", ""), false, {"must start with '{', got byte 0x09"}});
+  cases.push_back({"byte-order mark", raw_file("\xef\xbb\xbf{}", ""), false, {"must start with '{', got byte 0xef"}});
+  cases.push_back({"NUL padding", raw_file(std::string("{}\0\0\0\0\0\0", 8), ""), false, {"NUL byte at offset 10"}});
+  cases.push_back({"a gap between tensors",
+                   raw_file(R"({"a":{"dtype":"F32","shape":[1],"data_offsets":[0,4]},"b":{"dtype":"F32","shape":[1],"data_offsets":[8,12]}})",
+                            std::string(12, '\0')),
+                   false, {"'b' starts at byte 8", "4 unused bytes before it (after 'a')", "no gaps"}});
+  cases.push_back({"a gap at the start", raw_file(R"({"a":{"dtype":"F32","shape":[1],"data_offsets":[4,8]}})", std::string(8, '\0')),
+                   false, {"'a' starts at byte 4", "(at its start)"}});
+  cases.push_back({"no tensors, trailing bytes", raw_file("{}", "xyz"), false, {"3 bytes after the last tensor"}});
+  for (const Case& c : cases) {
+    SCOPED_TRACE(c.name);
+    if (c.actmap_says.empty()) {
+      EXPECT_NO_THROW(parse(c.bytes));
+    } else {
+      test::expect_error([&] { parse(c.bytes); }, c.actmap_says);
+    }
+    // Where actmap and the reference differ, it is only the integer dtypes (documented).
+    if (c.reference_accepts == c.actmap_says.empty()) continue;
+    EXPECT_NE(c.name.rfind("I32", 0), std::string::npos) << "disagrees with the reference reader";
+  }
+}
+
+// The 100,000,000-byte limit is checked before anything is allocated for the header.
+TEST(Safetensors, AHeaderOverTheLimitIsRefusedBeforeItIsRead) {
+  test::expect_error([] { parse(raw_file("{}", "", 100000001)); }, {"header length 100000001 is over the format's limit"});
+  test::expect_error([] { parse(raw_file("{}", "", 1ULL << 60)); }, {"over the format's limit"});
+}
+
 TEST(Safetensors, NonFiniteValuesWarnWithCount) {
   std::map<std::string, FloatTensor> in;
   in["w"] = {{4}, {1.f, NAN, INFINITY, 2.f}};

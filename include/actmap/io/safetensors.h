@@ -26,8 +26,13 @@ struct FloatTensor {
   std::vector<float> data;
 };
 
-// Validates the 8-byte length, the UTF-8 JSON header, dtypes, shapes and offsets (in range, sized
-// to match, not overlapping). `name` labels errors (usually the file path).
+// The reference reader's (huggingface/safetensors) largest header.
+inline constexpr std::uint64_t kMaxSafetensorsHeader = 100000000;
+
+// Validates as the reference reader does: the 8-byte length (at most kMaxSafetensorsHeader), the
+// UTF-8 JSON header (starting with '{', no NUL bytes), dtypes, shapes and offsets (sized to match,
+// the tensors tiling the data section exactly: no overlap, no gap, nothing after the last).
+// `name` labels errors (usually the file path).
 SafetensorsHeader parse_safetensors_header(const std::uint8_t* bytes, std::size_t size,
                                            const std::string& name);
 

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <tuple>
 
 #include <nlohmann/json.hpp>
 
@@ -48,6 +49,12 @@ bool valid_utf8(const std::string& s) {
 }
 
 
+std::string hex_byte(char c) {
+  static const char* digits = "0123456789abcdef";
+  const auto b = static_cast<unsigned char>(c);
+  return {digits[b >> 4], digits[b & 15]};
+}
+
 }  // namespace
 
 SafetensorsHeader parse_safetensors_header(const std::uint8_t* bytes, std::size_t size,
@@ -57,12 +64,26 @@ SafetensorsHeader parse_safetensors_header(const std::uint8_t* bytes, std::size_
                 " bytes, shorter than the 8-byte header length");
   }
   const std::uint64_t header_len = load_u64(bytes);
+  if (header_len > kMaxSafetensorsHeader) {  // the reference reader's limit (MAX_HEADER_SIZE)
+    throw Error(name + ": safetensors header length " + std::to_string(header_len) + " is over the format's limit of " +
+                std::to_string(kMaxSafetensorsHeader) + " bytes");
+  }
   if (header_len > size - 8) {
     throw Error(name + ": safetensors header length " + std::to_string(header_len) +
                 " is longer than the file (" + std::to_string(size) + " bytes)");
   }
   const std::string text(reinterpret_cast<const char*>(bytes + 8), header_len);
   if (!valid_utf8(text)) throw Error(name + ": safetensors header is not valid UTF-8");
+  // As the reference reader: the header is one JSON object from its first byte (no byte-order
+  // mark, no leading space), followed by nothing but JSON whitespace (writers pad with spaces).
+  if (text.empty() || text[0] != '{') {
+    throw Error(name + ": safetensors header must start with '{', got " +
+                (text.empty() ? std::string("an empty header") : "byte 0x" + hex_byte(text[0])));
+  }
+  if (const std::size_t nul = text.find('\0'); nul != std::string::npos) {
+    throw Error(name + ": safetensors header has a NUL byte at offset " + std::to_string(8 + nul) +
+                " (pad a header with spaces, not NUL bytes)");
+  }
   nlohmann::json doc;
   try {
     doc = nlohmann::json::parse(text);
@@ -127,18 +148,29 @@ SafetensorsHeader parse_safetensors_header(const std::uint8_t* bytes, std::size_
     header.tensors.emplace(key, std::move(e));
   }
 
-  // No two tensors may share bytes.
-  std::vector<std::pair<std::uint64_t, const std::string*>> spans;
-  for (const auto& [key, e] : header.tensors) {
-    if (e.end > e.begin) spans.emplace_back(e.begin, &key);
-  }
+  // The tensors tile the data section exactly, as the reference reader requires: no two share
+  // bytes, no gap between them, nothing after the last (where a hidden payload could sit).
+  std::vector<std::tuple<std::uint64_t, std::uint64_t, const std::string*>> spans;
+  for (const auto& [key, e] : header.tensors) spans.emplace_back(e.begin, e.end, &key);
   std::sort(spans.begin(), spans.end());
-  for (std::size_t i = 1; i < spans.size(); ++i) {
-    const auto& prev = header.tensors.at(*spans[i - 1].second);
-    if (spans[i].first < prev.end) {
-      throw Error(name + ": tensors '" + *spans[i - 1].second + "' and '" + *spans[i].second +
-                  "' overlap in the data section");
+  std::uint64_t at = 0;
+  const std::string* previous = nullptr;
+  for (const auto& [begin, end, key] : spans) {
+    if (begin < at) {
+      throw Error(name + ": tensors '" + *previous + "' and '" + *key + "' overlap in the data section");
     }
+    if (begin > at) {
+      throw Error(name + ": tensor '" + *key + "' starts at byte " + std::to_string(begin) + " of the data section, leaving " +
+                  std::to_string(begin - at) + " unused bytes before it" +
+                  (previous ? " (after '" + *previous + "')" : std::string(" (at its start)")) +
+                  "; the format allows no gaps");
+    }
+    at = end;
+    previous = key;
+  }
+  if (at != data_size) {
+    throw Error(name + ": " + std::to_string(data_size - at) + " bytes after the last tensor" +
+                (previous ? " ('" + *previous + "')" : std::string("")) + " that no tensor describes; the format allows none");
   }
   return header;
 }

@@ -525,6 +525,7 @@ bool Autosaver::flush(const Session& s, std::uint64_t revision, const std::strin
     fs::create_directories(fs::path(path_).parent_path(), ec);
     write_file_atomic(path_, doc.dump(2) + "\n");
     written_revision_ = revision;
+    warned_ = false;  // a later failure is reported again
     return true;
   } catch (const std::exception& e) {
     if (!warned_) warn(std::string("autosave to ") + path_ + " failed: " + e.what());
