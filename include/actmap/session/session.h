@@ -72,6 +72,7 @@ Session new_session(const std::string& model);
 // A session whose model is a checkpoint file not converted yet throws CheckpointNotConverted
 // (model/checkpoint_cache.h): convert it with open_model_file and parse again.
 // `source` names the document in messages and its directory resolves relative paths.
+inline constexpr std::size_t kMaxSessionBytes = std::size_t{16} << 20;  // larger session files are refused unparsed
 Session parse_session(const std::string& text, const std::string& source);
 Session load_session(const std::string& path);
 

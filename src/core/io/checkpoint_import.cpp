@@ -47,7 +47,9 @@ class Importer {
  public:
   Importer(const std::uint8_t* bytes, std::size_t size, std::string name, const ImportOptions& options)
       : bytes_(bytes), size_(size), name_(std::move(name)), options_(options),
-        heap_(std::min<std::size_t>(4 * size + 4096, std::size_t(20) << 20)) {}
+        // Every value needs an opcode byte; at most 4M values (about 230 bytes each: under 1 GB
+        // whatever the file claims; a real generator's pickle builds tens of thousands).
+        heap_(std::min<std::size_t>(2 * size + 4096, std::size_t(4) << 20)) {}
 
   ImportResult run();
 

@@ -111,7 +111,7 @@ class Heap {
 
 // Limits against hostile input.
 constexpr std::size_t kMaxMarkDepth = 1000;     // nested MARKs (containers built from marks)
-constexpr std::size_t kMaxStack = 1u << 22;     // values on the VM stack
+constexpr std::size_t kMaxStack = 1u << 17;     // values on the VM stack (pickle batches 1000 items per APPENDS)
 
 struct UnpicklerHooks {
   // Turns a persistent id (BINPERSID) into a value; null: persistent ids are refused.

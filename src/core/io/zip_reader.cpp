@@ -17,6 +17,8 @@ constexpr std::uint32_t kLocalHeader = 0x04034b50;
 constexpr std::size_t kEndSize = 22, kLocatorSize = 20, kZip64EndSize = 56, kCentralSize = 46, kLocalSize = 30;
 // DEFLATE cannot expand data by more than about 1032:1; a larger claim is a lie or a bomb.
 constexpr std::uint64_t kMaxDeflateRatio = 1032;
+constexpr std::uint64_t kMaxInflateRatio = 100;
+constexpr std::uint64_t kBombFloor = std::uint64_t{16} << 20;
 
 }  // namespace
 
@@ -99,6 +101,34 @@ ZipReader::ZipReader(const std::uint8_t* bytes, std::size_t size, std::string na
     entries_.push_back(std::move(e));
     p += kCentralSize + name_len + extra_len + comment_len;
   }
+  check_no_overlap();
+}
+
+// Entries whose bytes overlap are how the best zip bombs multiply one compressed block (David
+// Fifield's overlapping-file construction); a well-formed archive never has them.
+void ZipReader::check_no_overlap() const {
+  struct Span {
+    std::uint64_t begin, end;
+    const ZipEntry* e;
+  };
+  std::vector<Span> spans;
+  spans.reserve(entries_.size());
+  for (const auto& e : entries_) {
+    std::uint64_t end = e.local_header + kLocalSize;  // a header past the file is reported when read
+    if (e.local_header <= size_ && size_ - e.local_header >= kLocalSize) {
+      end += load_u16(bytes_ + e.local_header + 26) + std::uint64_t{load_u16(bytes_ + e.local_header + 28)};
+      end += std::min<std::uint64_t>(e.compressed_size, size_);
+    }
+    spans.push_back({e.local_header, end, &e});
+  }
+  std::sort(spans.begin(), spans.end(), [](const Span& a, const Span& b) { return a.begin < b.begin; });
+  for (std::size_t i = 1; i < spans.size(); ++i) {
+    if (spans[i].begin < spans[i - 1].end) {
+      fail("zip entries '" + spans[i - 1].e->name + "' and '" + spans[i].e->name + "' overlap (bytes " +
+           std::to_string(spans[i].begin) + " to " + std::to_string(std::min(spans[i].end, spans[i - 1].end)) +
+           "): a damaged archive or an overlapping-entry zip bomb");
+    }
+  }
 }
 
 const ZipEntry* ZipReader::find(const std::string& entry_name) const {
@@ -131,6 +161,14 @@ ZipData ZipReader::read(const ZipEntry& e) const {
     if (e.size > e.compressed_size * kMaxDeflateRatio + 1024) {
       fail(where + " claims to inflate " + std::to_string(e.compressed_size) + " bytes to " + std::to_string(e.size) +
            ", more than DEFLATE can");
+    }
+    // torch.save stores its entries uncompressed; a compressed one that grows past 16 MiB at more
+    // than 100:1 is a bomb, not weights (float weights compress by a few percent).
+    if (e.size > kBombFloor && e.size > e.compressed_size * kMaxInflateRatio) {
+      fail(where + " would inflate " + std::to_string(e.compressed_size) + " bytes to " + std::to_string(e.size) + " (" +
+           std::to_string(e.size / std::max<std::uint64_t>(e.compressed_size, 1)) + ":1, more than the " +
+           std::to_string(kMaxInflateRatio) + ":1 actmap accepts above " + std::to_string(kBombFloor >> 20) +
+           " MiB): a zip bomb, not a checkpoint");
     }
     out.owned.resize(e.size);
     z_stream zs{};

@@ -38,6 +38,7 @@ class ZipReader {
 
  private:
   [[noreturn]] void fail(const std::string& what) const;
+  void check_no_overlap() const;
 
   const std::uint8_t* bytes_;
   std::size_t size_;

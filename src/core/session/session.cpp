@@ -415,6 +415,13 @@ Session new_session(const std::string& model) {
 }
 
 Session parse_session(const std::string& text, const std::string& source) {
+  // A parsed JSON document takes up to about 15 times its text; a session is at most a few MB
+  // (W+ inline is 150 kB, a stroke at most 100,000 points), so a larger file is refused before it
+  // is parsed, keeping the memory any session file can take under about 250 MB.
+  if (text.size() > kMaxSessionBytes) {
+    throw Error(source + ": " + std::to_string(text.size()) + " bytes, more than the " + std::to_string(kMaxSessionBytes >> 20) +
+                " MB a session file may be (put large latents in z_file or ws_file)");
+  }
   const json doc = parse_json_text(text, source);
   std::error_code ec;
   const std::string base_dir = fs::absolute(fs::path(source), ec).parent_path().string();
