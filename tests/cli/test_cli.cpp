@@ -223,12 +223,12 @@ TEST(Cli, OpsListsTheWholeRegistry) {
   for (const auto& op : ops) names.insert(op["name"].get<std::string>());
   for (const char* want : {"brush", "fill", "rect", "erase", "rotate", "scale", "translate", "flip", "mirror", "multiply", "add",
                            "negate", "invert", "threshold", "clamp", "ablate", "erode", "dilate", "mean_filter", "gaussian_blur",
-                           "sharpen", "sobel", "shuffle", "vanish", "sin_disrupt", "style_mix", "w_swap", "w_noise",
+                           "sharpen", "sobel", "shuffle", "vanish", "sin_disrupt", "sin_field", "style_mix", "w_swap", "w_noise",
                            "w_negate", "interpolate", "weight_zero", "weight_ones", "weight_negate", "weight_transpose",
                            "weight_rotate90", "weight_mean"}) {
     EXPECT_TRUE(names.count(want)) << want;
   }
-  EXPECT_EQ(names.size(), 36u);
+  EXPECT_EQ(names.size(), 37u);
 }
 
 // Training as a user runs it, on a tiny card (nz 8, ngf 4, 32x32) and a folder of 31 PNGs, a
