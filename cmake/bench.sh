@@ -1,10 +1,69 @@
 #!/usr/bin/env bash
-# The performance table in README: actmap-cli bench against PyTorch eager on the same weights,
-# in interleaved rounds on this machine. Needs python3-torch (cmake/install-deps.sh --dev) and
-# the pretrained ffhq64-vae (ACTMAP_MODEL_PATH, default ../shared/models).
+# The performance tables of docs/performance.md, each measured with its peer in the same run, in
+# interleaved rounds on this machine. Needs python3-torch (cmake/install-deps.sh --dev).
 #   bash cmake/bench.sh [rounds, default 5]
+#       DCGAN family: actmap-cli bench against PyTorch eager on the same weights (needs the
+#       pretrained ffhq64-vae: ACTMAP_MODEL_PATH, default ../shared/models)
+#   bash cmake/bench.sh stylegan2 --official DIR [rounds, default 3] [--resolution 1024]
+#       StyleGAN2 config F: actmap-cli bench against NVIDIA's official stylegan2-ada-pytorch
+#       generator (a checkout in DIR; its reference ops on the CPU) on the same random weights,
+#       each with 1 and 2 threads
 set -euo pipefail
 cd "$(dirname "$0")/.."
+if [ "${1:-}" = stylegan2 ]; then
+  shift
+  official="" rounds=3 resolution=1024
+  while [ $# -gt 0 ]; do
+    case "$1" in
+      --official) official=$2; shift 2 ;;
+      --resolution) resolution=$2; shift 2 ;;
+      [0-9]*) rounds=$1; shift ;;
+      *) echo "bench.sh stylegan2: unknown argument '$1'" >&2; exit 2 ;;
+    esac
+  done
+  [ -n "$official" ] || { echo "bench.sh stylegan2: --official DIR (a checkout of NVlabs/stylegan2-ada-pytorch) is required" >&2; exit 2; }
+  bash cmake/install-deps.sh --no-gui --dev >/dev/null
+  cmake --preset release >/dev/null && cmake --build --preset release --target actmap-cli >/dev/null
+  cli=build/release/src/cli/actmap-cli
+  work=$(mktemp -d)
+  trap 'rm -rf "$work"' EXIT
+  /usr/bin/python3 tools/random_stylegan2.py "$work" --resolution "$resolution" >/dev/null
+  card="$work/stylegan2-random-$resolution.json"
+  echo "machine: $(lscpu | sed -n 's/^Model name: *//p'), $(nproc) cores; config F at ${resolution}x${resolution}, random weights"
+  for r in $(seq "$rounds"); do
+    for t in 1 2; do
+      $cli bench -m "$card" --iters 3 --warmup 1 --threads $t > "$work/actmap.$t.$r.txt"
+    done
+    /usr/bin/python3 tools/bench/official_stylegan2.py --official "$official" "$card" --threads 1,2 --iters 3 --warmup 1 \
+      --json > "$work/official.$r.json" 2>/dev/null
+  done
+  /usr/bin/python3 - "$work" "$rounds" <<'PY'
+import json, statistics, sys
+work, rounds = sys.argv[1], int(sys.argv[2])
+def actmap(t):
+    vals = []
+    for r in range(1, rounds + 1):
+        for line in open(f"{work}/actmap.{t}.{r}.txt"):
+            if line.startswith("full forward"):
+                vals.append(float(line.split()[2]))
+    return vals
+def official(t):
+    vals = []
+    for r in range(1, rounds + 1):
+        for res in json.load(open(f"{work}/official.{r}.json"))["results"]:
+            if res["threads"] == t:
+                vals.append(res["median_ms"])
+    return vals
+print(f"full synthesis of one image, median of {rounds} rounds (each the median of 3 runs), ms (range across rounds)")
+print("| threads | actmap | official stylegan2-ada-pytorch | speed-up |")
+print("|---|---|---|---|")
+for t in (1, 2):
+    a, o = actmap(t), official(t)
+    print(f"| {t} | {statistics.median(a):.0f} ({min(a):.0f}-{max(a):.0f}) | {statistics.median(o):.0f} ({min(o):.0f}-{max(o):.0f}) "
+          f"| {statistics.median(o) / statistics.median(a):.2f}x |")
+PY
+  exit 0
+fi
 rounds=${1:-5}
 bash cmake/install-deps.sh --no-gui --dev >/dev/null
 export ACTMAP_MODEL_PATH=${ACTMAP_MODEL_PATH:-$(cd .. && pwd)/shared/models}

@@ -5,7 +5,7 @@
 #   cmake/install-deps.sh            core, CLI, tests and the GUI's libraries
 #   cmake/install-deps.sh --no-gui   core, CLI and tests only (no GL stack, e.g. a GPU server)
 #   cmake/install-deps.sh --dev      also the tools for references, benchmarks and sanitizers
-#                                    (python3-torch, clang, hyperfine)
+#                                    (python3-torch, python3-click, clang, hyperfine)
 #   cmake/install-deps.sh --fuzz     also clang and its libFuzzer runtime (the fuzz preset)
 set -euo pipefail
 
@@ -34,12 +34,14 @@ pkgs=(
   ffmpeg                  # animate: GIF and MP4 output (and ffprobe for the tests)
   libyaml-cpp-dev         # Network Bending configs (import-bending, export-bending)
   chromium                # tests: the HTML reports open in headless Chromium
+  pybind11-dev python3-pybind11 python3-dev python3-numpy  # the actmap Python module (src/python/)
+  python3-distributed     # actmap.distributed: Dask's scheduler and workers
 )
 if [ "$want_gui" = 1 ]; then
   pkgs+=(libimgui-dev libglfw3-dev libepoxy-dev xvfb xdotool x11-apps)
 fi
 if [ "$want_dev" = 1 ]; then
-  pkgs+=(python3-torch python3-numpy clang libclang-rt-14-dev hyperfine)
+  pkgs+=(python3-torch python3-numpy python3-click clang libclang-rt-14-dev hyperfine)
 fi
 if [ "$want_fuzz" = 1 ]; then
   pkgs+=(clang libclang-rt-14-dev)

@@ -22,6 +22,7 @@
 #include "actmap/io/image.h"
 #include "actmap/model/device.h"
 #include "editor.h"
+#include "key_queue.h"
 #include "ui_probe.h"
 
 namespace {
@@ -140,6 +141,8 @@ int run_editor_window(const EditorOptions& opts, const WindowOptions& w) {
   io.Fonts->AddFontDefault(&font);
   ImGui::GetStyle().ScaleAllSizes(float(ui_scale));
   ImGui_ImplGlfw_InitForOpenGL(window, true);
+  KeyQueue keys;
+  keys.install(window);  // in front of ImGui's key callback, which it forwards to
   ImGui_ImplOpenGL3_Init(glsl);
 
   int rc = 0;
@@ -161,6 +164,7 @@ int run_editor_window(const EditorOptions& opts, const WindowOptions& w) {
         editor.request_quit();
       }
       if (editor.quit_requested()) break;
+      keys.begin_frame();
       if (!screenshot.empty() || editor.wants_continuous_frames()) {
         glfwPollEvents();
       } else {
@@ -175,7 +179,7 @@ int run_editor_window(const EditorOptions& opts, const WindowOptions& w) {
       ImGui_ImplGlfw_NewFrame();
       if (!screenshot.empty()) io.MousePos = ImVec2(-FLT_MAX, -FLT_MAX);  // the pointer is not part of a scripted shot
       ImGui::NewFrame();
-      editor.frame();
+      editor.frame(keys.take());
       ImGui::Render();
       const auto t_ui = Clock::now();
       int fb_w = 0, fb_h = 0;
@@ -213,6 +217,7 @@ int run_editor_window(const EditorOptions& opts, const WindowOptions& w) {
       ui_ms.push_back(std::chrono::duration<double, std::milli>(t_ui - t0).count());
       glfwSwapBuffers(window);
       editor.note_frame_presented();
+      if (w.frame_delay_ms > 0) std::this_thread::sleep_for(std::chrono::milliseconds(w.frame_delay_ms));
     }
     if (!stats_out.empty()) {
       const auto& lat = editor.latencies_ms();

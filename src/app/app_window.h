@@ -14,6 +14,7 @@ struct WindowOptions {
   std::string screenshot;   // save the window as a PNG once settled, then exit
   int frames = 3;           // frames drawn (once settled) before the screenshot
   std::string stats_out;    // on exit: frame times and change-to-screen latencies (JSON)
+  int frame_delay_ms = 0;   // for tests: sleep this long after every frame (a slow machine)
 };
 
 // Opens the window and runs the editor until it quits; returns the process exit code.

@@ -17,6 +17,7 @@ Editor::Editor(EditorOptions options)
       output_panel_([this](float x, float y, float zoom) { dissect_panel_.draw_region_overlay(ctx_, x, y, zoom); }),
       recent_((std::filesystem::path(config_dir()) / "recent.json").string()) {
   recent_.load();
+  layout_ = PanelLayout::load(layout_path());
   autosaver_ = std::make_unique<Autosaver>(
       (std::filesystem::path(recovery_dir()) /
        ("session-" + std::to_string(std::time(nullptr)) + "-" + std::to_string(reinterpret_cast<std::uintptr_t>(this) % 100000) + ".json"))
@@ -44,21 +45,33 @@ Editor::Editor(EditorOptions options)
 
 Editor::~Editor() = default;
 
-void Editor::frame() {
+std::string Editor::layout_path() { return (std::filesystem::path(config_dir()) / "layout.json").string(); }
+
+void Editor::set_layout(const PanelLayout& layout) {
+  layout_ = layout;
+  layout_.save(layout_path());
+}
+
+void Editor::frame(const std::vector<KeyPress>& keys) {
   if (const std::string error = ctx_.render.take_reply(); !error.empty()) ctx_.report(error);
   clusters_panel_.poll(ctx_);
   dissect_panel_.poll(ctx_);
   record_panel_.poll(ctx_);
   sensitivity_panel_.poll(ctx_);
   sweep_window_.poll(ctx_);
-  handle_keys();
+  report_window_.poll(ctx_);
+  snapshots_panel_.poll(ctx_);
+  handle_keys(keys);
   draw_menu();
   layout_windows();
   sweep_window_.draw();
+  report_window_.draw();
+  status_bar_.draw_log(ctx_);
   draw_prompts();
   models_.draw_download_window(ctx_);
   apply_requests();
   submit_render();
+  seed_strip_.poll(ctx_);  // after the main request went out: the strip starts only when that is idle
   tick_autosave();
   if (probe::enabled()) write_probe_values();
 }
@@ -67,27 +80,30 @@ void Editor::frame() {
 // the middle, the output and the tabs of edits and analyses on the right, the status bar below.
 void Editor::layout_windows() {
   const ImGuiViewport* vp = ImGui::GetMainViewport();
-  const float top = vp->WorkPos.y, W = vp->WorkSize.x, H = vp->WorkSize.y;
+  const float x0 = vp->WorkPos.x, top = vp->WorkPos.y, W = vp->WorkSize.x, H = vp->WorkSize.y;
   const float status_h = ImGui::GetFrameHeightWithSpacing() + 4.0f;
   const float h = H - status_h;
-  const float left_w = std::round(W * 0.22f), mid_w = std::round(W * 0.40f), right_w = W - left_w - mid_w;
-  const float model_h = std::round(h * 0.36f);
-  const float grid_h = std::round(h * 0.48f);
-  const float output_h = std::round(h * 0.50f);
+  const float gap = std::round(std::max(4.0f, ImGui::GetFontSize() * 0.35f));  // the splitters
+  PanelLayout& L = layout_;
+  const float left_w = std::round(W * L.left), mid_w = std::round(W * L.middle);
+  const float mid_x = left_w + gap, right_x = left_w + mid_w + 2 * gap, right_w = W - right_x;
+  const float model_h = std::round(h * L.model);
+  const float grid_h = std::round(h * L.grid);
+  const float output_h = std::round(h * L.output);
   const ImGuiWindowFlags fixed =
       ImGuiWindowFlags_NoMove | ImGuiWindowFlags_NoResize | ImGuiWindowFlags_NoCollapse | ImGuiWindowFlags_NoSavedSettings;
   auto place = [&](float x, float y, float w, float hh) {
-    ImGui::SetNextWindowPos(ImVec2(vp->WorkPos.x + x, top + y));
+    ImGui::SetNextWindowPos(ImVec2(x0 + x, top + y));
     ImGui::SetNextWindowSize(ImVec2(w, hh));
   };
 
   place(0, 0, left_w, model_h);
   if (ImGui::Begin("Model and latent", nullptr, fixed)) model_panel_.draw(ctx_, models_);
   ImGui::End();
-  place(0, model_h, left_w, h - model_h);
+  place(0, model_h + gap, left_w, h - model_h - gap);
   if (ImGui::Begin("Layers", nullptr, fixed)) layers_panel_.draw(ctx_);
   ImGui::End();
-  place(left_w, 0, mid_w, grid_h);
+  place(mid_x, 0, mid_w, grid_h);
   if (ImGui::Begin("Channels", nullptr, fixed) && ImGui::BeginTabBar("channel tabs")) {
     if (ImGui::BeginTabItem("Grid")) {
       grid_panel_.draw(ctx_);
@@ -101,13 +117,17 @@ void Editor::layout_windows() {
     ImGui::EndTabBar();
   }
   ImGui::End();
-  place(left_w, grid_h, mid_w, h - grid_h);
+  place(mid_x, grid_h + gap, mid_w, h - grid_h - gap);
   if (ImGui::Begin("Slice editor", nullptr, fixed)) slice_panel_.draw(ctx_);
   ImGui::End();
-  place(left_w + mid_w, 0, right_w, output_h);
-  if (ImGui::Begin("Output", nullptr, fixed)) output_panel_.draw(ctx_);
+  place(right_x, 0, right_w, output_h);
+  if (ImGui::Begin("Output", nullptr, fixed)) {
+    output_panel_.draw(ctx_, seed_strip_.height());
+    ImGui::Separator();
+    seed_strip_.draw(ctx_);
+  }
   ImGui::End();
-  place(left_w + mid_w, output_h, right_w, h - output_h);
+  place(right_x, output_h + gap, right_w, h - output_h - gap);
   if (ImGui::Begin("Edits", nullptr, fixed)) {
     if (ImGui::BeginTabBar("edit tabs")) {
       if (ImGui::BeginTabItem("Edit stack")) {
@@ -118,6 +138,11 @@ void Editor::layout_windows() {
         history_panel_.draw(ctx_);
         ImGui::EndTabItem();
       }
+      if (ImGui::BeginTabItem("Snapshots")) {
+        snapshots_panel_.draw(ctx_);
+        ImGui::EndTabItem();
+      }
+      probe::item("tab/snapshots");
       if (ImGui::BeginTabItem("Clusters")) {
         clusters_panel_.draw(ctx_);
         ImGui::EndTabItem();
@@ -134,7 +159,7 @@ void Editor::layout_windows() {
       }
       probe::item("tab/record");
       if (ctx_.is_stylegan()) {
-        if (ImGui::BeginTabItem("StyleGAN2")) {
+        if (ImGui::BeginTabItem(ctx_.family() == "stylegan3" ? "StyleGAN3###stylegan" : "StyleGAN2###stylegan")) {
           stylegan_panel_.draw(ctx_);
           ImGui::EndTabItem();
         }
@@ -147,6 +172,18 @@ void Editor::layout_windows() {
   place(0, h, W, status_h);
   if (ImGui::Begin("Status", nullptr, fixed | ImGuiWindowFlags_NoTitleBar | ImGuiWindowFlags_NoScrollbar)) status_bar_.draw(ctx_);
   ImGui::End();
+
+  // The splitters, over the gaps between the panels; a drag ends with the layout saved.
+  bool released = false;
+  released |= draw_splitter("columns-left", x0 + left_w, top, gap, h, true, W, &L.left);
+  float middle_edge = L.left + L.middle;
+  if (draw_splitter("columns-right", x0 + right_x - gap, top, gap, h, true, W, &middle_edge)) released = true;
+  L.middle = middle_edge - L.left;
+  released |= draw_splitter("rows-left", x0, top + model_h, left_w, gap, false, h, &L.model);
+  released |= draw_splitter("rows-middle", x0 + mid_x, top + grid_h, mid_w, gap, false, h, &L.grid);
+  released |= draw_splitter("rows-right", x0 + right_x, top + output_h, right_w, gap, false, h, &L.output);
+  L.clamp();
+  if (released) layout_.save(layout_path());
 
 }
 
@@ -171,6 +208,7 @@ void Editor::submit_render() {
 }
 
 void Editor::write_probe_values() {
+  probe::value("layout", {layout_.left, layout_.middle, layout_.model, layout_.grid, layout_.output});
   const SessionHistory& h = ctx_.history();
   probe::value("revision", h.revision());
   probe::value("dirty", h.dirty());
@@ -191,11 +229,15 @@ void Editor::write_probe_values() {
   probe::value("apply_to_cluster", ctx_.selection.apply_to == ApplyTo::Cluster ? ctx_.selection.cluster : -1);
   probe::value("clusters", ctx_.session().clusters);
   probe::value("jobs_running", jobs_running());
+  probe::value("startup_error", startup_error_);
+  probe::value("status_message", ctx_.status_message());
+  probe::value("seed", ctx_.session().latent.kind == SessionLatent::Kind::Seed ? nlohmann::json(ctx_.session().latent.seed)
+                                                                                : nlohmann::json());
 }
 
 bool Editor::jobs_running() const {
   return clusters_panel_.busy() || dissect_panel_.busy() || record_panel_.busy() || sweep_window_.busy() ||
-         sensitivity_panel_.busy();
+         sensitivity_panel_.busy() || report_window_.busy() || snapshots_panel_.busy();
 }
 
 bool Editor::settled() const {
@@ -204,6 +246,8 @@ bool Editor::settled() const {
 }
 
 bool Editor::wants_continuous_frames() const {
+  // Not the seed strip: its worker wakes the loop when a seed is done, and idle frames cost a
+  // core under a software GL.
   return ctx_.render.busy() || jobs_running() || models_.busy() || ctx_.render.waiting_to_present() ||
          ctx_.render.predict_now || ImGui::IsAnyMouseDown() ||
          (ctx_.status_time() > 0 && ImGui::GetTime() - ctx_.status_time() < 6.0);

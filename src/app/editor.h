@@ -11,7 +11,9 @@
 
 #include "app_files.h"
 #include "editor_context.h"
+#include "key_queue.h"
 #include "model_library.h"
+#include "panel_layout.h"
 #include "panels/channel_grid_panel.h"
 #include "panels/clusters_panel.h"
 #include "panels/dissect_panel.h"
@@ -21,8 +23,11 @@
 #include "panels/model_panel.h"
 #include "panels/output_panel.h"
 #include "panels/record_panel.h"
+#include "panels/report_window.h"
+#include "panels/seed_strip_panel.h"
 #include "panels/sensitivity_panel.h"
 #include "panels/slice_editor_panel.h"
+#include "panels/snapshots_panel.h"
 #include "panels/status_bar.h"
 #include "panels/stylegan_panel.h"
 #include "panels/sweep_window.h"
@@ -34,8 +39,9 @@ class Editor {
   explicit Editor(EditorOptions options);
   ~Editor();
 
-  // One frame of UI (between ImGui::NewFrame and ImGui::Render).
-  void frame();
+  // One frame of UI (between ImGui::NewFrame and ImGui::Render), with the key presses since the
+  // last frame (each shortcut acts once per press, however slow the frame).
+  void frame(const std::vector<KeyPress>& keys = {});
   // Why the session or model asked for on the command line did not open ("" when it did).
   const std::string& startup_error() const { return startup_error_; }
   // The window's close button: true when it may close now (otherwise a prompt is showing).
@@ -67,11 +73,13 @@ class Editor {
   void run_or_confirm(std::function<void()> action);  // asks about unsaved changes first
   void draw_menu();
   void draw_prompts();
-  void handle_keys();
+  void handle_keys(const std::vector<KeyPress>& presses);
   void check_recovery();
   void tick_autosave();
 
   void layout_windows();
+  static std::string layout_path();
+  void set_layout(const PanelLayout& layout);  // and keep it for the next run
   void apply_requests();  // what the panels asked for during the frame
   void submit_render();
   void write_probe_values();
@@ -79,6 +87,7 @@ class Editor {
 
   EditorContext ctx_;
   ModelLibrary models_;
+  PanelLayout layout_;
   std::unique_ptr<Autosaver> autosaver_;
 
   // The panels, each with its own state.
@@ -88,13 +97,16 @@ class Editor {
   SensitivityPanel sensitivity_panel_;
   SliceEditorPanel slice_panel_;
   OutputPanel output_panel_;
+  SeedStripPanel seed_strip_{ctx_.render};
   EditStackPanel edit_stack_panel_;
   HistoryPanel history_panel_;
   ClustersPanel clusters_panel_;
   DissectPanel dissect_panel_;
   RecordPanel record_panel_;
   StyleGanPanel stylegan_panel_;
+  SnapshotsPanel snapshots_panel_;
   SweepWindow sweep_window_;
+  ReportWindow report_window_;
   StatusBar status_bar_;
 
   // Files and prompts.

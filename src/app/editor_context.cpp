@@ -7,14 +7,31 @@
 #include <imgui.h>
 
 namespace actmap::app {
+namespace {
+
+// Where a session without a saved view opens. StyleGAN2: the first feature layer at 16x16 or more
+// (its first taps are W+ and 4x4 or 8x8 maps; the ToRGB taps have 3 channels). Others: a middle
+// layer, neither the latent's reshaping nor the image.
+std::size_t default_tap(const std::vector<TapInfo>& taps) {
+  if (!taps.empty() && taps.front().name == "mapping") {
+    for (std::size_t i = 1; i < taps.size(); ++i) {
+      if (taps[i].height >= 16 && taps[i].channels > 3) return i;
+    }
+  }
+  return taps.size() / 2;
+}
+
+}  // namespace
 
 std::string EditorContext::adopt(Session session, const std::string& path, bool dirty) {
   card_error_.clear();
   taps_.clear();
+  family_.clear();
   try {
     const ModelCard card = load_model_card(session.card_path);
     check_session_against_card(session, card);
     taps_ = card_taps(card);
+    family_ = card.family;
   } catch (const std::exception& e) {
     card_error_ = e.what();
   }
@@ -23,7 +40,7 @@ std::string EditorContext::adopt(Session session, const std::string& path, bool 
   session_path = path;
   // The view comes back from the session where it was saved with one.
   const nlohmann::json& saved_view = history_->session().view;
-  selection.tap = taps_.size() / 2;  // a middle layer: neither the latent's reshaping nor the image
+  selection.tap = default_tap(taps_);
   if (saved_view.contains("tap") && saved_view["tap"].is_string()) {
     for (std::size_t i = 0; i < taps_.size(); ++i) {
       if (taps_[i].name == saved_view["tap"].get<std::string>()) selection.tap = i;

@@ -25,6 +25,7 @@ struct EditorOptions {
   std::string session_path;  // open this session at start
   std::string device = "cpu";
   bool offer_recovery = true;
+  int seed_strip = 4;        // seeds in the strip under the output (0: off)
 };
 
 // Which channels the slice editor's tools apply to.
@@ -72,6 +73,7 @@ class EditorContext {
   const std::vector<TapInfo>& taps() const { return taps_; }
   const std::string& card_error() const { return card_error_; }
   bool is_stylegan() const { return !taps_.empty() && taps_.front().name == "mapping"; }
+  const std::string& family() const { return family_; }  // the card's ("" when it did not load)
 
   Selection selection;
   const TapInfo* selected_tap() const { return selection.tap < taps_.size() ? &taps_[selection.tap] : nullptr; }
@@ -110,6 +112,7 @@ class EditorContext {
 
   std::unique_ptr<SessionHistory> history_;
   std::vector<TapInfo> taps_;
+  std::string family_;
   std::string card_error_;
   std::deque<std::string> log_;
   std::string status_message_;

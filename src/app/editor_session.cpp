@@ -8,6 +8,7 @@
 #include <filesystem>
 #include <fstream>
 
+#include <GLFW/glfw3.h>
 #include <imgui.h>
 
 #include "actmap/io/error.h"
@@ -40,6 +41,7 @@ void Editor::adopt(Session session, const std::string& path, bool dirty) {
   const std::string card_error = ctx_.adopt(std::move(session), path, dirty);
   if (!card_error.empty()) ctx_.report(card_error);
   slice_panel_.end_stroke();
+  snapshots_panel_.reset();
   autosaver_->discard();
   if (!path.empty()) recent_.add(path);
 }
@@ -159,28 +161,50 @@ void Editor::tick_autosave() {
   }
 }
 
-void Editor::handle_keys() {
+void Editor::handle_keys(const std::vector<KeyPress>& presses) {
   ImGuiIO& io = ImGui::GetIO();
+  // A text field (or the file browser) takes the keys; ImGui handles its own Ctrl+Z there.
   if (io.WantTextInput || ctx_.browser.is_open()) return;
-  const bool ctrl = io.KeyCtrl, shift = io.KeyShift;
-  if (ctrl && ImGui::IsKeyPressed('Z', false)) {
-    slice_panel_.end_stroke();
-    shift ? ctx_.history().redo() : ctx_.history().undo();
-  } else if (ctrl && ImGui::IsKeyPressed('Y', false)) {
-    ctx_.history().redo();
-  } else if (ctrl && shift && ImGui::IsKeyPressed('S', false)) {
-    ask_save_as();
-  } else if (ctrl && ImGui::IsKeyPressed('S', false)) {
-    save_or_save_as();
-  } else if (ctrl && ImGui::IsKeyPressed('O', false)) {
-    ctx_.ask_for_file(kOpenSession, FileBrowser::Mode::Open, dir_of(ctx_.session_path), "", {".json"},
-                      [this](const std::string& path) { open_session(path); });
-  } else if (!ctrl && ImGui::IsKeyPressed('N', false)) {
-    if (ctx_.session().latent.kind == SessionLatent::Kind::Seed) ctx_.set_seed(ctx_.session().latent.seed + 1);
-  } else if (!ctrl && ImGui::IsKeyPressed('[', true)) {
-    slice_panel_.shrink_brush();
-  } else if (!ctrl && ImGui::IsKeyPressed(']', true)) {
-    slice_panel_.grow_brush();
+  for (const KeyPress& k : presses) {
+    const bool ctrl = (k.mods & GLFW_MOD_CONTROL) != 0, shift = (k.mods & GLFW_MOD_SHIFT) != 0;
+    if (ctrl) {
+      if (k.repeat) continue;
+      switch (k.key) {
+        case GLFW_KEY_Z:
+          slice_panel_.end_stroke();
+          shift ? ctx_.history().redo() : ctx_.history().undo();
+          break;
+        case GLFW_KEY_Y: ctx_.history().redo(); break;
+        case GLFW_KEY_S: shift ? ask_save_as() : save_or_save_as(); break;
+        case GLFW_KEY_O:
+          ctx_.ask_for_file(kOpenSession, FileBrowser::Mode::Open, dir_of(ctx_.session_path), "", {".json"},
+                            [this](const std::string& path) { open_session(path); });
+          break;
+        case GLFW_KEY_Q: request_quit(); break;
+        default: break;
+      }
+      continue;
+    }
+    if ((k.mods & (GLFW_MOD_ALT | GLFW_MOD_SUPER)) != 0) continue;
+    switch (k.key) {
+      case GLFW_KEY_LEFT_BRACKET: slice_panel_.shrink_brush(); break;
+      case GLFW_KEY_RIGHT_BRACKET: slice_panel_.grow_brush(); break;
+      default: break;
+    }
+    if (k.repeat) continue;  // holding [ or ] keeps resizing; the rest act once per press
+    switch (k.key) {
+      case GLFW_KEY_N:
+        if (ctx_.session().latent.kind == SessionLatent::Kind::Seed) ctx_.set_seed(ctx_.session().latent.seed + 1);
+        break;
+      case GLFW_KEY_B: slice_panel_.set_tool(Tool::Brush); break;
+      case GLFW_KEY_E: slice_panel_.set_tool(Tool::Erase); break;
+      case GLFW_KEY_F: slice_panel_.set_tool(Tool::Fill); break;
+      case GLFW_KEY_R: slice_panel_.set_tool(Tool::Rect); break;
+      case GLFW_KEY_T: slice_panel_.set_tool(Tool::Rotate); break;
+      case GLFW_KEY_S: slice_panel_.set_tool(Tool::Scale); break;
+      case GLFW_KEY_G: slice_panel_.set_tool(Tool::Translate); break;
+      default: break;
+    }
   }
 }
 
@@ -216,7 +240,13 @@ void Editor::draw_menu() {
                         {".png"}, [this](const std::string& path) { ChannelGridPanel::export_grid(ctx_, path); });
     }
     ImGui::Separator();
-    if (ImGui::MenuItem("Quit")) request_quit();
+    if (ImGui::MenuItem("Write HTML report...")) report_window_.ask(ctx_);
+    if (ImGui::IsItemHovered()) {
+      ImGui::SetTooltip("A self-contained page of what the session does (each edit's channels and output before and "
+                        "after, the depth sweep of the last edit) and the command that regenerates it");
+    }
+    ImGui::Separator();
+    if (ImGui::MenuItem("Quit", "Ctrl+Q")) request_quit();
     ImGui::EndMenu();
   }
   if (ImGui::BeginMenu("Edit")) {
@@ -228,6 +258,17 @@ void Editor::draw_menu() {
   probe::item("menu/model");
   if (model_menu) {
     models_.draw_items(ctx_);
+    ImGui::EndMenu();
+  }
+  const bool view_menu = ImGui::BeginMenu("View");
+  probe::item("menu/view");
+  if (view_menu) {
+    if (ImGui::MenuItem("Standard layout")) set_layout(PanelLayout::standard());
+    if (ImGui::MenuItem("Big output")) set_layout(PanelLayout::big_output());
+    probe::item("menu/view/big-output");
+    if (ImGui::IsItemHovered()) ImGui::SetTooltip("Most of the window for the output; drag the splitters to adjust");
+    ImGui::Separator();
+    if (ImGui::MenuItem("Log")) status_bar_.open_log();
     ImGui::EndMenu();
   }
   if (ImGui::BeginMenu("Help")) {
@@ -332,7 +373,10 @@ void Editor::draw_prompts() {
                                {"Ctrl+Shift+Z, Ctrl+Y", "redo"},
                                {"Ctrl+S / Ctrl+Shift+S", "save / save as"},
                                {"Ctrl+O", "open a session"},
+                               {"Ctrl+Q", "quit"},
                                {"N", "next seed"},
+                               {"B E F R", "brush, erase, fill, rectangle"},
+                               {"T S G", "rotate, scale, translate (drag on the slice)"},
                                {"[ and ]", "smaller / larger brush"},
                                {"Shift + drag", "brush subtracts"},
                                {"Ctrl/Shift + click", "select several channels (Apply to: selected)"},

@@ -20,15 +20,20 @@ int main(int argc, char** argv) {
   bool no_recovery = false;
   int threads = 0;
   cli.add_option("-m,--model", opts.model, "Model card: a path, or a name found in models/ or on ACTMAP_MODEL_PATH (default: the default model)");
-  cli.add_option("-s,--session", opts.session_path, "Open this session file")->check(CLI::ExistingFile);
+  // Not checked here: a session that cannot be opened is reported in the window (and by
+  // --screenshot, which then exits 1), which opens on the default model.
+  cli.add_option("-s,--session", opts.session_path, "Open this session file");
   cli.add_option("--device", opts.device, "cpu or cuda")->default_str("cpu");
   cli.add_option("--size", size, "Window size, WIDTHxHEIGHT")->default_str(size);
   cli.add_option("--scale", window.ui_scale, "Interface scale (default: the monitor's content scale, or ACTMAP_UI_SCALE)");
   cli.add_option("--screenshot", window.screenshot, "Save the window as a PNG once the session has rendered and N frames were drawn, then exit");
   cli.add_option("--frames", window.frames, "Frames to draw before --screenshot (counted once rendering has settled)")->default_val(3);
   cli.add_option("--threads", threads, "CPU threads for the model (default: all cores but one, for the interface)");
+  cli.add_option("--seed-strip", opts.seed_strip, "Seeds in the strip under the output (0: off)")->default_val(4)->check(CLI::Range(0, 16));
   cli.add_flag("--no-recovery", no_recovery, "Do not offer to recover unsaved work from a crash at start");
   cli.add_option("--ui-map", ui_map, "For GUI tests: keep a JSON map of widget positions and state in this file");
+  cli.add_option("--frame-delay", window.frame_delay_ms, "For GUI tests: sleep this many milliseconds after every frame")
+      ->group("");  // hidden from --help
   cli.add_option("--stats-out", window.stats_out, "On exit, write frame times and change-to-screen latencies (JSON) to this file");
   CLI11_PARSE(cli, argc, argv);
   opts.offer_recovery = !no_recovery && window.screenshot.empty();

@@ -46,11 +46,16 @@ std::string RenderLink::take_reply() {
   if (r->original.width == r->output.width && r->original.height == r->output.height) {
     // |edited - original|, amplified 4x so small changes show.
     diff_image_ = r->output;
+    double sum = 0.0;
     for (std::size_t i = 0; i < diff_image_.pixels.size(); ++i) {
       const int d = std::abs(int(r->output.pixels[i]) - int(r->original.pixels[i]));
+      sum += d;
       diff_image_.pixels[i] = static_cast<std::uint8_t>(std::min(255, d * 4));
     }
+    mean_change_ = diff_image_.pixels.empty() ? 0.0 : sum / double(diff_image_.pixels.size());
     diff_tex_.upload(diff_image_);
+  } else {
+    mean_change_ = -1.0;
   }
   if (!r->views.empty()) {
     grid_tex_.upload(r->views[0].grid.atlas);
@@ -60,6 +65,11 @@ std::string RenderLink::take_reply() {
   for (std::size_t i = 0; i < r->overview.size(); ++i) overview_tex_[i].upload(r->overview[i]);
   good_reply_ = std::move(r);
   return "";
+}
+
+double RenderLink::pending_ms() const {
+  if (submit_times_.empty()) return 0.0;
+  return std::chrono::duration<double, std::milli>(Clock::now() - submit_times_.begin()->second).count();
 }
 
 void RenderLink::note_frame_presented() {

@@ -34,6 +34,11 @@ class RenderLink {
   const RenderReply* reply() const { return good_reply_ ? &*good_reply_ : nullptr; }  // what stays on screen
   const std::string& error() const { return error_; }  // of the latest reply
   bool busy() const { return worker_.busy(); }
+  // Milliseconds since the oldest request not yet answered was sent (0 when none is pending): the
+  // picture on screen is older than the session while this is above 0.
+  double pending_ms() const;
+  // Mean |edited - original| over the latest output's 8-bit values (-1 before a reply with both).
+  double mean_change() const { return mean_change_; }
   bool started() const { return shown_stamp_ > 0; }  // a reply came, good or not
   bool settled(std::uint64_t revision) const;
   bool waiting_to_present() const { return awaiting_present_.has_value(); }
@@ -66,6 +71,7 @@ class RenderLink {
   Texture output_tex_, original_tex_, diff_tex_, grid_tex_, focus_tex_;
   std::vector<Texture> overview_tex_;
   Image diff_image_;
+  double mean_change_ = -1.0;
 };
 
 }  // namespace actmap::app

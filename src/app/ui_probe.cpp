@@ -1,8 +1,9 @@
 #include "ui_probe.h"
 
-#include <imgui.h>
+#include <cstdio>
+#include <fstream>
 
-#include "actmap/io/files.h"
+#include <imgui.h>
 
 namespace actmap::app::probe {
 namespace {
@@ -45,12 +46,15 @@ void end_frame() {
   std::string text = p.frame.dump(1);
   p.frame = nlohmann::json::object();
   if (text == p.written) return;
-  try {
-    write_file_atomic(p.path, text + "\n");
-    p.written = std::move(text);
-  } catch (const std::exception&) {
-    // A test harness that cannot be written to must not stop the editor.
+  // Written every frame something moved: a rename makes it atomic for the reader, and no fsync
+  // (durability does not matter for a test's map, and a sync each frame would cost the frame).
+  const std::string tmp = p.path + ".tmp";
+  {
+    std::ofstream out(tmp, std::ios::binary | std::ios::trunc);
+    out << text << "\n";
+    if (!out) return;  // a test harness that cannot be written to must not stop the editor
   }
+  if (std::rename(tmp.c_str(), p.path.c_str()) == 0) p.written = std::move(text);
 }
 
 }  // namespace actmap::app::probe

@@ -23,10 +23,25 @@ struct ModelOptions {
   std::string model = "ffhq64-vae";
   std::string device = "cpu";
   int threads = 0;
+  std::string w_avg;                // --w-avg FILE.npy: the average W of a StyleGAN2 model
+  std::int64_t class_index = -1;    // --class K (conditional StyleGAN2; -1: not given)
+  std::string c_file;               // --c FILE.npy (conditional StyleGAN2: the label vector)
 };
+// --model (a card path or name, or a checkpoint file), --device, --threads, --w-avg.
 void add_model_options(CLI::App& cmd, ModelOptions& opts);
-// Only --device and --threads (commands whose model comes from a session).
+// Only --device, --threads and --w-avg (commands whose model comes from a session).
 void add_device_options(CLI::App& cmd, ModelOptions& opts);
+// --class K and --c FILE.npy for the commands that render (conditional StyleGAN2 models).
+void add_class_options(CLI::App& cmd, ModelOptions& opts);
+// Puts --class or --c (when given) into `synthesis`; errors name the option.
+void apply_class_options(const ModelOptions& opts, SynthesisOptions& synthesis);
+
+// The card of --model: a card path or name, or a checkpoint file (.pkl, .pt, ...), which is
+// converted into the cache the first time (progress on stderr, then what it found) and found
+// there afterwards.
+std::string resolve_model_card(const std::string& model);
+// load_session, converting a checkpoint file the session names the first time it is opened.
+Session load_session_file(const std::string& path);
 
 // Median and minimum of timings in milliseconds.
 struct Stats {
@@ -87,6 +102,19 @@ struct SeedRange {
   std::uint64_t first = 0, last = 0;
 };
 SeedRange parse_seed_range(const std::string& text);
+
+// --shard K/N (1 <= K <= N): this process does the K-th of N contiguous parts of the work, e.g.
+// one task of a Slurm job array. The part of `count` items is [first, end).
+struct Shard {
+  int k = 1, n = 1;
+  std::int64_t first(std::int64_t count) const { return (k - 1) * count / n; }
+  std::int64_t end(std::int64_t count) const { return k * count / n; }
+};
+Shard parse_shard(const std::string& text);
+
+// --dask SCHEDULER_ADDRESS: hands the command to `/usr/bin/python3 -m actmap ARGS... --scheduler
+// ADDRESS` (actmap.distributed), with this build's Python package on PYTHONPATH, and never returns.
+[[noreturn]] void run_on_dask(std::vector<std::string> args, const std::string& scheduler);
 
 void register_layers(CLI::App& app);
 void register_render(CLI::App& app);

@@ -21,7 +21,7 @@ void register_layers(CLI::App& app) {
   cmd->add_flag("--json", opts->json, "Print JSON instead of a table");
   cmd->callback([opts] {
     // Taps come from the card alone: no weights are read.
-    const ModelCard card = load_model_card(find_model_card(opts->model));
+    const ModelCard card = load_model_card(resolve_model_card(opts->model));
     const std::vector<Stage> stages = plan_stages(card);
     if (opts->json) {
       nlohmann::json out = {{"model", card.name}, {"family", card.family}, {"latent", {{"size", card.latent.size},

@@ -23,10 +23,12 @@ constexpr std::size_t kSheetMax = 1024;  // images on a contact sheet
 
 // W+ from .npy: [N, num_ws, w_dim] or [num_ws, w_dim], on the generator's device.
 at::Tensor ws_from_npy(const std::string& path, const Generator& gen) {
-  const auto& cfg = gen.card().stylegan2;
-  if (!cfg) throw Error("--ws: model " + gen.card().name + " (" + gen.card().family + ") has no W+; --ws needs a StyleGAN2 model");
+  const auto cfg = gen.card().w_plus();
+  if (!cfg) {
+    throw Error("--ws: model " + gen.card().name + " (" + gen.card().family + ") has no W+; --ws needs a StyleGAN2 or StyleGAN3 model");
+  }
   const FloatArray a = read_npy(path);
-  const std::int64_t rows = cfg->num_ws(), w = cfg->w_dim;
+  const std::int64_t rows = cfg->rows, w = cfg->w_dim;
   std::vector<std::int64_t> shape = a.shape;
   if (shape.size() == 2) shape.insert(shape.begin(), 1);
   if (shape.size() != 3 || shape[0] < 1 || shape[1] != rows || shape[2] != w) {
@@ -36,6 +38,23 @@ at::Tensor ws_from_npy(const std::string& path, const Generator& gen) {
                 gen.card().name + "), got [" + got + "]");
   }
   return at::from_blob(const_cast<float*>(a.data.data()), shape, at::kFloat).clone().to(at::Device(gen.device()));
+}
+
+// DIR/contact-sheet.png: the first kSheetMax images of the range, in seed order, from `images` or,
+// when that is empty, from the seed-N.png files already in DIR (--sheet-only, after --shard runs).
+void write_sheet(const std::string& dir, const SeedRange& range, std::vector<Image> images) {
+  const std::uint64_t n = range.last - range.first + 1;
+  if (images.empty()) {
+    for (std::uint64_t i = 0; i < n && i < kSheetMax; ++i) {
+      const fs::path p = fs::path(dir) / ("seed-" + std::to_string(range.first + i) + ".png");
+      if (!fs::exists(p)) throw Error(p.string() + ": missing; render every shard of --seeds before --sheet-only");
+      images.push_back(read_image(p.string()));
+    }
+  }
+  const std::string sheet_path = (fs::path(dir) / "contact-sheet.png").string();
+  write_png(sheet_path, tile_images(images));
+  std::cout << "wrote " << sheet_path << " (" << (n > kSheetMax ? "the first " : "all ") << images.size()
+            << " in a grid, seeds in reading order)\n";
 }
 
 void write_outputs(const at::Tensor& out, const ModelCard& card, const std::string& png, const std::string& npy) {
@@ -51,12 +70,14 @@ void register_render(CLI::App& app) {
     std::string session;
     std::uint64_t seed = 0;
     int count = 1;
-    std::string seeds, z_path, out, tensor_out, dump_taps, edits_path, ws_path, ws_out;
-    bool no_sheet = false;
+    std::string seeds, z_path, out, tensor_out, dump_taps, edits_path, ws_path, ws_out, shard, dask;
+    bool no_sheet = false, sheet_only = false;
     double truncation = 1.0;
     std::int64_t truncation_cutoff = 0;
     std::string noise = "const";
     std::uint64_t noise_seed = 0;
+    double input_rotate = 0.0;
+    std::vector<double> input_translate;
   };
   auto opts = std::make_shared<Options>();
   CLI::App* cmd = app.add_subcommand(
@@ -66,6 +87,7 @@ void register_render(CLI::App& app) {
       "  actmap-cli render SESSION.json --seed 7 -o out.png     its edits on another latent\n"
       "  actmap-cli render SESSION.json --seeds 0-99 -o DIR/    its edits on each seed: DIR/seed-N.png\n"
       "                                                          and DIR/contact-sheet.png with all of them\n"
+      "  actmap-cli render SESSION.json --seeds 0-99 --shard 2/4 -o DIR/   the second quarter of them (a job array)\n"
       "  actmap-cli render -m MODEL --seed 0 --count 16 -o grid.png");
   cmd->add_option("session", opts->session, "A session file (model, latent and edits come from it)");
   add_model_options(*cmd, opts->model);
@@ -76,7 +98,18 @@ void register_render(CLI::App& app) {
                     ->excludes(seed);
   auto* z = cmd->add_option("--z", opts->z_path, "Latents from .npy, shape [N, nz] or [N, nz, 1, 1]")->excludes(seed)->excludes(seeds);
   cmd->add_option("-o,--out", opts->out, "Output PNG (a directory with --seeds)")->required();
-  cmd->add_flag("--no-sheet", opts->no_sheet, "With --seeds: no contact-sheet.png")->needs(seeds);
+  auto* no_sheet = cmd->add_flag("--no-sheet", opts->no_sheet, "With --seeds: no contact-sheet.png")->needs(seeds);
+  auto* shard = cmd->add_option("--shard", opts->shard,
+                                "K/N with --seeds: render only the K-th of N equal runs of the seeds (no contact sheet), e.g.\n"
+                                "one task of a Slurm job array; the union of all N is what one process writes")
+                    ->needs(seeds);
+  cmd->add_option("--dask", opts->dask,
+                  "SCHEDULER_ADDRESS with a session and --seeds: render on a Dask cluster (actmap.distributed; the\n"
+                  "workers write DIR/, which they must share) instead of in this process")
+      ->needs(seeds)->excludes(shard);
+  cmd->add_flag("--sheet-only", opts->sheet_only,
+                "With --seeds: only write DIR/contact-sheet.png from the seed-N.png files already there (after --shard runs)")
+      ->needs(seeds)->excludes(shard)->excludes(no_sheet);
   cmd->add_option("--tensor-out", opts->tensor_out, "Also write the raw output as float32 .npy [N, C, H, W]")
                      ->excludes(seeds);
   cmd->add_option("--dump-taps", opts->dump_taps, "Write every tap's activation as DIR/<tap>.npy")->excludes(seeds);
@@ -89,11 +122,37 @@ void register_render(CLI::App& app) {
   cmd->add_option("--noise", opts->noise, "StyleGAN2 noise inputs: const (the stored maps), random (seeded by --noise-seed) or none")
       ->check(CLI::IsMember({"const", "random", "none"}));
   cmd->add_option("--noise-seed", opts->noise_seed, "StyleGAN2: seed of --noise random");
+  add_class_options(*cmd, opts->model);
   auto* ws = cmd->add_option("--ws", opts->ws_path, "StyleGAN2: render this W+ (.npy [N, num_ws, w_dim]); skips the mapping")
                  ->excludes(seed)->excludes(seeds)->excludes(z);
   cmd->add_option("--ws-out", opts->ws_out, "StyleGAN2: write the W+ used (after W+ edits) as .npy [N, num_ws, w_dim]")
       ->excludes(seeds);
+  // StyleGAN3: the input transform, as gen_images.py's --rotate and --translate.
+  cmd->add_option("--input-rotate", opts->input_rotate, "StyleGAN3: rotate the image by DEG degrees (gen_images.py --rotate)")
+      ->check(CLI::Range(-1e6, 1e6));
+  cmd->add_option("--input-translate", opts->input_translate,
+                  "StyleGAN3: move the image by X,Y image widths (gen_images.py --translate)")
+      ->delimiter(',')->expected(2)->check(CLI::Range(-1e6, 1e6));
   cmd->callback([opts, cmd, count, z, edits, ws] {
+    if (!opts->dask.empty()) {
+      if (opts->session.empty()) throw Error("--dask renders a session: give SESSION.json");
+      for (const char* o : {"--model", "--edits", "--truncation", "--truncation-cutoff", "--noise", "--noise-seed", "--sheet-only",
+                            "--class", "--c", "--w-avg", "--input-rotate", "--input-translate"}) {
+        if (cmd->count(o)) throw Error(std::string(o) + " does not go with --dask (the session says it all)");
+      }
+      parse_seed_range(opts->seeds);
+      load_session_file(opts->session);  // converts a checkpoint the session names before the workers need it
+      std::vector<std::string> args = {"render-seeds", opts->session, "--seeds", opts->seeds, "-o", opts->out,
+                                       "--device", opts->model.device};
+      if (opts->no_sheet) args.push_back("--no-sheet");
+      if (cmd->count("--threads")) args.insert(args.end(), {"--threads", std::to_string(opts->model.threads)});
+      run_on_dask(args, opts->dask);
+    }
+    if (opts->sheet_only) {
+      if (opts->session.empty() && !cmd->count("--model")) throw Error("--sheet-only goes with a session or --model, as the renders did");
+      write_sheet(opts->out, parse_seed_range(opts->seeds), {});
+      return;
+    }
     std::shared_ptr<const Generator> gen;
     std::vector<Edit> edit_list;
     std::optional<Session> session;
@@ -102,7 +161,7 @@ void register_render(CLI::App& app) {
       for (auto* o : {count, z, edits}) {
         if (o->count()) throw Error(o->get_name() + " does not go with a session (use --seed or --seeds)");
       }
-      session = load_session(opts->session);
+      session = load_session_file(opts->session);
       gen = open_session_model(*session, opts->model);
       edit_list = session->edits;
     } else {
@@ -114,11 +173,22 @@ void register_render(CLI::App& app) {
     // Synthesis options: the session's, with any flag given on top.
     SynthesisOptions synthesis = session ? session->synthesis : SynthesisOptions{};
     const bool synthesis_flags = cmd->count("--truncation") + cmd->count("--truncation-cutoff") + cmd->count("--noise") +
-                                 cmd->count("--noise-seed") + cmd->count("--ws") + cmd->count("--ws-out") > 0;
+                                 cmd->count("--noise-seed") + cmd->count("--ws") + cmd->count("--ws-out") +
+                                 cmd->count("--class") + cmd->count("--c") > 0;
     if (synthesis_flags && !gen->has_mapping()) {
-      throw Error("--truncation, --truncation-cutoff, --noise, --noise-seed, --ws and --ws-out need a StyleGAN2 model; " +
-                  card.name + " is " + card.family);
+      throw Error("--truncation, --truncation-cutoff, --noise, --noise-seed, --ws, --ws-out, --class and --c need a StyleGAN2 "
+                  "or StyleGAN3 model; " + card.name + " is " + card.family);
     }
+    apply_class_options(opts->model, synthesis);
+    if (card.stylegan2 && card.stylegan2->c_dim > 0 && !synthesis.has_label()) {
+      std::cerr << "note: " << card.name << " is conditional (" << card.stylegan2->c_dim
+                << " classes): rendering class 0; choose one with --class K or --c FILE.npy\n";
+    }
+    if ((cmd->count("--input-rotate") || cmd->count("--input-translate")) && !card.stylegan3) {
+      throw Error("--input-rotate and --input-translate need a StyleGAN3 model; " + card.name + " is " + card.family);
+    }
+    if (cmd->count("--input-rotate")) synthesis.input_rotate = opts->input_rotate;
+    if (cmd->count("--input-translate")) synthesis.input_translate = {opts->input_translate.at(0), opts->input_translate.at(1)};
     if (cmd->count("--truncation")) synthesis.truncation_psi = opts->truncation;
     if (cmd->count("--truncation-cutoff")) synthesis.truncation_cutoff = opts->truncation_cutoff;
     if (cmd->count("--noise")) synthesis.noise_mode = *noise_mode_from_name(opts->noise);
@@ -126,12 +196,23 @@ void register_render(CLI::App& app) {
     if (session) session->synthesis = synthesis;
 
     if (!opts->seeds.empty()) {
-      const SeedRange range = parse_seed_range(opts->seeds);
+      SeedRange range = parse_seed_range(opts->seeds);
+      const bool sharded = !opts->shard.empty();
+      if (sharded) {
+        const Shard part = parse_shard(opts->shard);
+        const auto all = static_cast<std::int64_t>(range.last - range.first + 1);
+        if (part.first(all) == part.end(all)) {
+          std::cout << "shard " << opts->shard << ": no seeds (" << all << " seeds in " << part.n << " shards)\n";
+          return;
+        }
+        range = {range.first + static_cast<std::uint64_t>(part.first(all)), range.first + static_cast<std::uint64_t>(part.end(all) - 1)};
+      }
       std::error_code ec;
       fs::create_directories(opts->out, ec);
       if (ec) throw Error(opts->out + ": cannot create directory: " + ec.message());
       double total_ms = 0.0;
       std::vector<Image> sheet;
+      const bool want_sheet = !opts->no_sheet && !sharded;
       const std::int64_t n = static_cast<std::int64_t>(range.last - range.first + 1);
       ProgressBar progress("render");
       for (std::uint64_t s = range.first;; ++s) {
@@ -140,19 +221,14 @@ void register_render(CLI::App& app) {
         total_ms += r.timings.total_ms;
         Image image = output_to_images(r.output, card).front();
         write_png((fs::path(opts->out) / ("seed-" + std::to_string(s) + ".png")).string(), image);
-        if (!opts->no_sheet && sheet.size() < kSheetMax) sheet.push_back(std::move(image));
+        if (want_sheet && sheet.size() < kSheetMax) sheet.push_back(std::move(image));
         progress(static_cast<std::int64_t>(s - range.first + 1), n);
         if (s == range.last) break;
       }
       progress.finish();
       std::cout << "wrote " << n << " images to " << opts->out << "/ (seed-" << range.first << ".png .. seed-" << range.last
                 << ".png, " << card.name << ", " << total_ms << " ms)\n";
-      if (!opts->no_sheet) {
-        const std::string sheet_path = (fs::path(opts->out) / "contact-sheet.png").string();
-        write_png(sheet_path, tile_images(sheet));
-        std::cout << "wrote " << sheet_path << " (" << (n > std::int64_t(kSheetMax) ? "the first " : "all ") << sheet.size()
-                  << " in a grid, seeds in reading order)\n";
-      }
+      if (want_sheet) write_sheet(opts->out, range, std::move(sheet));
       return;
     }
 

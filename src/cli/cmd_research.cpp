@@ -76,8 +76,10 @@ void register_sweep(CLI::App& app) {
                 "stays unbent as there)")
       ->excludes(taps);
   add_device_options(*cmd, opts->model);
+  add_class_options(*cmd, opts->model);
   cmd->callback([opts] {
-    const Session session = load_session(opts->session);
+    Session session = load_session_file(opts->session);
+    apply_class_options(opts->model, session.synthesis);
     Renderer renderer(open_session_model(session, opts->model));
     SweepOptions options;
     options.taps = opts->taps;
@@ -119,6 +121,7 @@ void register_sensitivity(CLI::App& app) {
       "and re-runs only the layers after the tap (docs/research.md).\n"
       "  actmap-cli sensitivity -m faces64 --tap main.8 --samples 16 -o sens.csv");
   add_model_options(*cmd, opts->model);
+  add_class_options(*cmd, opts->model);
   cmd->add_option("--tap", opts->tap, "The tap whose channels to measure")->required();
   cmd->add_option("--samples", opts->sens.samples, "Latents (seeds SEED, SEED+1, ...)")->check(CLI::Range(1, 100000))->capture_default_str();
   cmd->add_option("--seed", opts->sens.seed, "First seed")->capture_default_str();
@@ -128,6 +131,7 @@ void register_sensitivity(CLI::App& app) {
   cmd->add_option("-o,--output", opts->out, "CSV: rank,channel,mean_abs_change (every channel)");
   cmd->callback([opts] {
     parse_op(opts->op, opts->sens);
+    apply_class_options(opts->model, opts->sens.synthesis);
     const auto gen = open_model(opts->model);
     gen->tap_index(opts->tap);
     SensitivityResult r;
@@ -183,7 +187,7 @@ void register_bending(CLI::App& app) {
   imp->add_flag("--strict", opts->strict, "Every note (what is skipped or ignored) is an error");
   imp->add_option("-o,--output", opts->out, "The session to write")->required();
   imp->callback([opts] {
-    const std::string card_path = find_model_card(opts->model);
+    const std::string card_path = resolve_model_card(opts->model);
     const ModelCard card = load_model_card(card_path);
     BendingOptions options;
     options.strict = opts->strict;
@@ -225,7 +229,7 @@ void register_bending(CLI::App& app) {
   exp->add_option("-o,--output", opts->out, "The YAML config to write")->required();
   exp->add_option("--clusters-out", opts->clusters_out, "Also write the cluster dictionary of the taps the edits select clusters at");
   exp->callback([opts] {
-    const Session s = load_session(opts->session);
+    const Session s = load_session_file(opts->session);
     const ModelCard card = load_model_card(s.card_path);
     const BendingExport out = export_bending(s, card);
     write_file_atomic(opts->out, out.config);
@@ -264,8 +268,10 @@ void register_report(CLI::App& app, const std::vector<std::string>& argv) {
   cmd->add_option("--channels", opts->report.max_channels, "Channels shown per edit")->check(CLI::Range(1, 64))->capture_default_str();
   cmd->add_flag("--no-sweep", opts->no_sweep, "Leave out the depth sweep");
   add_device_options(*cmd, opts->model);
+  add_class_options(*cmd, opts->model);
   cmd->callback([opts, argv] {
-    const Session session = load_session(opts->session);
+    Session session = load_session_file(opts->session);
+    apply_class_options(opts->model, session.synthesis);
     Renderer renderer(open_session_model(session, opts->model));
     for (std::size_t i = 0; i < argv.size(); ++i) {
       opts->report.command += (i ? " " : "") + shell_quote(i == 0 ? std::string("actmap-cli") : argv[i]);

@@ -145,13 +145,15 @@ json session_schema() {
        {{"actmap_session", {{"const", 1}}},
         {"model",
          {{"oneOf",
-           {{{"type", "string"}, {"description", "A card path (relative to the session file) or a model name"}},
+           {{{"type", "string"},
+             {"description", "A card path (relative to the session file), a model name, or a checkpoint file "
+                             "(.pkl, .pt, .pth, .ckpt, .safetensors) opened through the cache of converted models"}},
             {{"type", "object"},
              {"required", {"card"}},
              {"additionalProperties", false},
              {"properties",
               {{"card", {{"type", "string"}, {"minLength", 1}}},
-               {"sha256", {{"type", "string"}, {"pattern", "^[0-9a-f]{64}$"}, {"description", "Of the weights; a mismatch is a warning"}}}}}}}}}},
+               {"sha256", {{"type", "string"}, {"pattern", "^[0-9a-f]{64}$"}, {"description", "Of the weights (of the checkpoint file itself when the model is one); a mismatch is a warning"}}}}}}}}}},
         {"latent",
          {{"oneOf",
            {{{"type", "object"}, {"required", {"seed"}}, {"additionalProperties", false}, {"properties", {{"seed", index}}}},
@@ -169,12 +171,23 @@ json session_schema() {
                             {"description", "StyleGAN2: W+ as a float32 .npy [num_ws, w_dim] or [1, num_ws, w_dim], relative to the session file"}}}}}}}}}},
         {"synthesis",
          {{"type", "object"}, {"additionalProperties", false},
-          {"description", "StyleGAN2 only: truncation and noise. Omitted: psi 1 (none), every row, const noise"},
+          {"description", "StyleGAN2 and StyleGAN3: truncation and noise; StyleGAN3: the input transform; conditional "
+                          "StyleGAN2: the class. Omitted: psi 1 (none), every row, const noise, no transform, class 0"},
+          {"not", {{"required", {"class", "c"}}}},
           {"properties",
            {{"truncation_psi", {{"type", "number"}, {"minimum", -100}, {"maximum", 100}}},
             {"truncation_cutoff", {{"type", {"integer", "null"}}, {"minimum", 0}}},
             {"noise_mode", {{"enum", {"const", "random", "none"}}}},
-            {"noise_seed", index}}}}},
+            {"noise_seed", index},
+            {"input_rotate", {{"type", "number"}, {"minimum", -1e6}, {"maximum", 1e6},
+                              {"description", "StyleGAN3: rotate the image by this many degrees (gen_images.py --rotate)"}}},
+            {"input_translate", {{"type", "array"}, {"items", {{"type", "number"}, {"minimum", -1e6}, {"maximum", 1e6}}},
+                                 {"minItems", 2}, {"maxItems", 2},
+                                 {"description", "StyleGAN3: move the image by [x, y] image widths (gen_images.py --translate)"}}},
+            {"class", {{"type", {"integer", "null"}}, {"minimum", 0},
+                       {"description", "Conditional models (c_dim > 0): the class, c one-hot at this index"}}},
+            {"c", {{"type", "array"}, {"minItems", 1}, {"items", {{"type", "number"}}},
+                   {"description", "Conditional models: the label vector c itself (c_dim numbers), instead of class"}}}}}}},
         {"edits", {{"type", "array"}, {"items", {{"$ref", "#/$defs/edit"}}}, {"description", "Applied in order; at one tap, in list order"}}},
         {"clusters",
          {{"type", "object"},
@@ -199,7 +212,7 @@ void register_session_tools(CLI::App& app) {
   check->add_option("--device", model->device, "Also load the weights on this device");
   check->callback([files, model] {
     for (const auto& path : *files) {
-      const Session s = load_session(path);
+      const Session s = load_session_file(path);
       const auto gen = open_session_model(s, *model);  // weights present, keys and shapes right
       std::set<std::string> taps;
       std::size_t enabled = 0;

@@ -1,19 +1,28 @@
 #include <algorithm>
+#include <cerrno>
 #include <csignal>
 #include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <filesystem>
 #include <iostream>
 
 #include <CLI/CLI.hpp>
 #include <unistd.h>
 
+#include "actmap/fetch/model_file.h"
 #include "actmap/io/error.h"
+#include "actmap/io/npy.h"
+#include "actmap/model/checkpoint_cache.h"
 #include "actmap/model/device.h"
 #include "cli_common.h"
 
 namespace actmap::cli {
 
 void add_model_options(CLI::App& cmd, ModelOptions& opts) {
-  cmd.add_option("-m,--model", opts.model, "Model card: a path or a name found on ACTMAP_MODEL_PATH or in models/")
+  cmd.add_option("-m,--model", opts.model,
+                 "Model card: a path or a name found on ACTMAP_MODEL_PATH or in models/; or a StyleGAN2 checkpoint\n"
+                 "file (.pkl, .pt, .pth, .ckpt, .safetensors), converted into the cache the first time")
       ->capture_default_str();
   add_device_options(cmd, opts);
 }
@@ -22,6 +31,72 @@ void add_device_options(CLI::App& cmd, ModelOptions& opts) {
   cmd.add_option("--device", opts.device, "cpu, cuda or cuda:N (available: " + available_devices() + ")")
       ->capture_default_str();
   cmd.add_option("--threads", opts.threads, "CPU threads (0: every core)")->check(CLI::NonNegativeNumber);
+  cmd.add_option("--w-avg", opts.w_avg, "StyleGAN2: the average W for truncation, a .npy [w_dim] (instead of the model's)")
+      ->check(CLI::ExistingFile);
+}
+
+void add_class_options(CLI::App& cmd, ModelOptions& opts) {
+  auto* k = cmd.add_option("--class", opts.class_index, "Conditional StyleGAN2: the class to render (c one-hot at K)")
+                ->check(CLI::NonNegativeNumber);
+  cmd.add_option("--c", opts.c_file, "Conditional StyleGAN2: the label vector c, a .npy of c_dim values")
+      ->check(CLI::ExistingFile)
+      ->excludes(k);
+}
+
+void apply_class_options(const ModelOptions& opts, SynthesisOptions& synthesis) {
+  if (opts.class_index >= 0) {
+    synthesis.class_index = opts.class_index;
+    synthesis.c.clear();
+  } else if (!opts.c_file.empty()) {
+    const FloatArray a = read_npy(opts.c_file);
+    if (a.data.empty() || (a.shape.size() == 2 && a.shape[0] != 1) || a.shape.size() > 2) {
+      throw Error("--c " + opts.c_file + ": expected the label vector, shape [c_dim] or [1, c_dim], got " +
+                  std::to_string(a.shape.size()) + " dimensions");
+    }
+    synthesis.c = a.data;
+    synthesis.class_index.reset();
+  }
+}
+
+namespace {
+// Converts a checkpoint file into the cache (or finds it there), with a progress line.
+std::string open_checkpoint(const std::string& path) {
+  ModelFileOptions o;
+  auto line = std::make_shared<ProgressLine>();
+  o.progress = [line](const ModelFileProgress& p) {
+    const bool counted = p.fraction >= 0;
+    if (!line->due(false)) return;
+    line->show(counted ? p.text + " " + progress_bar(p.fraction) : p.text + " ...", false);
+  };
+  const OpenedModelFile r = open_model_file(path, o);
+  line->finish();
+  if (!r.from_cache) {
+    for (const auto& l : r.report) std::cerr << l << "\n";
+    std::cerr << "converted " << path << " into " << r.card << "\n";
+  }
+  return r.card;
+}
+
+std::shared_ptr<const Generator> load_with_options(ModelCard card, const ModelOptions& opts) {
+  if (!opts.w_avg.empty()) {
+    if (!card.stylegan2) throw Error("--w-avg: model " + card.name + " (" + card.family + ") has no average W");
+    card.stylegan2->w_avg_file = std::filesystem::absolute(opts.w_avg).string();
+  }
+  return load_generator(card, opts.device);
+}
+}  // namespace
+
+std::string resolve_model_card(const std::string& model) {
+  return is_checkpoint_path(model) ? open_checkpoint(model) : find_model_card(model);
+}
+
+Session load_session_file(const std::string& path) {
+  try {
+    return load_session(path);
+  } catch (const CheckpointNotConverted& e) {
+    open_checkpoint(e.checkpoint());
+    return load_session(path);
+  }
 }
 
 Stats summarize(std::vector<double> v) {
@@ -31,23 +106,23 @@ Stats summarize(std::vector<double> v) {
 }
 
 std::shared_ptr<const Generator> open_session_model(const Session& session, const ModelOptions& opts) {
-  ModelOptions m = opts;
-  m.model = session.card_path;
-  return open_model(m);
+  set_cpu_threads(opts.threads);
+  check_device(opts.device);
+  return load_with_options(load_model_card(session.card_path), opts);
 }
 
 std::shared_ptr<const Generator> open_session_or_model(const std::string& session_path, const ModelOptions& opts,
                                                        bool model_given, std::optional<Session>& session) {
   if (session_path.empty()) return open_model(opts);
   if (model_given) throw Error("a session names its model; drop --model");
-  session = load_session(session_path);
+  session = load_session_file(session_path);
   return open_session_model(*session, opts);
 }
 
 std::shared_ptr<const Generator> open_model(const ModelOptions& opts) {
   set_cpu_threads(opts.threads);
   check_device(opts.device);
-  return load_generator(load_model_card(find_model_card(opts.model)), opts.device);
+  return load_with_options(load_model_card(resolve_model_card(opts.model)), opts);
 }
 
 namespace {
@@ -96,6 +171,31 @@ SeedRange parse_seed_range(const std::string& text) {
   if (digits && n == 2 && a <= b && b - a < 100000) return {a, b};
   if (digits && n == 1 && text.find('-') == std::string::npos) return {a, a};
   throw Error("--seeds: expected A-B with A <= B (at most 100000 seeds), got '" + text + "'");
+}
+
+Shard parse_shard(const std::string& text) {
+  int k = 0, n = 0;
+  char extra = 0;
+  const bool digits = !text.empty() && text.find_first_not_of("0123456789/") == std::string::npos;
+  if (digits && std::sscanf(text.c_str(), "%d/%d%c", &k, &n, &extra) == 2 && 1 <= k && k <= n && n <= 1000000) return {k, n};
+  throw Error("--shard: expected K/N with 1 <= K <= N (this process's part of N), got '" + text + "'");
+}
+
+void run_on_dask(std::vector<std::string> args, const std::string& scheduler) {
+  std::string path;
+#ifdef ACTMAP_PYTHON_PACKAGE_DIR
+  path = ACTMAP_PYTHON_PACKAGE_DIR;  // the build tree's python/ (an installed actmap is found anyway)
+#endif
+  if (const char* old = std::getenv("PYTHONPATH"); old && *old) path += (path.empty() ? "" : ":") + std::string(old);
+  if (!path.empty()) ::setenv("PYTHONPATH", path.c_str(), 1);
+  args.insert(args.begin(), {"/usr/bin/python3", "-m", "actmap"});
+  args.insert(args.end(), {"--scheduler", scheduler});
+  std::vector<char*> argv;
+  for (auto& a : args) argv.push_back(a.data());
+  argv.push_back(nullptr);
+  std::cout << std::flush;
+  ::execv(argv[0], argv.data());
+  throw Error("--dask: cannot run /usr/bin/python3 -m actmap: " + std::string(std::strerror(errno)));
 }
 
 std::string progress_bar(double fraction, int width) {

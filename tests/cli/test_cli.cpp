@@ -60,7 +60,7 @@ TEST(Cli, StyleGAN2TruncationNoiseAndWPlusFiles) {
   EXPECT_NE(r.out.find("a.npy: W+ must have shape [N, " + std::to_string(gen->card().stylegan2->num_ws()) + ", 8]"), std::string::npos) << r.out;
   r = cli("render -m " + kCard + " --seed 1 --truncation 0.5 -o " + dir + "/x.png");
   EXPECT_EQ(r.code, 1);
-  EXPECT_NE(r.out.find("need a StyleGAN2 model"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("need a StyleGAN2 or StyleGAN3 model"), std::string::npos) << r.out;
 }
 
 TEST(Cli, LayersJson) {

@@ -14,7 +14,15 @@ usage: test_readme.py ACTMAP_CLI ACTMAP_OR_EMPTY SOURCE_DIR
     bash cmake/dev.sh VERB   VERB is in the usage at the top of cmake/dev.sh (arguments after
                              `run` go to the editor and are checked like an actmap line);
     .../actmap ...           `actmap --help` runs and lists every option the line uses (skipped,
-                             saying so, when the editor is not built: ACTMAP_OR_EMPTY is "").
+                             saying so, when the editor is not built: ACTMAP_OR_EMPTY is "");
+    [PYTHONPATH=build/P/python] /usr/bin/python3 -c CODE
+                             runs CODE for real in the source folder, with the Python package of
+                             the build actmap-cli belongs to on PYTHONPATH; it must exit 0;
+    python3 -m actmap SUB ... `python3 -m actmap SUB --help` runs and lists every option used;
+    cmake --install BUILD --component python [--prefix P]
+                             runs for real with the build's folder and --prefix set to a scratch
+                             folder, and must install the actmap package there;
+    dask scheduler|worker ...  `dask SUB --help` runs and lists every option the line uses.
   Anything else fails with its line, so that README stays checkable: show other code in a block
   tagged with its language (```json, ```text, ...), or move it to docs/.
 Programs run with their --help only, in a temporary folder that is removed at the end.
@@ -262,6 +270,67 @@ def check_editor(runner, where, arguments, problems, notes):
             problems.append(f"{where}: actmap (the editor) has no option {name} (see `actmap --help`)")
 
 
+def python_path(runner):
+    """The build tree's python/ folder: actmap-cli is BUILD/src/cli/actmap-cli."""
+    return os.path.join(os.path.dirname(os.path.dirname(os.path.dirname(runner.cli))), "python")
+
+
+def check_python(runner, where, command, problems):
+    args = command[1:]
+    env = dict(runner.env, PYTHONPATH=python_path(runner))
+    if len(args) >= 2 and args[0] == "-c":
+        p = subprocess.run(["/usr/bin/python3", "-c", args[1]], cwd=runner.root, env=env, stdin=subprocess.DEVNULL,
+                           stdout=subprocess.PIPE, stderr=subprocess.STDOUT, timeout=300, text=True)
+        if p.returncode != 0:
+            problems.append(f"{where}: `python3 -c ...` failed (exit status {p.returncode}): {p.stdout.strip()[-400:]}")
+        return
+    if len(args) >= 3 and args[0] == "-m" and args[1] == "actmap":
+        sub = args[2]
+        p = subprocess.run(["/usr/bin/python3", "-m", "actmap", sub, "--help"], cwd=runner.scratch, env=env,
+                           stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, timeout=300, text=True)
+        if p.returncode != 0:
+            problems.append(f"{where}: `python3 -m actmap {sub} --help` failed: {p.stdout.strip()[-400:]}")
+            return
+        known = set(re.findall(r"(?<![\w-])(--?[A-Za-z][\w-]*)", p.stdout))
+        for name in used_options(args[3:]):
+            if name not in known:
+                problems.append(f"{where}: `python3 -m actmap {sub}` has no option {name}")
+        return
+    problems.append(f"{where}: cannot check `{' '.join(command)}`: show python3 as `/usr/bin/python3 -c CODE` or "
+                    f"`python3 -m actmap SUB ...`")
+
+
+def check_cmake_install(runner, where, command, problems):
+    args = command[1:]
+    if len(args) < 2 or args[0] != "--install" or "--component" not in args or \
+            args[args.index("--component") + 1:args.index("--component") + 2] != ["python"]:
+        problems.append(f"{where}: cannot check `{' '.join(command)}`: README shows cmake only as "
+                        f"`cmake --install BUILD --component python`")
+        return
+    build = os.path.dirname(python_path(runner))
+    prefix = os.path.join(runner.scratch, "install")
+    p = subprocess.run(["cmake", "--install", build, "--component", "python", "--prefix", prefix], env=runner.env,
+                       stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, timeout=300, text=True)
+    found = [d for d, _, files in os.walk(prefix) if os.path.basename(d) == "actmap" and "__init__.py" in files]
+    if p.returncode != 0 or not found:
+        problems.append(f"{where}: `cmake --install {build} --component python` installed no actmap package "
+                        f"(exit status {p.returncode}): {p.stdout.strip()[-400:]}")
+
+
+def check_dask(runner, where, command, problems):
+    if len(command) < 2 or command[1] not in ("scheduler", "worker"):
+        problems.append(f"{where}: cannot check `{' '.join(command)}`: README shows `dask scheduler` and `dask worker` only")
+        return
+    rc, text = runner.help("dask", command[1])
+    if rc != 0:
+        problems.append(f"{where}: `dask {command[1]} --help` failed: {text.strip()[-400:]}")
+        return
+    known = set(re.findall(r"(?<![\w-])(--?[A-Za-z][\w-]*)", text))
+    for name in used_options(command[2:]):
+        if name not in known:
+            problems.append(f"{where}: `dask {command[1]}` has no option {name}")
+
+
 def dev_sh_verbs(root):
     verbs = set()
     for line in read(os.path.join(root, "cmake", "dev.sh")).splitlines()[1:]:
@@ -294,6 +363,12 @@ def check_commands(runner, root, readme_text, problems, notes):
                 check_cli(runner, where, command, problems)
             elif program == "actmap":
                 check_editor(runner, where, command[1:], problems, notes)
+            elif program in ("python3", "python"):
+                check_python(runner, where, command, problems)
+            elif program == "cmake":
+                check_cmake_install(runner, where, command, problems)
+            elif program == "dask":
+                check_dask(runner, where, command, problems)
             elif (program in ("bash", "sh") and len(command) > 1 and os.path.normpath(command[1]) == "cmake/dev.sh") \
                     or os.path.normpath(command[0]) == "cmake/dev.sh":
                 rest = command[2:] if program in ("bash", "sh") else command[1:]
@@ -306,8 +381,8 @@ def check_commands(runner, root, readme_text, problems, notes):
                     check_editor(runner, where, rest[1:], problems, notes)
             else:
                 problems.append(f"{where}: cannot check `{' '.join(command)}`: commands in README's shell blocks must be "
-                                f"actmap-cli, bash cmake/dev.sh or actmap (tag other code with its language, or move it "
-                                f"to docs/)")
+                                f"actmap-cli, bash cmake/dev.sh, actmap, python3, cmake --install or dask (tag other code "
+                                f"with its language, or move it to docs/)")
     for verb in ("run", "test"):
         if verb not in shown:
             problems.append(f"README.md: does not show `bash cmake/dev.sh {verb}` in a shell block")

@@ -109,6 +109,22 @@ TEST(ChannelSelector, RoundTripsJson) {
   }
 }
 
+TEST(ChannelSelector, TextFormsAsTyped) {
+  EXPECT_EQ(ChannelSelector::from_text("5").to_json(), json(5));
+  EXPECT_EQ(ChannelSelector::from_text(" 1, 4,9 ").to_json(), json::array({1, 4, 9}));
+  EXPECT_EQ(ChannelSelector::from_text("2-7").to_json(), (json{{"range", {2, 7}}}));
+  EXPECT_EQ(ChannelSelector::from_text("ALL").to_json(), json("all"));
+  EXPECT_EQ(ChannelSelector::from_text("cluster 2").to_json(), (json{{"cluster", 2}}));
+  EXPECT_EQ(ChannelSelector::from_text("2-7").resolve(10, "t"), (std::vector<std::int64_t>{2, 3, 4, 5, 6, 7}));
+  for (const char* text : {"5", "1, 4, 9", "2-7", "all", "cluster 2"}) {
+    EXPECT_EQ(ChannelSelector::from_text(text).to_text(), text);
+  }
+  for (const char* bad : {"", "x", "1,,2", "3-", "cluster", "cluster x", "1.5", "99999999999999999999"}) {
+    test::expect_error([&] { ChannelSelector::from_text(bad); }, {"channels '", "expected a channel (5)"});
+  }
+  test::expect_error([] { ChannelSelector::from_text("-3"); }, {"channels '-3'"});  // the JSON form's own check
+}
+
 TEST(ChannelSelector, OutOfRangeNamesTapAndCount) {
   test::expect_error([] { sel(8); }, {"channel 8", "'main.5'", "8 channels"});
   test::expect_error([] { sel(json{{"range", {2, 9}}}); }, {"channel 9", "'main.5'"});

@@ -3,9 +3,13 @@
 512-channel tap shown as a grid, and the time from a change (a brush stroke's points) to its
 result on screen.
 
-usage: bench_editor.py ACTMAP [--model NAME_OR_CARD] [--tap TAP] [--strokes N]
+usage: bench_editor.py ACTMAP [--model NAME_OR_CARD] [--tap TAP] [--strokes N] [--seeds N]
+                       [--seed-strip N] [--threads N]
 Without --model it writes a DCGAN 64x64 generator with ngf 64 (its first tap has 512 channels)
-with random weights into a temporary directory. Prints the editor's own measurements (JSON)."""
+with random weights into a temporary directory. --seeds N presses N (next seed) N times instead of
+painting, each once the previous result is on screen: the latencies are then seed change to
+screen. --seed-strip sets the seed strip under the output (0: off). Prints the editor's own
+measurements (JSON)."""
 
 import argparse
 import json
@@ -60,6 +64,9 @@ def main():
     ap.add_argument("--model")
     ap.add_argument("--tap", default="main.2")
     ap.add_argument("--strokes", type=int, default=20)
+    ap.add_argument("--seeds", type=int, default=0, help="seed changes instead of strokes")
+    ap.add_argument("--seed-strip", type=int, default=4)
+    ap.add_argument("--threads", type=int, default=0)
     args = ap.parse_args()
     work = g.workdir()
     model = args.model or write_dcgan64(work)
@@ -69,15 +76,25 @@ def main():
                    "view": {"tap": args.tap, "channel": 0}}, f)
     stats = os.path.join(work, "stats.json")
     display = g.Display()
-    ed = g.Editor(args.app, display, ["--session", session, "--no-recovery", "--stats-out", stats], work).ready()
+    extra = ["--seed-strip", str(args.seed_strip)] + (["--threads", str(args.threads)] if args.threads else [])
+    ed = g.Editor(args.app, display, ["--session", session, "--no-recovery", "--stats-out", stats] + extra, work).ready()
     try:
-        ed.settle()
-        x0, y0, x1, y1 = ed.rect("slice/image")
-        w, h = x1 - x0, y1 - y0
-        for s in range(args.strokes):
-            pts = [(x0 + w * (0.15 + 0.035 * i), y0 + h * (0.2 + 0.02 * s + 0.02 * i)) for i in range(20)]
-            ed.drag(pts, step_delay=0.02)
-            ed.settle()
+        ed.settle(timeout=300)
+        if args.seeds:
+            ed.point_at(*ed.centre("output/view"))
+            for _ in range(args.seeds):
+                seed = ed.state("seed")
+                ed.xdo("key", "n")
+                ed.wait("the next seed", lambda u: u["state"].get("seed") == seed + 1)
+                ed.settle(timeout=300)
+                time.sleep(1.0 if args.seed_strip else 0.2)  # let the strip render (it must not delay the next)
+        else:
+            x0, y0, x1, y1 = ed.rect("slice/image")
+            w, h = x1 - x0, y1 - y0
+            for s in range(args.strokes):
+                pts = [(x0 + w * (0.15 + 0.035 * i), y0 + h * (0.2 + 0.02 * s + 0.02 * i)) for i in range(20)]
+                ed.drag(pts, step_delay=0.02)
+                ed.settle()
         ed.proc.terminate()
         ed.proc.wait(timeout=30)
     finally:
@@ -87,6 +104,8 @@ def main():
         result = json.load(f)
     result["model"] = model if args.model else "bench-dcgan64 (random weights, ngf 64)"
     result["tap"] = args.tap
+    result["mode"] = f"{args.seeds} seed changes" if args.seeds else f"{args.strokes} strokes"
+    result["seed_strip"] = args.seed_strip
     print(json.dumps(result, indent=2))
     return 0
 

@@ -63,6 +63,8 @@ class Editor:
     def __init__(self, app, display, args, workdir):
         self.display = display
         self.map_path = os.path.join(workdir, "ui-map.json")
+        if os.path.exists(self.map_path):
+            os.remove(self.map_path)  # an earlier editor's map would pass for this one's
         self.log = open(os.path.join(workdir, "actmap.log"), "w")
         env = dict(display.env)
         env["XDG_STATE_HOME"] = os.path.join(workdir, "state")

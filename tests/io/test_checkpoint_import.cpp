@@ -332,6 +332,126 @@ TEST(CheckpointImport, NvidiaNetworkPickle) {
   EXPECT_NE(at_key(g.tensors, "synthesis.b4.const").data, at_key(r.tensors, "synthesis.b4.const").data);
 }
 
+// --- NVIDIA's TensorFlow pickles: variables read as numpy data, mapped as legacy.py does. --------
+
+TEST(CheckpointImport, TensorFlowPickleGivesTheOfficialGeneratorsStateDict) {
+  // A conditional 4x4 network made from an official PyTorch generator (make_genuine_checkpoints.py):
+  // the mapped tensors must be that generator's state_dict, exactly.
+  const auto expected = read_safetensors(ckpt("genuine/tf_tiny_expected.safetensors"));
+  for (const char* file : {"genuine/tf_tiny_p4.pkl", "genuine/tf_tiny_p5.pkl"}) {  // numpy _reconstruct / _frombuffer
+    SCOPED_TRACE(file);
+    const ImportResult r = import_checkpoint(ckpt(file));
+    EXPECT_EQ(r.format, "tf-pkl");
+    EXPECT_EQ(r.prefix, "Gs");
+    EXPECT_EQ(r.key_map, "tf");
+    EXPECT_EQ(r.networks, (std::vector<std::string>{"G", "D", "Gs"}));
+    ASSERT_EQ(r.tensors.size(), expected.size());
+    for (const auto& [key, t] : expected) {
+      const FloatTensor& got = at_key(r.tensors, key);
+      EXPECT_EQ(got.shape, t.shape) << key;
+      EXPECT_EQ(got.data, t.data) << key;
+    }
+    EXPECT_EQ(r.config["c_dim"], 2);
+    EXPECT_EQ(r.config["synthesis_kwargs"]["channel_base"], 8);  // fmap_base 4, doubled
+    EXPECT_EQ(r.config["mapping_kwargs"]["num_layers"], 1);
+  }
+  // --prefix G (the same network here), D (raw TF names, not mapped), anything else: refused.
+  EXPECT_EQ(import_checkpoint(ckpt("genuine/tf_tiny_p4.pkl"), {"G"}).prefix, "G");
+  const ImportResult raw = import_checkpoint(ckpt("genuine/tf_tiny_p4.pkl"), {"", "none"});
+  EXPECT_EQ(raw.key_map, "none");
+  EXPECT_EQ(at_key(raw.tensors, "synthesis/4x4/Conv/weight").shape, (std::vector<std::int64_t>{3, 3, 2, 2}));
+  test::expect_error([] { import_checkpoint(ckpt("genuine/tf_tiny_p4.pkl"), {"G_ema"}); },
+                     {"--prefix 'G_ema': a TensorFlow pickle holds the networks G, D and Gs"});
+}
+
+TEST(CheckpointImport, TensorFlowVariablesMapAsLegacyPyDoesAndErrorsNameTheVariable) {
+  // By hand: a 3x3 up-sampling kernel [kh, kw, I, O] = [3, 3, 1, 1] is flipped and becomes [1, 1, 3, 3];
+  // a dense [in, out] = [2, 3] is transposed; mod_bias gets +1.
+  std::map<std::string, FloatTensor> v;
+  auto t = [](std::vector<std::int64_t> shape, std::vector<float> data) {
+    FloatTensor x;
+    x.shape = std::move(shape);
+    x.data = std::move(data);
+    return x;
+  };
+  const nlohmann::json kwargs = {{"resolution", 8}, {"latent_size", 2}, {"dlatent_size", 2}, {"mapping_layers", 1},
+                                 {"fmap_base", 1}, {"fmap_max", 1}, {"num_channels", 1}, {"label_size", 0}};
+  v["mapping/Dense0/weight"] = t({2, 2}, {1, 2, 3, 4});
+  v["mapping/Dense0/bias"] = t({2}, {0, 0});
+  v["dlatent_avg"] = t({2}, {5, 6});
+  v["lod"] = t({}, {0});
+  v["synthesis/4x4/Const/const"] = t({1, 1, 4, 4}, std::vector<float>(16, 1));
+  auto layer = [&](const std::string& p, std::int64_t k, bool noise) {
+    std::vector<float> w(static_cast<std::size_t>(k * k));
+    for (std::size_t i = 0; i < w.size(); ++i) w[i] = static_cast<float>(i);
+    v[p + "/weight"] = t({k, k, 1, 1}, w);
+    v[p + "/mod_weight"] = t({2, 1}, {7, 8});
+    v[p + "/mod_bias"] = t({1}, {0.5f});
+    v[p + "/bias"] = t({1}, {0.25f});
+    if (noise) v[p + "/noise_strength"] = t({}, {0.1f});
+  };
+  layer("synthesis/4x4/Conv", 3, true);
+  layer("synthesis/4x4/ToRGB", 1, false);
+  layer("synthesis/8x8/Conv0_up", 3, true);
+  layer("synthesis/8x8/Conv1", 3, true);
+  layer("synthesis/8x8/ToRGB", 1, false);
+  v["synthesis/noise0"] = t({1, 1, 4, 4}, std::vector<float>(16, 2));
+  v["synthesis/noise1"] = t({1, 1, 8, 8}, std::vector<float>(64, 3));
+  v["synthesis/noise2"] = t({1, 1, 8, 8}, std::vector<float>(64, 4));
+  v["synthesis/8x8/Unknown/thing"] = t({1}, {0});
+  nlohmann::json config;
+  std::vector<std::string> notes;
+  const auto out = map_tf_stylegan2(v, kwargs, &config, &notes);
+  EXPECT_EQ(at_key(out, "mapping.fc0.weight").data, (std::vector<float>{1, 3, 2, 4}));
+  EXPECT_EQ(at_key(out, "mapping.w_avg").data, (std::vector<float>{5, 6}));
+  EXPECT_EQ(at_key(out, "synthesis.b4.const").shape, (std::vector<std::int64_t>{1, 4, 4}));
+  EXPECT_EQ(at_key(out, "synthesis.b4.conv1.weight").data, (std::vector<float>{0, 1, 2, 3, 4, 5, 6, 7, 8}));
+  EXPECT_EQ(at_key(out, "synthesis.b8.conv0.weight").data, (std::vector<float>{8, 7, 6, 5, 4, 3, 2, 1, 0}));
+  EXPECT_EQ(at_key(out, "synthesis.b8.conv0.affine.weight").shape, (std::vector<std::int64_t>{1, 2}));
+  EXPECT_EQ(at_key(out, "synthesis.b8.conv0.affine.bias").data, (std::vector<float>{1.5f}));
+  EXPECT_EQ(at_key(out, "synthesis.b8.conv0.noise_const").data, std::vector<float>(64, 3));  // noise 2*3-5 = 1
+  EXPECT_EQ(at_key(out, "synthesis.b8.conv1.noise_const").data, std::vector<float>(64, 4));  // noise 2*3-4 = 2
+  EXPECT_EQ(at_key(out, "synthesis.b8.torgb.weight").shape, (std::vector<std::int64_t>{1, 1, 1, 1}));
+  EXPECT_EQ(out.count("synthesis.b8.torgb.noise_strength"), 0u);
+  EXPECT_EQ(config["synthesis_kwargs"]["channel_base"], 2);
+  ASSERT_EQ(notes.size(), 2u);  // lr multiplier assumed; the unknown variable left out
+  EXPECT_NE(notes[1].find("synthesis/8x8/Unknown/thing"), std::string::npos) << notes[1];
+
+  auto bad = v;
+  bad.erase("synthesis/noise2");
+  test::expect_error([&] { map_tf_stylegan2(bad, kwargs, nullptr, nullptr); }, {"the variable 'synthesis/noise2' is missing"});
+  nlohmann::json odd = kwargs;
+  odd["fmap_decay"] = 1.0;
+  test::expect_error([&] { map_tf_stylegan2(v, odd, nullptr, nullptr); }, {"unknown static kwargs [fmap_decay]"});
+  bad = v;
+  bad["mapping/LabelConcat/weight"] = t({1}, {0});
+  test::expect_error([&] { map_tf_stylegan2(bad, kwargs, nullptr, nullptr); },
+                     {"'mapping/LabelConcat/weight': the original StyleGAN2 release's conditional mapping"});
+}
+
+// --- Files that are not generators say so in one line. ----------------------------------------
+
+TEST(CheckpointImport, OptimizerStatesAndDiscriminatorOnlyFilesSaySo) {
+  test::expect_error([] { import_checkpoint(ckpt("genuine/optimizer_state.pt")); },
+                     {"optimizer_state.pt: this is an optimizer state (torch.optim's 'state' and 'param_groups'), not a generator"});
+  test::expect_error([] { import_checkpoint(ckpt("genuine/d_only.pkl")); },
+                     {"d_only.pkl: this file holds only a discriminator ('D'), not a generator"});
+  // Asked for by name, D is exported (as before).
+  const ImportResult d = import_checkpoint(ckpt("genuine/d_only.pkl"), {"D"});
+  EXPECT_EQ(recognise_non_generator(d.tensors), "a StyleGAN2 discriminator (b4.fc, b4.out)");
+  // A genuine snapshot picks G_ema and lists the networks it holds.
+  const ImportResult g = import_checkpoint(ckpt("genuine/ada_uncond_fp16.pkl"));
+  EXPECT_EQ(g.prefix, "G_ema");
+  EXPECT_EQ(g.networks, (std::vector<std::string>{"G", "D", "G_ema", "augment_pipe"}));
+  EXPECT_EQ(g.config["synthesis_kwargs"]["num_fp16_res"], 2);
+  EXPECT_EQ(recognise_non_generator(g.tensors), "");
+  const ImportResult ros = import_checkpoint(ckpt("genuine/rosinality_train_000000.pt"));
+  EXPECT_EQ(ros.prefix, "g_ema");
+  EXPECT_FALSE(ros.has_latent_avg);
+  EXPECT_EQ(ros.tensors.count("mapping.w_avg"), 0u);
+  EXPECT_EQ(ros.networks, (std::vector<std::string>{"g", "d", "g_ema"}));
+}
+
 // --- actmap-cli import. --------------------------------------------------------------------------
 
 TEST(CheckpointImport, CliWritesSafetensorsAndCard) {

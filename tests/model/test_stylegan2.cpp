@@ -419,8 +419,13 @@ TEST(StyleGAN2Card, ErrorsNameTheKeyAtFault) {
   test::expect_error([&] {
     parse_model_card(card(R"({"z_dim": 8, "w_dim": 8, "img_resolution": 16, "img_channels": 3, "synthesis_kwargs": {"architecture": "fancy"}})"), "c.json");
   }, {"c.json: config.synthesis_kwargs.architecture: must be \"orig\", \"skip\" or \"resnet\""});
-  test::expect_error([&] { parse_model_card(card(R"({"z_dim": 8, "w_dim": 8, "c_dim": 10, "img_resolution": 16, "img_channels": 3})"), "c.json"); },
-                     {"c_dim: conditional"});
+  test::expect_error([&] { parse_model_card(card(R"({"z_dim": 8, "w_dim": 8, "c_dim": -1, "img_resolution": 16, "img_channels": 3})"), "c.json"); },
+                     {"c.json: config.c_dim"});
+  // Conditional models (c_dim > 0) are read; an average W may come from a file beside the card.
+  const ModelCard c = parse_model_card(R"({"family": "stylegan2", "weights": "x.safetensors", "w_avg": "avg.npy",
+      "config": {"z_dim": 8, "w_dim": 8, "c_dim": 10, "img_resolution": 16, "img_channels": 3}})", "c.json");
+  EXPECT_EQ(c.stylegan2->c_dim, 10);
+  EXPECT_EQ(c.stylegan2->w_avg_file, "avg.npy");
 }
 
 TEST(StyleGAN2Card, WeightsThatDoNotMatchTheConfigNameTheKey) {

@@ -67,6 +67,49 @@ TEST(RenderWorker, ReplyMatchesRenderSession) {
   EXPECT_EQ(r.latent.size(), 12u);
 }
 
+// A background worker gives way: asked to stop, its render ends as "interrupted"; asked nothing,
+// the next one renders in full. The original (no edits) and the layer previews of a later reply
+// match a fresh render: what the worker keeps between replies stays right across seeds and edits.
+TEST(RenderWorker, InterruptedRendersAndKeptOriginalsAndPreviews) {
+  RenderWorker w;
+  std::atomic<bool> stop{true};
+  w.set_interrupt([&] { return stop.load(); });
+  w.submit(request_for(fixture_session(5)));
+  const RenderReply interrupted = wait_reply(w);
+  EXPECT_EQ(interrupted.error, "interrupted");
+  stop = false;
+
+  Renderer fresh(load_generator(load_model_card(fixture_session(5).card_path)));
+  const Edit bend = Edit::from_json({{"id", "a"}, {"tap", "main.5"}, {"op", "multiply"}, {"params", {{"factor", -2.0}}}, {"channels", 3}}, "e");
+  const Edit later = Edit::from_json({{"id", "b"}, {"tap", "main.8"}, {"op", "add"}, {"params", {{"value", 1.0}}}, {"channels", "all"}}, "e");
+  const std::vector<std::pair<std::uint64_t, std::vector<Edit>>> steps = {
+      {5, {bend}}, {5, {bend, later}}, {6, {bend, later}}, {6, {}}, {7, {later}}};
+  for (const auto& [seed, edits] : steps) {
+    Session s = fixture_session(seed);
+    s.edits = edits;
+    w.submit(request_for(s));
+    const RenderReply r = wait_reply(w);
+    ASSERT_TRUE(r.ok()) << r.error;
+    Session plain = s;
+    plain.edits.clear();
+    EXPECT_EQ(r.original.pixels, output_to_images(render_session(fresh, plain).output, fresh.generator().card()).at(0).pixels)
+        << "seed " << seed << ", " << edits.size() << " edits";
+    // The previews are those of the edited activations of this render.
+    Renderer direct(load_generator(load_model_card(s.card_path)));
+    render_session(direct, s);
+    ASSERT_EQ(r.overview.size(), r.taps.size());
+    for (std::size_t i = 0; i < r.taps.size(); ++i) {
+      const at::Tensor& act = direct.activation(i);
+      ViewOptions o;
+      o.colormap = Colormap::Viridis;
+      o.normalize = Normalize::PerChannel;
+      o.max_cell = 32;
+      o.histogram_bins = 1;
+      EXPECT_EQ(r.overview[i].pixels, channel_grid(act[0].mean(0, true), o).atlas.pixels) << "tap " << i << ", seed " << seed;
+    }
+  }
+}
+
 TEST(RenderWorker, NewestRequestWinsAndStaleRepliesAreDropped) {
   RenderWorker w;
   std::uint64_t last = 0;

@@ -45,6 +45,80 @@ TEST_F(RendererTest, RerunFromEditedTapEqualsFullRun) {
   }
 }
 
+// The original (no edits) resumed from the edited pass's cache equals a fresh render without
+// edits, wherever the first edit is, and is the edited output itself when nothing is enabled.
+TEST_F(RendererTest, UneditedOutputResumedFromTheCacheEqualsAPlainRender) {
+  Renderer plain(gen_);
+  const at::Tensor expected = plain.render(z_, {}).output;
+  Renderer r(gen_);
+  test::expect_error([&] { r.unedited_output(); }, {"nothing rendered"});
+  const auto& taps = gen_->taps();
+  for (std::size_t k = 0; k < taps.size(); ++k) {
+    const std::vector<Edit> edits = {edit(taps[k].name, "multiply", {{"factor", -2.0}}, json::array({0, 1})),
+                                     edit(taps.back().name, "add", {{"value", 0.5}})};
+    const RenderResult edited = r.render(z_, edits);
+    ASSERT_GT((edited.output - expected).abs().max().item<float>(), 1e-3) << taps[k].name;
+    EXPECT_TRUE(at::equal(r.unedited_output(), expected)) << "first edit at " << taps[k].name;
+  }
+  std::vector<Edit> disabled = {edit(taps[1].name, "ablate", json::object())};
+  disabled[0].enabled = false;
+  const RenderResult same = r.render(z_, disabled);
+  EXPECT_TRUE(at::equal(r.unedited_output(), same.output));
+  EXPECT_TRUE(at::equal(same.output, expected));
+}
+
+TEST(RendererStyleGan2, UneditedOutputAfterWeightAndWPlusEditsEqualsAPlainRender) {
+  const auto gen = load_generator(load_model_card(test::fixture("stylegan2/skip16.json")));
+  const at::Tensor z = latents_from_seeds(gen->card().latent, 3, 1);
+  Renderer plain(gen);
+  const at::Tensor expected = plain.render(z, {}).output;
+  auto make = [](const std::string& tap, const std::string& op, json params, json channels) {
+    return Edit::from_json({{"id", tap + op}, {"tap", tap}, {"op", op}, {"params", params}, {"channels", channels}}, "e");
+  };
+  const std::vector<std::vector<Edit>> cases = {
+      {make("b8.conv1", "weight_zero", json::object(), json::array({0}))},
+      {make("mapping", "w_noise", {{"strength", 1.0}, {"seed", 5}}, json::array({0, 1}))},
+      {make("b16.conv0", "multiply", {{"factor", 3.0}}, "all"), make("b8.conv1", "weight_negate", json::object(), "all")},
+  };
+  Renderer r(gen);
+  for (const auto& edits : cases) {
+    const RenderResult edited = r.render(z, edits);
+    ASSERT_GT((edited.output - expected).abs().max().item<float>(), 1e-4) << edits[0].op;
+    EXPECT_TRUE(at::equal(r.unedited_output(), expected)) << edits[0].op;
+  }
+}
+
+// render_from: a tap's state replaced by hand runs on through the later stages and their edits,
+// carrying StyleGAN2's W+ and running image along; the next render forgets it.
+TEST(RendererStyleGan2, RenderFromAReplacedActivationEqualsTheEditThatMakesIt) {
+  const auto gen = load_generator(load_model_card(test::fixture("stylegan2/skip16.json")));
+  const at::Tensor z = latents_from_seeds(gen->card().latent, 5, 2);
+  auto make = [](const std::string& tap, const std::string& op, json params) {
+    return Edit::from_json({{"id", tap + op}, {"tap", tap}, {"op", op}, {"params", params}, {"channels", "all"}}, "e");
+  };
+  const std::vector<Edit> later = {make("b16.conv0", "add", {{"value", 0.5}})};
+  std::vector<Edit> tripled = later;
+  tripled.insert(tripled.begin(), make("b8.conv1", "multiply", {{"factor", 3.0}}));
+  Renderer reference(gen);
+  const at::Tensor expected = reference.render(z, tripled).output;
+
+  Renderer r(gen);
+  test::expect_error([&] { r.render_from(1, at::zeros({1}), later); }, {"render first"});
+  const at::Tensor plain = r.render(z, later).output;
+  const std::size_t k = gen->tap_index("b8.conv1");
+  const RenderResult same = r.render_from(k, r.activation(k).clone(), later);
+  EXPECT_EQ(same.timings.first_stage, k + 1);
+  EXPECT_TRUE(at::equal(same.output, plain));
+  const RenderResult replaced = r.render_from(k, r.activation(k) * 3.0, later);
+  EXPECT_TRUE(at::equal(replaced.output, expected));
+  ASSERT_GT((replaced.output - plain).abs().max().item<float>(), 1e-3);
+  test::expect_error([&] { r.render_from(k, at::zeros({2, 3}), later); }, {"b8.conv1", "must have shape"});
+  // The next render starts from that tap's own activation again.
+  const RenderResult again = r.render(z, later);
+  EXPECT_EQ(again.timings.first_stage, k);
+  EXPECT_TRUE(at::equal(again.output, plain));
+}
+
 TEST_F(RendererTest, ReusesCacheAndInvalidatesOnNewLatent) {
   Renderer r(gen_);
   const std::vector<Edit> edits = {edit("main.8", "ablate", json::object(), 3)};

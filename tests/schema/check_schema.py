@@ -40,7 +40,18 @@ bad = {
     "two latents": lambda d: d["latent"].update(z=[0.0]),
     "bad selector": lambda d: d["edits"][0].update(channels={"range": [1]}),
     "unknown key": lambda d: d.update(edit=[]),
+    "class and c": lambda d: d.setdefault("synthesis", {}).update({"class": 1, "c": [0.0, 1.0]}),
+    "negative class": lambda d: d.setdefault("synthesis", {}).update({"class": -1}),
+    "empty c": lambda d: d.setdefault("synthesis", {}).update({"c": []}),
 }
+# A conditional model's class or label vector, and a checkpoint file as the model, are valid.
+for extra in ({"synthesis": {"class": 3}}, {"synthesis": {"c": [0.25, 0.75]}},
+              {"model": {"card": "../models/network-snapshot-000100.pkl", "sha256": "0" * 64}}):
+    doc = json.loads(json.dumps(base))
+    doc.update(extra)
+    errors = list(validator.iter_errors(doc))
+    if errors:
+        sys.exit(f"the schema refuses a good session {extra}: {errors[0].message}")
 for name, mutate in bad.items():
     doc = json.loads(json.dumps(base))
     mutate(doc)

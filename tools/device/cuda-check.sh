@@ -24,7 +24,7 @@ want() { [[ " $steps " == *" all "* || " $steps " == *" $1 "* ]]; }
 if want build; then
   nvidia-smi --query-gpu=name,driver_version,memory.total --format=csv,noheader
   $py -c 'import torch;print("torch", torch.__version__, "cuda", torch.version.cuda)'
-  cmake -S . -B "$build" -G Ninja -DCMAKE_BUILD_TYPE=Release -DACTMAP_BUILD_GUI=OFF -DACTMAP_WERROR=OFF \
+  cmake -S . -B "$build" -G Ninja -DCMAKE_BUILD_TYPE=Release -DACTMAP_BUILD_GUI=OFF -DACTMAP_BUILD_PYTHON=OFF -DACTMAP_WERROR=OFF \
     -DCMAKE_PREFIX_PATH="$torch_prefix;$deps" -DCMAKE_CUDA_ARCHITECTURES=90 -DTORCH_CUDA_ARCH_LIST=9.0 \
     >"$logs/configure.log" 2>&1 || { tail -40 "$logs/configure.log"; exit 1; }
   cmake --build "$build" -j"$(nproc)" -- -k 0 >"$logs/build.log" 2>&1 ||

@@ -55,6 +55,10 @@ class Animation {
 // The JSON pointers of the session's numeric edit parameters (/edits/I/params/NAME), for pickers
 // and error messages.
 std::vector<std::string> numeric_pointers(const Session& session);
+// The same plus the synthesis settings the card's family reads, at their defaults too:
+// /synthesis/truncation_psi (StyleGAN2, StyleGAN3), /synthesis/input_rotate and
+// /synthesis/input_translate/0 and /1 (StyleGAN3). Animation::sweep takes them all.
+std::vector<std::string> numeric_pointers(const Session& session, const ModelCard& card);
 
 // Nearest-neighbour enlargement by a whole factor (1: unchanged).
 Image enlarge_nearest(const Image& image, int factor);
@@ -72,6 +76,8 @@ class FrameWriter {
   FrameWriter& operator=(const FrameWriter&) = delete;
 
   void add(const Image& frame);  // every frame the same size
+  // A directory writer whose next frame is `frame` (not 0): a shard of the frames (--shard).
+  void start_at(int frame);
   void finish();
   bool video() const { return video_; }
   const std::string& out() const { return out_; }
@@ -91,6 +97,15 @@ class FrameWriter {
 // by `scale` and hands it to `writer`. Progress counts frames.
 void render_animation(Renderer& renderer, const Animation& animation, int scale, FrameWriter& writer,
                       const ProgressFn& progress = {});
+
+// Only the frames first .. end-1 (a shard, e.g. actmap-cli animate --shard K/N), to a directory
+// writer: each under the name it has in the whole animation. Progress counts these frames.
+void render_animation_frames(Renderer& renderer, const Animation& animation, int scale, int first, int end,
+                             FrameWriter& writer, const ProgressFn& progress = {});
+
+// The file name of frame `frame` of `frames` in a frame directory: frame-NNNN.png (at least four
+// digits, more when the frame count needs them).
+std::string frame_file_name(int frame, int frames);
 
 // Seed lists: "3,7,12" (at least two) for --seed-walk. Errors name the text.
 std::vector<std::uint64_t> parse_seed_list(const std::string& text);

@@ -59,6 +59,33 @@ struct DissectResult {
 DissectResult dissect_tap(const Generator& generator, const std::string& tap, const Region& region,
                           const DissectOptions& options, const ProgressFn& progress = {});
 
+// dissect_tap in parts, so its samples can be spread over processes or machines and combined into
+// exactly what dissect_tap returns (actmap.distributed does this): each part covers consecutive
+// seeds, a whole number of `batch`es from the first seed (so every sample's activation is computed
+// in the same batch as in one process).
+//  1. dissect_keep: how many of a channel's largest values decide its quantile level, for the
+//     total number of samples.
+//  2. dissect_top_values per part: each channel's largest `keep` activations, descending.
+//  3. dissect_thresholds: the levels from every part's values (the keep-th largest of their union).
+//  4. dissect_sums per part with those levels; add the parts' sums (DissectSums::add).
+//  5. dissect_scores: the result.
+std::int64_t dissect_keep(const Generator& generator, const std::string& tap, double quantile, int total_samples);
+// [C][min(keep, part's values)] per channel, descending. Progress counts samples.
+std::vector<std::vector<float>> dissect_top_values(const Generator& generator, const std::string& tap, int samples,
+                                                   std::uint64_t seed, int batch, std::int64_t keep, const ProgressFn& progress = {});
+std::vector<float> dissect_thresholds(const std::vector<std::vector<std::vector<float>>>& parts, std::int64_t keep);
+
+struct DissectSums {
+  int samples = 0;
+  std::vector<double> intersection, on, inside_sum, total_sum;  // per channel
+  void add(const DissectSums& other);
+};
+DissectSums dissect_sums(const Generator& generator, const std::string& tap, const Region& region,
+                         const std::vector<float>& thresholds, int samples, std::uint64_t seed, int batch,
+                         const ProgressFn& progress = {});
+DissectResult dissect_scores(const Generator& generator, const std::string& tap, const Region& region,
+                             const std::vector<float>& thresholds, const DissectSums& sums);
+
 // The edit that switches the listed channels off ("ablate") or multiplies them by `factor`.
 Edit unit_edit(const std::string& tap, const std::vector<int>& channels, bool ablate, double factor = 2.0);
 

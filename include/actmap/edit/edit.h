@@ -39,6 +39,10 @@ struct ChannelSelector {
   // `where` is the selector's JSON pointer (e.g. "/edits/0/channels").
   static ChannelSelector from_json(const nlohmann::json& j, const std::string& where);
   nlohmann::json to_json() const;
+  // The form a person types: "5", "1, 4, 9", "2-7", "all", "cluster 2" (spaces and case do not
+  // matter). Errors say which forms there are. to_text() gives it back ("" for Random).
+  static ChannelSelector from_text(const std::string& text);
+  std::string to_text() const;
 
   // Sorted, distinct channel indices for a tap with `channels` channels. `cluster_labels` holds
   // one label per channel (empty when the tap has no clusters; -1: the channel is in no cluster).

@@ -5,6 +5,8 @@
 #include <string>
 #include <vector>
 
+#include "actmap/io/progress.h"
+
 namespace actmap {
 
 // Reads a whole file; throws actmap::Error naming the path when it cannot.
@@ -21,5 +23,7 @@ inline void write_file_atomic(const std::string& path, const std::string& text) 
 // SHA-256 of a byte range and of a file, as lowercase hex.
 std::string sha256_hex(const void* data, std::size_t size);
 std::string sha256_file(const std::string& path);
+// The same, reporting bytes read to `progress` (returning false stops with Cancelled).
+std::string sha256_file(const std::string& path, const ProgressFn& progress);
 
 }  // namespace actmap

@@ -53,11 +53,11 @@ class Generator {
   // Full forward pass with no edits (the output tap's activation).
   at::Tensor forward(const at::Tensor& z, const SynthesisOptions& options = {}) const;
 
-  // Families with a mapping network (StyleGAN2): W+ [N, num_ws, w_dim] for latents z [N, z_dim]
+  // Families with a mapping network (StyleGAN2, StyleGAN3): W+ [N, num_ws, w_dim] for latents z [N, z_dim]
   // with the options' truncation, and the average W [w_dim]. Others throw actmap::Error.
   virtual at::Tensor map_latents(const at::Tensor& z, const SynthesisOptions& options) const;
   virtual at::Tensor w_average() const;
-  bool has_mapping() const { return card().stylegan2.has_value(); }
+  bool has_mapping() const { return card().w_plus().has_value(); }
 };
 
 // Builds a generator from its card: resolves and reads the weights, checks every key and shape

@@ -9,6 +9,8 @@
 
 #include <nlohmann/json.hpp>
 
+#include "actmap/model/stylegan3_config.h"
+
 namespace actmap {
 
 enum class LayerType {
@@ -60,6 +62,9 @@ struct StyleGAN2Config {
   std::string architecture = "skip";      // "orig", "skip" or "resnet"
   std::vector<double> resample_filter = {1, 3, 3, 1};
   bool use_noise = true;
+  // The card's "w_avg": a float32 .npy ([w_dim] or [1, w_dim]) used as the average W instead of
+  // the weights' mapping.w_avg (a path as written, relative to the card); "" = the weights'.
+  std::string w_avg_file;
 
   std::int64_t channels_at(std::int64_t resolution) const;  // min(channel_base / res, channel_max)
   std::vector<std::int64_t> block_resolutions() const;      // 4, 8, ..., img_resolution
@@ -82,6 +87,14 @@ struct ModelCard {
   std::vector<LayerSpec> layers;                 // dcgan and sequential families
   std::map<std::string, std::string> tap_names;  // default tap name -> display name
   std::optional<StyleGAN2Config> stylegan2;      // stylegan2 family
+  std::optional<StyleGAN3Config> stylegan3;      // stylegan3 family
+
+  // W+ of a family with a mapping network (stylegan2, stylegan3): rows (num_ws) and width (w_dim);
+  // none for the others.
+  struct WPlusShape {
+    std::int64_t rows = 0, w_dim = 0;
+  };
+  std::optional<WPlusShape> w_plus() const;
   nlohmann::json document;                       // the whole card, for family-specific keys
 };
 
@@ -107,6 +120,11 @@ std::vector<Stage> plan_stages(const ModelCard& card);
 // img (from b8 on); orig and resnet have torgb in the last block only. The last tap is the image.
 std::vector<TapInfo> stylegan2_taps(const StyleGAN2Config& config);
 
+// The taps of a StyleGAN3 generator, in forward order: "mapping" (W+ as [num_ws, 1, w_dim]), "input"
+// (the Fourier features after their learned mapping), every synthesis layer by its official name
+// (L0_36_512 ... L14_1024_3; the last one before the output scale), then "output" (the image).
+std::vector<TapInfo> stylegan3_taps(const StyleGAN3Config& config);
+
 // Colon-separated directories from ACTMAP_MODEL_PATH.
 std::vector<std::string> model_search_path();
 
@@ -117,6 +135,8 @@ namespace actmap {
 // True when `name_or_path` names a card file (it has a '/' or ends in .json), false for a model name.
 bool is_card_path(const std::string& name_or_path);
 
+// A checkpoint file (.pkl, .pt, ...) gives the card it was converted to, or throws
+// CheckpointNotConverted (checkpoint_cache.h).
 // A card given by path, or by name ("ffhq64-vae" -> ffhq64-vae.json) searched in the directories
 // of ACTMAP_MODEL_PATH, then in actmap's own models/ directory, then in the cache of fetched models.
 std::string find_model_card(const std::string& name_or_path);

@@ -63,7 +63,9 @@ struct RenderReply {
 class RenderWorker {
  public:
   // `on_reply` runs on the worker thread whenever a reply is ready (e.g. to wake an event loop).
-  explicit RenderWorker(std::function<void()> on_reply = {});
+  // `nice` lowers the thread's priority (Linux): the interface's thread keeps its frames when the
+  // cores are short; a background worker (the editor's seed strip) goes lower still.
+  explicit RenderWorker(std::function<void()> on_reply = {}, int nice = 4);
   ~RenderWorker();  // finishes the running request, drops a pending one, joins
   RenderWorker(const RenderWorker&) = delete;
   RenderWorker& operator=(const RenderWorker&) = delete;
@@ -78,6 +80,10 @@ class RenderWorker {
   // Blocks until nothing is pending or running, or `timeout_s` passed; true when idle.
   bool wait_idle(double timeout_s) const;
   std::uint64_t dropped() const;  // requests replaced before they started
+  // Asked (on the worker thread) before every stage of a render: when it returns true the render
+  // stops and its reply's error is "interrupted" (e.g. a background worker giving way to the
+  // editor's main one). Thread-safe to set at any time.
+  void set_interrupt(std::function<bool()> interrupt);
 
  private:
   struct State;

@@ -3,6 +3,7 @@
 #pragma once
 
 #include <cstddef>
+#include <functional>
 #include <map>
 #include <memory>
 #include <optional>
@@ -41,6 +42,18 @@ class Renderer {
   // unknown taps or channels; the cache stays valid.
   RenderResult render(const at::Tensor& z, const std::vector<Edit>& edits, const SynthesisOptions& options = {});
 
+  // Replaces the activation at tap `tap` (after that tap's edits) of the last render by
+  // `activation` (the same shape) and runs the stages after it again with `edits` (those of later
+  // taps apply; pass the last render's). For experiments that set a tap's state directly. The
+  // next render() re-runs from that tap, so the replacement does not stay. Throws actmap::Error
+  // before a render or for another shape.
+  RenderResult render_from(std::size_t tap, const at::Tensor& activation, const std::vector<Edit>& edits);
+
+  // The output with no edits for the latents and options of the last render, from the cache: the
+  // stages before the first edited tap are shared with the edited pass, so only the rest runs
+  // again, and nothing does when no edit is enabled. Throws actmap::Error before a render.
+  at::Tensor unedited_output() const;
+
   // Activations of the last render: after the edits at that tap, and before them.
   const at::Tensor& activation(std::size_t tap) const;
   const at::Tensor& unedited_activation(std::size_t tap) const;
@@ -54,6 +67,9 @@ class Renderer {
   // On a GPU, wait for every stage to finish so that per-stage timings are true (slower: the GPU
   // idles while the next stage is queued). No effect on the CPU.
   void set_sync_stages(bool sync) { sync_stages_ = sync; }
+  // Asked before every stage: when it returns true the render stops with actmap::Cancelled (the
+  // cache stays valid up to there). For background renders that must give way to others.
+  void set_interrupt(std::function<bool()> interrupt) { interrupt_ = std::move(interrupt); }
   const Generator& generator() const { return *generator_; }
 
  private:
@@ -62,6 +78,10 @@ class Renderer {
   at::Tensor z_;                       // the latents the cache belongs to
   SynthesisOptions options_;           // and their options
   bool sync_stages_ = false;
+  std::function<bool()> interrupt_;
+  struct EditPlan;                     // the enabled edits grouped by tap, with their signatures
+  EditPlan plan_edits(const std::vector<Edit>& edits) const;
+  void run_stages(std::size_t first, bool reuse_first, const EditPlan& plan, RenderResult& result);
   std::vector<std::string> signature_; // per tap: the edits applied there, as canonical JSON
   std::vector<std::string> weight_signature_;  // per tap: its weight edits alone
   TapState input_;                     // prepare(z)

@@ -43,9 +43,10 @@ struct SessionLatent {
 };
 
 struct Session {
-  std::string model;           // as written: a card path (relative to the session file) or a model name
+  std::string model;           // as written: a card path (relative to the session file), a model name, or a
+                               // checkpoint file (.pkl, .pt, ...; its converted card is card_path)
   std::string card_path;       // the card file it resolved to
-  std::string weights_sha256;  // of the weights the session was made with ("" if unknown)
+  std::string weights_sha256;  // of the weights the session was made with, or of the checkpoint file ("" if unknown)
   SessionLatent latent;
   std::vector<Edit> edits;
   std::map<std::string, std::vector<int>> clusters;  // tap -> cluster label per channel
@@ -60,12 +61,16 @@ struct Session {
 };
 
 // A new session on a model card (path or name): seed 0, no edits, the weights' sha256 recorded.
+// `model` may be a checkpoint file (.pkl, .pt, ...) already converted (open_model_file): the
+// session names the file and records the file's own sha256.
 Session new_session(const std::string& model);
 
 // Parses and checks a whole session: structure, ops and parameters, the model card it names,
 // taps, channels, clusters and the latent against that card, and the files it refers to. Any
 // fault throws actmap::Error "SOURCE: /json/pointer: what" and nothing is half-applied.
 // A weights sha256 that differs from the file on disk is a warning (actmap::warn), not an error.
+// A session whose model is a checkpoint file not converted yet throws CheckpointNotConverted
+// (model/checkpoint_cache.h): convert it with open_model_file and parse again.
 // `source` names the document in messages and its directory resolves relative paths.
 Session parse_session(const std::string& text, const std::string& source);
 Session load_session(const std::string& path);

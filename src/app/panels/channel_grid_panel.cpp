@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cfloat>
+#include <cmath>
 #include <cstdio>
 #include <filesystem>
 
@@ -59,12 +60,21 @@ void ChannelGridPanel::draw(EditorContext& ctx) {
   const ChannelGrid& g = view->grid;
 
   // The layer's histogram.
+  // After a ReLU most values are 0: a log count shows the rest of the distribution too.
   std::vector<float> hist(g.histogram.begin(), g.histogram.end());
+  if (log_counts_) {
+    for (float& v : hist) v = std::log1p(v);
+  }
   char overlay[96];
-  std::snprintf(overlay, sizeof overlay, "values in [%.3g, %.3g]", g.hist_lo, g.hist_hi);
+  std::snprintf(overlay, sizeof overlay, "values in [%.3g, %.3g]%s", g.hist_lo, g.hist_hi, log_counts_ ? ", log count" : "");
+  const float log_w = ImGui::GetFrameHeight() + ImGui::CalcTextSize("log").x + ImGui::GetStyle().ItemSpacing.x * 2;
   ImGui::PlotHistogram("##hist", hist.data(), int(hist.size()), 0, overlay, 0.0f, FLT_MAX,
-                       ImVec2(ImGui::GetContentRegionAvail().x, ImGui::GetFontSize() * 2.5f));
+                       ImVec2(ImGui::GetContentRegionAvail().x - log_w, ImGui::GetFontSize() * 2.5f));
   tip("Histogram of every value in this layer (after edits)");
+  ImGui::SameLine();
+  ImGui::Checkbox("log", &log_counts_);
+  probe::item("grid/log-counts");
+  tip("Bar heights as log(1 + count): a spike at 0 (after a ReLU) no longer hides the rest");
 
   // The grid.
   const std::set<std::int64_t> edited = ctx.edited_channels(tap->name);

@@ -17,6 +17,7 @@ class ChannelGridPanel {
 
  private:
   float cell_ = 48.0f;  // thumbnail size on screen
+  bool log_counts_ = false;  // the histogram's bars as log(1 + count)
 };
 
 }  // namespace actmap::app

@@ -69,7 +69,12 @@ void DissectPanel::draw(EditorContext& ctx) {
   const TapInfo* tap = ctx.selected_tap();
   if (!tap) return ImGui::TextDisabled("No layer selected.");
   const std::int64_t painted = region_.count();
-  ImGui::Text("Region: %lld of %d x %d output pixels", (long long)painted, region_.width, region_.height);
+  if (painted == 0) {
+    ImGui::TextUnformatted("Region: none yet. Paint it on the output in Dissect mode.");
+  } else {
+    ImGui::Text("Region: %lld of %d x %d output pixels", (long long)painted, region_.width, region_.height);
+  }
+  probe::value("dissect_region_text", painted == 0 ? "none" : "painted");
   ImGui::SameLine();
   if (ImGui::SmallButton("Clear")) {
     std::fill(region_.inside.begin(), region_.inside.end(), 0);

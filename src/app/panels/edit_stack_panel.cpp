@@ -1,11 +1,13 @@
 #include "edit_stack_panel.h"
 
 #include <algorithm>
+#include <cstdio>
 #include <optional>
 
 #include <imgui.h>
 
 #include "actmap/edit/ops.h"
+#include "actmap/io/error.h"
 #include "ui_probe.h"
 
 namespace actmap::app {
@@ -26,6 +28,58 @@ std::string selector_text(const ChannelSelector& s) {
 }
 
 }  // namespace
+
+// The edit's layer and channels, changeable (one undo step each).
+void EditStackPanel::draw_target(EditorContext& ctx, const Edit& e) {
+  ImGui::SetNextItemWidth(ImGui::GetFontSize() * 10);
+  if (ImGui::BeginCombo("layer", e.tap.c_str())) {
+    for (const TapInfo& t : ctx.taps()) {
+      if (ImGui::Selectable(t.name.c_str(), t.name == e.tap) && t.name != e.tap) {
+        Edit changed = e;
+        changed.tap = t.name;
+        try {
+          ctx.history().replace_edit(e.id, changed, "move " + e.id + " to " + t.name);
+        } catch (const std::exception& err) {
+          ctx.report(err.what());
+        }
+      }
+    }
+    ImGui::EndCombo();
+  }
+  probe::item("edit/" + e.id + "/tap");
+  tip("The layer this edit acts on. Strokes and rectangles keep their coordinates in layer pixels.");
+  if (e.channels.kind == ChannelSelector::Kind::Random) {
+    ImGui::TextDisabled("channels: %s", selector_text(e.channels).c_str());
+    return;
+  }
+  if (editing_channels_ != e.id) channels_text_ = e.channels.to_text();
+  char buf[256];
+  std::snprintf(buf, sizeof buf, "%s", channels_text_.c_str());
+  ImGui::SetNextItemWidth(ImGui::GetFontSize() * 10);
+  if (ImGui::InputText("channels", buf, sizeof buf)) {
+    channels_text_ = buf;
+    editing_channels_ = e.id;
+  }
+  probe::item("edit/" + e.id + "/channels");
+  tip("5 | 1, 4, 9 | 2-7 | all | cluster 2; Enter or leaving the field applies it");
+  if (ImGui::IsItemDeactivated() && editing_channels_ == e.id) {
+    editing_channels_.clear();
+    try {
+      Edit changed = e;
+      changed.channels = ChannelSelector::from_text(channels_text_);
+      const TapInfo* tap = nullptr;
+      for (const TapInfo& t : ctx.taps()) {
+        if (t.name == e.tap) tap = &t;
+      }
+      if (tap) changed.channels.resolve(tap->channels, tap->name, ctx.session().cluster_labels(tap->name));
+      if (!(changed.channels.to_json() == e.channels.to_json())) {
+        ctx.history().replace_edit(e.id, changed, "channels of " + e.id + ": " + channels_text_);
+      }
+    } catch (const std::exception& err) {
+      ctx.report(err.what());
+    }
+  }
+}
 
 EditStackPanel::EditStackPanel() {
   const auto& ops = op_registry();
@@ -109,6 +163,7 @@ void EditStackPanel::draw(EditorContext& ctx) {
       if (ImGui::SmallButton("Sweep depth")) ctx.requests.sweep_edit = e.id;
       probe::item("edit/" + e.id + "/sweep");
       if (ImGui::IsItemHovered()) ImGui::SetTooltip("Apply this edit at every layer in turn and compare the outputs");
+      draw_target(ctx, e);
       const OpSpec* op = find_op(e.op);
       for (const ParamSpec& p : op ? op->params : std::vector<ParamSpec>{}) {
         const nlohmann::json cur = e.params.value(p.name, p.default_value);

@@ -2,6 +2,8 @@
 // enable box, live parameters, drag-to-reorder, delete, "Show layer" and "Sweep depth".
 #pragma once
 
+#include <string>
+
 #include "editor_context.h"
 
 namespace actmap::app {
@@ -12,7 +14,11 @@ class EditStackPanel {
   void draw(EditorContext& ctx);
 
  private:
+  void draw_target(EditorContext& ctx, const Edit& e);
+
   int chosen_op_ = 0;  // index into op_registry()
+  std::string editing_channels_;  // the edit whose channels field is being typed in
+  std::string channels_text_;
 };
 
 }  // namespace actmap::app

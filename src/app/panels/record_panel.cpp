@@ -119,6 +119,13 @@ void RecordPanel::draw(EditorContext& ctx) {
       });
     }
     probe::item("record/start");
+    if (param_ < 0 && walk_.empty()) {
+      if (ImGui::IsItemHovered(ImGuiHoveredFlags_AllowWhenDisabled)) {
+        ImGui::SetTooltip("Nothing moves yet: choose a parameter to sweep, or type seeds to walk through");
+      }
+      ImGui::SameLine();
+      ImGui::TextDisabled("choose a parameter or a seed walk first");
+    }
     tip("Render every frame in the background (the edit stack as it is now) and write the animation");
     ImGui::EndDisabled();
   }

@@ -19,13 +19,13 @@ struct ToolInfo {
 };
 
 const ToolInfo kTools[] = {
-    {Tool::Brush, "Brush", "Drag to paint (adds; hold Shift to subtract). [ and ] change the size."},
-    {Tool::Erase, "Erase", "Drag to restore the unedited activation under the stroke."},
-    {Tool::Fill, "Fill", "Click to set the whole channel to a value."},
-    {Tool::Rect, "Rect", "Drag a rectangle to set to a value."},
-    {Tool::Rotate, "Rotate", "Rotate the map about its centre (counter-clockwise)."},
-    {Tool::Scale, "Scale", "Zoom the map about its centre."},
-    {Tool::Translate, "Translate", "Shift the map by fractions of its size."},
+    {Tool::Brush, "Brush", "Drag to paint (adds; hold Shift to subtract). [ and ] change the size. (B)"},
+    {Tool::Erase, "Erase", "Drag to restore the unedited activation under the stroke. (E)"},
+    {Tool::Fill, "Fill", "Click to set the whole channel to a value. (F)"},
+    {Tool::Rect, "Rect", "Drag a rectangle to set to a value; the output follows the drag. (R)"},
+    {Tool::Rotate, "Rotate", "Drag around the centre of the slice to rotate the map (counter-clockwise is positive), or set degrees and Apply. (T)"},
+    {Tool::Scale, "Scale", "Drag away from the centre (or a corner) to zoom the map, towards it to shrink, or set a factor and Apply. (S)"},
+    {Tool::Translate, "Translate", "Drag the map to move it (fractions of its size), or set dx, dy and Apply. (G)"},
     {Tool::Flip, "Flip", "Mirror the whole map."},
     {Tool::Multiply, "Multiply", "Scale the values (0 ablates)."},
     {Tool::Threshold, "Threshold", "1 where the value exceeds t, else 0."},
@@ -146,6 +146,81 @@ void SliceEditorPanel::draw_tools(EditorContext& ctx) {
 
 }
 
+// Rotate, scale or translate by dragging on the slice: the edit appears once the mouse has moved
+// and follows it live (one gesture, so one undo step when the button is released).
+void SliceEditorPanel::drag_geometry(EditorContext& ctx, std::array<float, 2> mouse, std::array<float, 2> centre,
+                                     float width, float height) {
+  const std::array<float, 2>& o = *drag_origin_;
+  const float mx = mouse[0] - o[0], my = mouse[1] - o[1];
+  if (geometry_edit_.empty() && mx * mx + my * my < 9.0f) return;  // a click is not a drag
+  std::string op;
+  nlohmann::json params;
+  if (tool_ == Tool::Rotate) {
+    // Counter-clockwise on screen is positive: screen y grows downwards.
+    const double a0 = std::atan2(-(o[1] - centre[1]), o[0] - centre[0]);
+    const double a1 = std::atan2(-(mouse[1] - centre[1]), mouse[0] - centre[0]);
+    double deg = (a1 - a0) * 180.0 / M_PI;
+    while (deg > 180.0) deg -= 360.0;
+    while (deg < -180.0) deg += 360.0;
+    rotate_deg_ = float(std::round(deg * 10.0) / 10.0);
+    op = "rotate";
+    params = {{"degrees", rotate_deg_}};
+  } else if (tool_ == Tool::Scale) {
+    const float d0 = std::hypot(o[0] - centre[0], o[1] - centre[1]);
+    const float d1 = std::hypot(mouse[0] - centre[0], mouse[1] - centre[1]);
+    if (d0 < 4.0f) return;  // started on the centre: no lever
+    scale_factor_ = std::clamp(std::round(d1 / d0 * 100.0f) / 100.0f, 0.05f, 20.0f);
+    op = "scale";
+    params = {{"factor", scale_factor_}};
+  } else {
+    translate_dx_ = std::round(mx / width * 1000.0f) / 1000.0f;
+    translate_dy_ = std::round(my / height * 1000.0f) / 1000.0f;
+    op = "translate";
+    params = {{"dx", translate_dx_}, {"dy", translate_dy_}};
+  }
+  try {
+    if (geometry_edit_.empty()) {
+      geometry_edit_ = ctx.add_edit(op, params, stroke_gesture_);
+    } else {
+      ctx.history().set_params(geometry_edit_, params, stroke_gesture_);
+    }
+  } catch (const std::exception& e) {
+    ctx.report(e.what());
+    drag_origin_.reset();
+  }
+}
+
+// The handles of the geometry tools, and the map's outline as the drag moves it.
+void SliceEditorPanel::draw_geometry_handles(ImDrawList* dl, ImVec2 p0, ImVec2 p1, float zoom) const {
+  const ImU32 yellow = IM_COL32(255, 220, 0, 230), faint = IM_COL32(255, 220, 0, 110);
+  const ImVec2 c((p0.x + p1.x) * 0.5f, (p0.y + p1.y) * 0.5f);
+  const float hw = (p1.x - p0.x) * 0.5f, hh = (p1.y - p0.y) * 0.5f, k = std::max(4.0f, zoom * 0.6f);
+  dl->AddLine(ImVec2(c.x - k, c.y), ImVec2(c.x + k, c.y), yellow, 1.5f);
+  dl->AddLine(ImVec2(c.x, c.y - k), ImVec2(c.x, c.y + k), yellow, 1.5f);
+  const bool dragging = !geometry_edit_.empty();
+  // The corners of the map after the transform being dragged (screen coordinates).
+  double deg = 0.0, f = 1.0, tx = 0.0, ty = 0.0;
+  if (dragging && tool_ == Tool::Rotate) deg = rotate_deg_;
+  if (dragging && tool_ == Tool::Scale) f = scale_factor_;
+  if (dragging && tool_ == Tool::Translate) {
+    tx = translate_dx_ * (p1.x - p0.x);
+    ty = translate_dy_ * (p1.y - p0.y);
+  }
+  const double r = deg * M_PI / 180.0, cs = std::cos(r), sn = std::sin(r);
+  ImVec2 corners[4];
+  const float sx[4] = {-1, 1, 1, -1}, sy[4] = {-1, -1, 1, 1};
+  for (int i = 0; i < 4; ++i) {
+    const double x = sx[i] * hw * f, y = sy[i] * hh * f;
+    corners[i] = ImVec2(float(c.x + tx + x * cs + y * sn), float(c.y + ty - x * sn + y * cs));
+  }
+  dl->AddPolyline(corners, 4, dragging ? yellow : faint, ImDrawFlags_Closed, 1.5f);
+  if (tool_ == Tool::Scale) {
+    for (const ImVec2& q : corners) dl->AddRectFilled(ImVec2(q.x - 4, q.y - 4), ImVec2(q.x + 4, q.y + 4), yellow);
+  } else if (tool_ == Tool::Rotate) {
+    dl->AddCircle(c, std::min(hw, hh) * 0.85f, faint, 48, 1.0f);
+  }
+}
+
 // The focused channel, large, and the painting tools' gestures on it.
 void SliceEditorPanel::draw_slice(EditorContext& ctx, const TapInfo& tap) {
   ImGui::BeginChild("slice", ImVec2(0, 0), false, ImGuiWindowFlags_NoScrollbar | ImGuiWindowFlags_NoScrollWithMouse);
@@ -180,6 +255,9 @@ void SliceEditorPanel::draw_slice(EditorContext& ctx, const TapInfo& tap) {
   const bool shift = ImGui::GetIO().KeyShift;
   const bool stroke_tool = tool_ == Tool::Brush || tool_ == Tool::Erase;
 
+  const bool geometry_tool = tool_ == Tool::Rotate || tool_ == Tool::Scale || tool_ == Tool::Translate;
+  const ImVec2 centre((p0.x + p1.x) * 0.5f, (p0.y + p1.y) * 0.5f);
+
   if (ImGui::IsItemActivated()) {
     stroke_gesture_ = "stroke-" + std::to_string(++gesture_counter_);
     if (stroke_tool) {
@@ -191,9 +269,15 @@ void SliceEditorPanel::draw_slice(EditorContext& ctx, const TapInfo& tap) {
       }
       stroke_edit_ = ctx.add_edit(tool_ == Tool::Brush ? "brush" : "erase", p, stroke_gesture_);
     } else if (tool_ == Tool::Rect) {
+      // The rectangle is an edit from the first frame, so the output follows the drag live.
       rect_start_ = at;
+      const float x = std::round(at[0]), y = std::round(at[1]);
+      rect_edit_ = ctx.add_edit("rect", {{"x0", x}, {"y0", y}, {"x1", x}, {"y1", y}, {"value", rect_value_}}, stroke_gesture_);
     } else if (tool_ == Tool::Fill) {
       ctx.add_edit("fill", {{"value", fill_value_}});
+    } else if (geometry_tool) {
+      drag_origin_ = {m.x, m.y};
+      geometry_edit_.clear();
     }
   }
   if (ImGui::IsItemActive() && !stroke_edit_.empty() && !stroke_points_.empty()) {
@@ -210,21 +294,35 @@ void SliceEditorPanel::draw_slice(EditorContext& ctx, const TapInfo& tap) {
     }
   }
   if (ImGui::IsItemActive() && rect_start_) {
-    const ImVec2 a(p0.x + (std::min(rect_start_->at(0), at[0]) + 0.5f) * zoom, p0.y + (std::min(rect_start_->at(1), at[1]) + 0.5f) * zoom);
-    const ImVec2 b(p0.x + (std::max(rect_start_->at(0), at[0]) + 0.5f) * zoom, p0.y + (std::max(rect_start_->at(1), at[1]) + 0.5f) * zoom);
+    const float x0 = std::round(std::min(rect_start_->at(0), at[0])), x1 = std::round(std::max(rect_start_->at(0), at[0]));
+    const float y0 = std::round(std::min(rect_start_->at(1), at[1])), y1 = std::round(std::max(rect_start_->at(1), at[1]));
+    const ImVec2 a(p0.x + x0 * zoom, p0.y + y0 * zoom), b(p0.x + (x1 + 1.0f) * zoom, p0.y + (y1 + 1.0f) * zoom);
     dl->AddRect(a, b, IM_COL32(255, 220, 0, 255), 0, 0, 1.5f);
+    const nlohmann::json rect = {{"x0", x0}, {"y0", y0}, {"x1", x1}, {"y1", y1}};
+    if (!rect_edit_.empty() && rect != rect_shown_) {
+      rect_shown_ = rect;
+      try {
+        ctx.history().set_params(rect_edit_, rect, stroke_gesture_);
+      } catch (const std::exception& e) {
+        ctx.report(e.what());
+        rect_edit_.clear();
+      }
+    }
+  }
+  if (ImGui::IsItemActive() && geometry_tool && drag_origin_) {
+    drag_geometry(ctx, {m.x, m.y}, {centre.x, centre.y}, size.x, size.y);
   }
   if (ImGui::IsItemDeactivated()) {
-    if (rect_start_) {
-      const float x0 = std::round(std::min(rect_start_->at(0), at[0])), x1 = std::round(std::max(rect_start_->at(0), at[0]));
-      const float y0 = std::round(std::min(rect_start_->at(1), at[1])), y1 = std::round(std::max(rect_start_->at(1), at[1]));
-      ctx.add_edit("rect", {{"x0", x0}, {"y0", y0}, {"x1", x1}, {"y1", y1}, {"value", rect_value_}});
-      rect_start_.reset();
-    }
+    rect_start_.reset();
+    rect_edit_.clear();
+    rect_shown_ = nullptr;
+    drag_origin_.reset();
+    geometry_edit_.clear();
     ctx.history().end_gesture();
     stroke_edit_.clear();
     stroke_points_ = nlohmann::json::array();
   }
+  if (geometry_tool) draw_geometry_handles(dl, p0, p1, zoom);
 
   // The brush outline under the mouse, and the stroke being drawn (visible even with Auto off).
   if (ImGui::IsItemHovered() && stroke_tool) {
@@ -238,9 +336,14 @@ void SliceEditorPanel::draw_slice(EditorContext& ctx, const TapInfo& tap) {
       dl->AddLine(to_screen(stroke_points_[i - 1]), to_screen(stroke_points_[i]), IM_COL32(255, 220, 0, 160), 1.5f);
     }
   }
-  if (ImGui::IsItemHovered()) {
+  if (ImGui::IsItemHovered() && !ImGui::IsItemActive()) {
     const int cx = int(std::floor(at[0] + 0.5f)), cy = int(std::floor(at[1] + 0.5f));
-    ImGui::SetTooltip("x %d, y %d%s", cx, cy, stroke_tool ? "\nShift: subtract" : "");
+    ImGui::SetTooltip("x %d, y %d%s", cx, cy,
+                      stroke_tool            ? "\nShift: subtract"
+                      : tool_ == Tool::Rotate ? "\nDrag around the centre to rotate"
+                      : tool_ == Tool::Scale  ? "\nDrag away from or towards the centre to scale"
+                      : tool_ == Tool::Translate ? "\nDrag to move the map"
+                                             : "");
   }
   ImGui::EndChild();
 }

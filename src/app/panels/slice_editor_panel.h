@@ -7,6 +7,7 @@
 #include <optional>
 #include <string>
 
+#include <imgui.h>
 #include <nlohmann/json.hpp>
 
 #include "editor_context.h"
@@ -18,6 +19,7 @@ enum class Tool { Brush, Erase, Fill, Rect, Rotate, Scale, Translate, Flip, Mult
 class SliceEditorPanel {
  public:
   void draw(EditorContext& ctx);
+  void set_tool(Tool tool) { tool_ = tool; }
   // [ and ]: a smaller or larger brush.
   void shrink_brush() { brush_radius_ = std::max(0.5f, brush_radius_ / 1.25f); }
   void grow_brush() { brush_radius_ = std::min(64.0f, brush_radius_ * 1.25f); }
@@ -27,6 +29,8 @@ class SliceEditorPanel {
  private:
   void draw_tools(EditorContext& ctx);
   void draw_slice(EditorContext& ctx, const TapInfo& tap);
+  void drag_geometry(EditorContext& ctx, std::array<float, 2> mouse, std::array<float, 2> centre, float width, float height);
+  void draw_geometry_handles(ImDrawList* dl, ImVec2 p0, ImVec2 p1, float zoom) const;
 
   Tool tool_ = Tool::Brush;
   float brush_radius_ = 2.0f, brush_strength_ = 2.0f;
@@ -39,6 +43,10 @@ class SliceEditorPanel {
   std::string stroke_edit_, stroke_gesture_;
   nlohmann::json stroke_points_ = nlohmann::json::array();
   std::optional<std::array<float, 2>> rect_start_;
+  std::string rect_edit_;               // the rectangle being dragged, an edit from the first frame
+  nlohmann::json rect_shown_;           // its corners as last sent
+  std::optional<std::array<float, 2>> drag_origin_;  // where a geometry drag started (screen)
+  std::string geometry_edit_;           // the rotate, scale or translate edit being dragged
   int gesture_counter_ = 0;
 };
 

@@ -4,6 +4,8 @@
 
 #include <imgui.h>
 
+#include "ui_probe.h"
+
 namespace actmap::app {
 
 void StatusBar::draw(const EditorContext& ctx) {
@@ -28,16 +30,46 @@ void StatusBar::draw(const EditorContext& ctx) {
     ImGui::TextDisabled("| rendering");
   }
   ImGui::SameLine();
-  if (!ctx.render.error().empty()) {
-    ImGui::TextColored(red, "| %s", ctx.render.error().c_str());
-  } else if (!ctx.status_message().empty() && ImGui::GetTime() - ctx.status_time() < 6.0) {
-    ImGui::TextUnformatted(("| " + ctx.status_message()).c_str());
+  // The message on one line (cut at the window's edge); all of it on hover, the log on a click.
+  const std::string& message = !ctx.render.error().empty() ? ctx.render.error() : ctx.status_message();
+  const bool recent = !ctx.render.error().empty() || (!message.empty() && ImGui::GetTime() - ctx.status_time() < 6.0);
+  if (recent) {
+    if (!ctx.render.error().empty()) ImGui::PushStyleColor(ImGuiCol_Text, red);
+    ImGui::TextUnformatted(("| " + message).c_str());
+    if (!ctx.render.error().empty()) ImGui::PopStyleColor();
+    probe::item("status/message");
+    if (ImGui::IsItemHovered()) {
+      ImGui::BeginTooltip();
+      ImGui::PushTextWrapPos(ImGui::GetFontSize() * 40);
+      ImGui::TextUnformatted(message.c_str());
+      ImGui::TextDisabled("Click for the log of every message");
+      ImGui::PopTextWrapPos();
+      ImGui::EndTooltip();
+    }
+    if (ImGui::IsItemClicked()) show_log_ = true;
   }
-  if (ImGui::IsItemHovered() && !ctx.log().empty()) {
-    std::string all;
-    for (const auto& l : ctx.log()) all += l + "\n";
-    ImGui::SetTooltip("%s", all.c_str());
+}
+
+void StatusBar::draw_log(const EditorContext& ctx) {
+  if (!show_log_) return;
+  ImGui::SetNextWindowSize(ImVec2(ImGui::GetFontSize() * 44, ImGui::GetFontSize() * 20), ImGuiCond_FirstUseEver);
+  ImGui::SetNextWindowPos(ImGui::GetMainViewport()->GetCenter(), ImGuiCond_FirstUseEver, ImVec2(0.5f, 0.5f));
+  if (ImGui::Begin("Log", &show_log_)) {
+    probe::item("log/window");
+    if (ImGui::SmallButton("Copy all")) {
+      std::string all;
+      for (const auto& l : ctx.log()) all += l + "\n";
+      ImGui::SetClipboardText(all.c_str());
+    }
+    ImGui::Separator();
+    ImGui::BeginChild("messages");
+    ImGui::PushTextWrapPos(0.0f);
+    for (const auto& l : ctx.log()) ImGui::TextUnformatted(l.c_str());
+    ImGui::PopTextWrapPos();
+    if (ImGui::GetScrollY() >= ImGui::GetScrollMaxY()) ImGui::SetScrollHereY(1.0f);
+    ImGui::EndChild();
   }
+  ImGui::End();
 }
 
 }  // namespace actmap::app

@@ -40,7 +40,7 @@ void StyleGanPanel::add_w_edit(EditorContext& ctx, const std::string& op, nlohma
 
 void StyleGanPanel::draw(EditorContext& ctx) {
   if (!ctx.is_stylegan()) {
-    ImGui::TextWrapped("Truncation, noise and W+ edits are for StyleGAN2 models; this model has no mapping network.");
+    ImGui::TextWrapped("Truncation, noise and W+ edits are for StyleGAN models; this model has no mapping network.");
     return;
   }
   const std::size_t num_ws = std::size_t(ctx.taps().front().channels);
@@ -83,8 +83,37 @@ void StyleGanPanel::draw(EditorContext& ctx) {
     }
     if (ImGui::IsItemDeactivated()) ctx.history().end_gesture();
   }
-  ImGui::TextUnformatted("Noise");
+  const bool sg3 = ctx.family() == "stylegan3";
+  if (sg3) {
+    // The input transform, as gen_images.py's --rotate and --translate: one undo step per drag.
+    ImGui::TextUnformatted("Input transform");
+    float rotate = float(o.input_rotate);
+    ImGui::SetNextItemWidth(ImGui::GetFontSize() * 12);
+    if (ImGui::SliderFloat("rotate", &rotate, -180.0f, 180.0f, "%.1f deg")) {
+      o.input_rotate = rotate;
+      ctx.history().set_synthesis(o, "input-rotate");
+    }
+    if (ImGui::IsItemDeactivated()) ctx.history().end_gesture();
+    probe::item("sg/input-rotate");
+    tip("Turns the image by rotating the Fourier-feature input (StyleGAN3's input transform), degrees");
+    float translate[2] = {float(o.input_translate[0]), float(o.input_translate[1])};
+    ImGui::SetNextItemWidth(ImGui::GetFontSize() * 12);
+    if (ImGui::DragFloat2("translate", translate, 0.005f, -2.0f, 2.0f, "%.3f")) {
+      o.input_translate = {translate[0], translate[1]};
+      ctx.history().set_synthesis(o, "input-translate");
+    }
+    if (ImGui::IsItemDeactivated()) ctx.history().end_gesture();
+    probe::item("sg/input-translate");
+    tip("Moves the image by translating the input: x and y in image widths (drag, or Ctrl+click to type)");
+    if (o.has_input_transform() && ImGui::SmallButton("Reset transform")) {
+      o.input_rotate = 0.0;
+      o.input_translate = {0.0, 0.0};
+      ctx.history().set_synthesis(o);
+    }
+  }
+  if (!sg3) ImGui::TextUnformatted("Noise");
   for (NoiseMode m : {NoiseMode::Const, NoiseMode::Random, NoiseMode::None}) {
+    if (sg3) break;  // StyleGAN3 has no noise inputs
     ImGui::SameLine();
     if (ImGui::RadioButton(noise_mode_name(m), m == o.noise_mode) && m != o.noise_mode) {
       o.noise_mode = m;
@@ -112,21 +141,21 @@ void StyleGanPanel::draw(EditorContext& ctx) {
   if (ImGui::SmallButton("All")) std::fill(rows_.begin(), rows_.end(), true);
   ImGui::SameLine();
   if (ImGui::SmallButton("None")) std::fill(rows_.begin(), rows_.end(), false);
-  ImGui::SameLine();
-  if (ImGui::SmallButton("Coarse")) {
+  if (!sg3) ImGui::SameLine();
+  if (!sg3 && ImGui::SmallButton("Coarse")) {
     for (std::size_t r = 0; r < num_ws; ++r) rows_[r] = row_resolution(r) <= 8;
   }
-  tip("Rows styling 4x4 and 8x8: pose, face shape");
-  ImGui::SameLine();
-  if (ImGui::SmallButton("Middle")) {
+  if (!sg3) tip("Rows styling 4x4 and 8x8: pose, face shape");
+  if (!sg3) ImGui::SameLine();
+  if (!sg3 && ImGui::SmallButton("Middle")) {
     for (std::size_t r = 0; r < num_ws; ++r) rows_[r] = row_resolution(r) >= 16 && row_resolution(r) <= 32;
   }
-  tip("Rows styling 16x16 and 32x32: features, hair style");
-  ImGui::SameLine();
-  if (ImGui::SmallButton("Fine")) {
+  if (!sg3) tip("Rows styling 16x16 and 32x32: features, hair style");
+  if (!sg3) ImGui::SameLine();
+  if (!sg3 && ImGui::SmallButton("Fine")) {
     for (std::size_t r = 0; r < num_ws; ++r) rows_[r] = row_resolution(r) >= 64;
   }
-  tip("Rows styling 64x64 and up: colours, micro-structure");
+  if (!sg3) tip("Rows styling 64x64 and up: colours, micro-structure");
   const int per_line = std::max(1, int(ImGui::GetContentRegionAvail().x / (ImGui::GetFontSize() * 4.2f)));
   for (std::size_t r = 0; r < num_ws; ++r) {
     char label[32];
@@ -137,7 +166,11 @@ void StyleGanPanel::draw(EditorContext& ctx) {
     probe::item("sg/row/" + std::to_string(r));
     if (ImGui::IsItemHovered()) {
       const int res = row_resolution(r);
-      ImGui::SetTooltip("W+ row %zu: styles the %dx%d layers%s", r, res, res, r + 1 == num_ws ? " (the last ToRGB)" : "");
+      if (sg3) {
+        ImGui::SetTooltip("W+ row %zu: styles layer %s", r, r == 0 ? "input" : ("L" + std::to_string(r - 1)).c_str());
+      } else {
+        ImGui::SetTooltip("W+ row %zu: styles the %dx%d layers%s", r, res, res, r + 1 == num_ws ? " (the last ToRGB)" : "");
+      }
     }
   }
 

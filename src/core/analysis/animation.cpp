@@ -26,6 +26,19 @@ namespace actmap {
 
 // ---- The frames' sessions ------------------------------------------------------------------------
 
+namespace {
+// Every synthesis setting the card's family reads, defaults included.
+json synthesis_json(const SynthesisOptions& o, const ModelCard& card) {
+  json j = o.to_json();
+  if (card.stylegan3) {
+    j["input_rotate"] = o.input_rotate;
+    j["input_translate"] = {o.input_translate[0], o.input_translate[1]};
+  }
+  return j;
+}
+}  // namespace
+
+
 Animation::Animation(Session base, int frames, std::string source)
     : base_(std::move(base)), frames_(frames), source_(std::move(source)) {
   if (frames_ < 1) throw Error("--frames: need at least 1 frame, got " + std::to_string(frames_));
@@ -46,9 +59,20 @@ void Animation::sweep(const std::string& pointer, double from, double to) {
     found = !pointer.empty() && doc_.contains(ptr);
   } catch (const json::exception&) {
   }
+  // Synthesis settings at their defaults are not written, but sweep from them all the same
+  // (truncation of StyleGAN2 and 3, a StyleGAN3's input transform).
+  if (!found && pointer.rfind("/synthesis/", 0) == 0 && card_.w_plus()) {
+    json doc = doc_;
+    doc["synthesis"] = synthesis_json(base_.synthesis, card_);
+    try {
+      found = doc.contains(ptr);
+    } catch (const json::exception&) {
+    }
+    if (found) doc_ = std::move(doc);
+  }
   if (!found) {
     std::string known;
-    for (const auto& p : numeric_pointers(base_)) known += (known.empty() ? "" : ", ") + p;
+    for (const auto& p : numeric_pointers(base_, card_)) known += (known.empty() ? "" : ", ") + p;
     throw Error("--param " + pointer + ": " + source_ + " has no value there (numeric parameters: " +
                 (known.empty() ? "none" : known) + ")");
   }
@@ -119,6 +143,16 @@ Session Animation::frame(int i) const {
     }
   }
   return s;
+}
+
+std::vector<std::string> numeric_pointers(const Session& s, const ModelCard& card) {
+  std::vector<std::string> out = numeric_pointers(s);
+  if (!card.w_plus()) return out;
+  out.push_back("/synthesis/truncation_psi");
+  if (card.stylegan3) {
+    for (const char* p : {"/synthesis/input_rotate", "/synthesis/input_translate/0", "/synthesis/input_translate/1"}) out.push_back(p);
+  }
+  return out;
 }
 
 std::vector<std::string> numeric_pointers(const Session& s) {
@@ -243,7 +277,7 @@ void FrameWriter::abort() {
 }
 
 void FrameWriter::add(const Image& frame) {
-  if (written_ == 0) {
+  if (written_ == 0 || width_ == 0) {  // the first frame written (a shard may start later)
     width_ = frame.width;
     height_ = frame.height;
   } else if (frame.width != width_ || frame.height != height_) {
@@ -251,10 +285,7 @@ void FrameWriter::add(const Image& frame) {
                 ", the first was " + std::to_string(width_) + "x" + std::to_string(height_));
   }
   if (!video_) {
-    const int digits = std::max(4, static_cast<int>(std::to_string(std::max(1, frames_) - 1).size()));
-    char name[64];
-    std::snprintf(name, sizeof name, "frame-%0*d.png", digits, written_);
-    write_png((fs::path(out_) / name).string(), frame);
+    write_png((fs::path(out_) / frame_file_name(written_, frames_)).string(), frame);
     ++written_;
     return;
   }
@@ -320,6 +351,21 @@ void FrameWriter::add(const Image& frame) {
   ++written_;
 }
 
+void FrameWriter::start_at(int frame) {
+  if (video_) throw Error(out_ + ": a video is written from its first frame; write a shard of frames to a directory");
+  if (frame < 0 || frame >= std::max(1, frames_)) {
+    throw Error("frame " + std::to_string(frame) + " out of range 0.." + std::to_string(frames_ - 1));
+  }
+  written_ = frame;
+}
+
+std::string frame_file_name(int frame, int frames) {
+  const int digits = std::max(4, static_cast<int>(std::to_string(std::max(1, frames) - 1).size()));
+  char name[64];
+  std::snprintf(name, sizeof name, "frame-%0*d.png", digits, frame);
+  return name;
+}
+
 void FrameWriter::finish() {
   if (!video_) return;
   if (pid_ < 0) {
@@ -356,14 +402,24 @@ void FrameWriter::finish() {
 
 void render_animation(Renderer& renderer, const Animation& animation, int scale, FrameWriter& writer,
                       const ProgressFn& progress) {
+  render_animation_frames(renderer, animation, scale, 0, animation.frames(), writer, progress);
+  writer.finish();
+}
+
+void render_animation_frames(Renderer& renderer, const Animation& animation, int scale, int first, int end,
+                             FrameWriter& writer, const ProgressFn& progress) {
+  if (first < 0 || end > animation.frames() || first > end) {
+    throw Error("frames " + std::to_string(first) + ".." + std::to_string(end - 1) + " are not within the animation's " +
+                std::to_string(animation.frames()));
+  }
+  if (first > 0 && first < end) writer.start_at(first);
   const ModelCard& card = renderer.generator().card();
-  report_progress(progress, 0, animation.frames());
-  for (int i = 0; i < animation.frames(); ++i) {
+  report_progress(progress, 0, end - first);
+  for (int i = first; i < end; ++i) {
     const RenderResult r = render_session(renderer, animation.frame(i));
     writer.add(enlarge_nearest(output_to_images(r.output, card).front(), scale));
-    report_progress(progress, i + 1, animation.frames());
+    report_progress(progress, i - first + 1, end - first);
   }
-  writer.finish();
 }
 
 }  // namespace actmap

@@ -1,5 +1,7 @@
 #include "actmap/edit/edit.h"
 
+#include <cctype>
+
 #include <algorithm>
 #include <cmath>
 #include <filesystem>
@@ -27,6 +29,63 @@ std::int64_t channel_index(const json& v, const std::string& where) {
 }
 
 }  // namespace
+
+ChannelSelector ChannelSelector::from_text(const std::string& text) {
+  std::string t;
+  for (char c : text) {
+    if (c != ' ' && c != '\t') t += static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  }
+  const std::string forms = "expected a channel (5), a list (1, 4, 9), a range (2-7), all, or cluster K";
+  auto number = [&](const std::string& part) -> std::int64_t {
+    std::size_t used = 0;
+    long long v = 0;
+    try {
+      v = std::stoll(part, &used);
+    } catch (const std::logic_error&) {  // invalid_argument, out_of_range
+      used = 0;
+    }
+    if (part.empty() || used != part.size()) throw Error("channels '" + text + "': " + forms);
+    return v;
+  };
+  json j;
+  if (t == "all") {
+    j = "all";
+  } else if (t.rfind("cluster", 0) == 0) {
+    j = {{"cluster", number(t.substr(7))}};
+  } else if (const std::size_t dash = t.find('-'); dash != std::string::npos && dash > 0) {
+    j = {{"range", {number(t.substr(0, dash)), number(t.substr(dash + 1))}}};
+  } else if (t.find(',') != std::string::npos) {
+    j = json::array();
+    std::size_t start = 0;
+    while (start <= t.size()) {
+      const std::size_t end = std::min(t.find(',', start), t.size());
+      j.push_back(number(t.substr(start, end - start)));
+      start = end + 1;
+    }
+  } else {
+    j = number(t);
+  }
+  try {
+    return from_json(j, "channels");
+  } catch (const Error& e) {
+    throw Error("channels '" + text + "': " + e.what());
+  }
+}
+
+std::string ChannelSelector::to_text() const {
+  switch (kind) {
+    case Kind::All: return "all";
+    case Kind::List: {
+      std::string out;
+      for (std::int64_t c : list) out += (out.empty() ? "" : ", ") + std::to_string(c);
+      return out;
+    }
+    case Kind::Range: return std::to_string(first) + "-" + std::to_string(last);
+    case Kind::Cluster: return "cluster " + std::to_string(cluster);
+    case Kind::Random: return "";
+  }
+  return "";
+}
 
 ChannelSelector ChannelSelector::from_json(const json& j, const std::string& where) {
   ChannelSelector s;

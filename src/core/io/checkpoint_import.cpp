@@ -4,10 +4,16 @@
 #include "actmap/io/checkpoint_import.h"
 
 #include <algorithm>
+#include <cerrno>
 #include <cstring>
 #include <map>
 #include <memory>
 #include <unordered_map>
+
+#include <fcntl.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include "actmap/io/error.h"
 #include "actmap/io/files.h"
@@ -60,6 +66,10 @@ class Importer {
   void add_tensor(const std::string& key, Value* v, ImportResult& result);
   bool convert(const std::string& key, const pickle::TensorRef& t, FloatTensor& out, std::string& skip_reason);
   nlohmann::json module_config(Value* module) const;
+  nlohmann::json module_kwargs(Value* module) const;
+  ImportResult run_tf(Value* root);
+  void collect_tf(const Value* net, const std::string& prefix, int depth, std::map<std::string, FloatTensor>& out);
+  void refuse_non_generators(const Value* root) const;
 
   const std::uint8_t* bytes_;
   std::size_t size_;
@@ -290,6 +300,129 @@ Value* Importer::load_plain_or_legacy() {
 }
 
 // ---------------------------------------------------------------------------------------------
+// numpy arrays inside pickles (NVIDIA's TensorFlow networks hold their variables as numpy arrays):
+// numpy.core.multiarray._reconstruct(ndarray, (0,), b'b') built with (version, shape, dtype,
+// is_fortran, raw bytes); numpy.core.multiarray.scalar(dtype, raw bytes); numpy.core.numeric.
+// _frombuffer(bytes, dtype, shape, order) (protocol 5). dtype is numpy.dtype('f4', ...) built with
+// (version, byte order, ...). Only the records' data is read: numpy is never involved.
+
+bool is_numpy_record(const Value* v, const char* name) {
+  if (!v || v->kind != Kind::Object) return false;
+  const std::string& t = v->text;
+  for (const char* module : {"numpy.core.multiarray.", "numpy._core.multiarray.", "numpy.core.numeric.", "numpy._core.numeric."}) {
+    if (t == std::string(module) + name) return true;
+  }
+  return false;
+}
+
+bool is_numpy_value(const Value* v) {
+  return is_numpy_record(v, "_reconstruct") || is_numpy_record(v, "scalar") || is_numpy_record(v, "_frombuffer");
+}
+
+// The element type of a numpy.dtype record: DType::F32, F16 or F64 (little-endian), else None.
+DType numpy_dtype(const Value* d, std::string& name) {
+  if (!d || d->kind != Kind::Object || d->text.size() < 6 || d->text.compare(d->text.size() - 6, 6, ".dtype") != 0 || !d->args ||
+      d->args->kind != Kind::Tuple || d->args->items.empty() || !d->args->items[0]->is_str()) {
+    name = pickle::describe(d);
+    return DType::None;
+  }
+  name = d->args->items[0]->text;
+  if (d->state && d->state->kind == Kind::Tuple && d->state->items.size() >= 2 && d->state->items[1]->is_str() &&
+      d->state->items[1]->text == ">") {
+    name = ">" + name;
+    return DType::None;  // big-endian
+  }
+  if (name == "f4" || name == "float32") return DType::F32;
+  if (name == "f2" || name == "float16") return DType::F16;
+  if (name == "f8" || name == "float64") return DType::F64;
+  return DType::None;
+}
+
+// Reads a numpy array record into `out`; throws naming `key` when the record is malformed or its
+// data does not fit its shape. Returns false for non-float arrays (`skip` says what it was).
+bool numpy_to_float(const std::string& label, const std::string& key, const Value* v, FloatTensor& out, std::string& skip) {
+  auto fail = [&](const std::string& what) -> bool { throw Error(label + ": numpy array '" + key + "': " + what); };
+  const Value* dtype = nullptr;
+  const Value* shape = nullptr;
+  const Value* data = nullptr;
+  bool fortran = false;
+  if (is_numpy_record(v, "_reconstruct")) {
+    const Value* st = v->state;
+    if (!st || st->kind != Kind::Tuple || (st->items.size() != 5 && st->items.size() != 4)) fail("malformed state " + pickle::describe(st));
+    const std::size_t o = st->items.size() == 5 ? 1 : 0;
+    shape = st->items[o];
+    dtype = st->items[o + 1];
+    fortran = st->items[o + 2]->kind == Kind::Bool ? st->items[o + 2]->b : st->items[o + 2]->i != 0;
+    data = st->items[o + 3];
+  } else if (is_numpy_record(v, "scalar")) {
+    if (!v->args || v->args->kind != Kind::Tuple || v->args->items.size() != 2) fail("malformed scalar");
+    dtype = v->args->items[0];
+    data = v->args->items[1];
+  } else {
+    if (!v->args || v->args->kind != Kind::Tuple || v->args->items.size() != 4) fail("malformed _frombuffer call");
+    data = v->args->items[0];
+    dtype = v->args->items[1];
+    shape = v->args->items[2];
+    fortran = v->args->items[3]->is_str() && v->args->items[3]->text == "F";
+  }
+  std::vector<std::int64_t> dims;
+  if (shape) {
+    if (shape->kind != Kind::Tuple && shape->kind != Kind::List) fail("shape is " + pickle::describe(shape));
+    for (const Value* d : shape->items) {
+      if (d->kind != Kind::Int || d->i < 0) fail("shape has " + pickle::describe(d));
+      dims.push_back(d->i);
+    }
+  }
+  std::string type_name;
+  const DType t = numpy_dtype(dtype, type_name);
+  if (t == DType::None) {
+    skip = key + " (numpy " + type_name + " " + shape_text(dims) + ")";
+    return false;
+  }
+  if (!data || data->kind != Kind::Bytes) fail("its data is " + pickle::describe(data) + ", not bytes");
+  std::uint64_t numel = 1;
+  for (auto d : dims) {
+    if (mul_overflows(numel, static_cast<std::uint64_t>(d), numel) || numel > (std::uint64_t(1) << 40)) fail("too many elements");
+  }
+  const std::size_t es = pickle::dtype_size(t);
+  std::uint64_t need = 0;
+  if (mul_overflows(numel, es, need) || need != data->size) {
+    fail("shape " + shape_text(dims) + " of " + type_name + " needs " + std::to_string(numel) + " elements, the data holds " +
+         std::to_string(data->size) + " bytes");
+  }
+  out.shape = dims;
+  out.data.resize(numel);
+  // Fortran order: element (i0, ..., in) sits at i0 + d0 * (i1 + d1 * (...)).
+  std::vector<std::uint64_t> stride(dims.size(), 1);
+  if (fortran) {
+    std::uint64_t acc = 1;
+    for (std::size_t d = 0; d < dims.size(); ++d) {
+      stride[d] = acc;
+      acc *= static_cast<std::uint64_t>(dims[d]);
+    }
+  }
+  std::vector<std::int64_t> idx(dims.size(), 0);
+  for (std::uint64_t i = 0; i < numel; ++i) {
+    std::uint64_t src = i;
+    if (fortran) {
+      src = 0;
+      for (std::size_t d = 0; d < dims.size(); ++d) src += static_cast<std::uint64_t>(idx[d]) * stride[d];
+      for (std::size_t d = dims.size(); d-- > 0;) {
+        if (++idx[d] < dims[d]) break;
+        idx[d] = 0;
+      }
+    }
+    const std::uint8_t* p = data->data + src * es;
+    out.data[i] = t == DType::F32 ? load_f32(p) : t == DType::F16 ? half_to_float(load_u16(p)) : static_cast<float>(load_f64(p));
+  }
+  return true;
+}
+
+bool is_tf_network(const Value* v) {
+  return v && v->kind == Kind::Object && v->text == "dnnlib.tflib.network.Network" && v->state && v->state->kind == Kind::Dict;
+}
+
+// ---------------------------------------------------------------------------------------------
 // Finding the state dict.
 
 bool is_module(const Value* v) {
@@ -517,6 +650,20 @@ nlohmann::json to_json(const Value* v, int depth, std::size_t& budget) {
   }
 }
 
+// The constructor arguments NVIDIA's persistence records (_init_args, _init_kwargs) as given,
+// positional ones under the Generator's parameter names (StyleGAN3: the config comes from these).
+nlohmann::json Importer::module_kwargs(Value* module) const {
+  const Value* kwargs = module->state->get("_init_kwargs");
+  const Value* args = module->state->get("_init_args");
+  std::size_t budget = 10000;
+  nlohmann::json given = kwargs && kwargs->kind == Kind::Dict ? to_json(kwargs, 0, budget) : nlohmann::json::object();
+  if (args && (args->kind == Kind::Tuple || args->kind == Kind::List)) {
+    const char* order[] = {"z_dim", "c_dim", "w_dim", "img_resolution", "img_channels", "mapping_kwargs"};
+    for (std::size_t i = 0; i < args->items.size() && i < 6; ++i) given[order[i]] = to_json(args->items[i], 0, budget);
+  }
+  return given;
+}
+
 // The constructor arguments NVIDIA's persistence records (_init_args, _init_kwargs) in the
 // official layout, defaults filled in.
 nlohmann::json Importer::module_config(Value* module) const {
@@ -543,6 +690,111 @@ nlohmann::json Importer::module_config(Value* module) const {
   return config;
 }
 
+// A dnnlib.tflib Network's variables, prefixed by component ("mapping/Dense0/weight"), as
+// legacy.py's _collect_tf_params gathers them.
+void Importer::collect_tf(const Value* net, const std::string& prefix, int depth, std::map<std::string, FloatTensor>& out) {
+  if (depth > kMaxModuleDepth) fail("TensorFlow components nested deeper than " + std::to_string(kMaxModuleDepth) + " levels");
+  if (++module_visits_ > heap_.size()) fail("TensorFlow network '" + prefix + "': components are shared so often that the walk would not end");
+  const Value* vars = net->state->get("variables");
+  if (!vars || (vars->kind != Kind::List && vars->kind != Kind::Tuple)) {
+    fail("TensorFlow network '" + prefix + "': 'variables' is " + pickle::describe(vars) + ", not a list of (name, array)");
+  }
+  for (const Value* item : vars->items) {
+    if (item->kind != Kind::Tuple || item->items.size() != 2 || !item->items[0]->is_str()) {
+      fail("TensorFlow network '" + prefix + "': a variable is " + pickle::describe(item) + ", not (name, array)");
+    }
+    const std::string key = prefix + item->items[0]->text;
+    const Value* value = item->items[1];
+    if (!is_numpy_value(value)) {
+      fail("TensorFlow variable '" + key + "' is " + pickle::describe(value) + ", not a numpy array");
+    }
+    FloatTensor t;
+    std::string skip;
+    if (numpy_to_float(name_, key, value, t, skip)) {
+      elements_out_ += t.data.size();
+      if (elements_out_ > 2 * size_ + 65536) fail("the TensorFlow variables hold more elements than the file has bytes");
+      out[key] = std::move(t);
+    }
+  }
+  if (const Value* comps = net->state->get("components"); comps && comps->kind != Kind::None) {
+    if (comps->kind != Kind::Dict) fail("TensorFlow network '" + prefix + "': 'components' is " + pickle::describe(comps));
+    for (const auto& [k, c] : comps->entries) {
+      if (!k->is_str()) fail("TensorFlow network '" + prefix + "': a component name is not a string");
+      if (!is_tf_network(c)) fail("TensorFlow component '" + prefix + k->text + "' is " + pickle::describe(c) + ", not a network");
+      collect_tf(c, prefix + k->text + "/", depth + 1, out);
+    }
+  }
+}
+
+// NVIDIA's TensorFlow pickles: (G, D, Gs), each a dnnlib.tflib.network.Network whose pickled state
+// (version, name, static_kwargs, components, build_module_src, build_func_name, variables) is
+// read as data; build_module_src (the Python source its loader executes) is never looked at.
+ImportResult Importer::run_tf(Value* root) {
+  format_ = "tf-pkl";
+  const std::string want = options_.prefix.empty() ? "Gs" : options_.prefix;
+  const char* names[] = {"G", "D", "Gs"};
+  int index = -1;
+  for (int i = 0; i < 3; ++i) {
+    if (want == names[i]) index = i;
+  }
+  if (index < 0) fail("--prefix '" + want + "': a TensorFlow pickle holds the networks G, D and Gs (the moving average, used for images)");
+  const Value* net = root->items[static_cast<std::size_t>(index)];
+  const Value* version = net->state->get("version");
+  if (!version || version->kind != Kind::Int || version->i < 4) {
+    fail("TensorFlow network '" + want + "' has pickle version " + (version ? pickle::describe(version) : std::string("(none)")) +
+         "; only StyleGAN2 networks (version 4 and up) convert, as in NVIDIA's legacy.py");
+  }
+  ImportResult result;
+  result.format = format_;
+  result.prefix = want;
+  result.networks = {"G", "D", "Gs"};
+  std::map<std::string, FloatTensor> variables;
+  collect_tf(net, "", 0, variables);
+  if (variables.empty()) fail("TensorFlow network '" + want + "' has no float variables");
+  const Value* func = net->state->get("build_func_name");
+  const bool generator = index != 1;
+  if (generator && (!func || !func->is_str() || func->text != "G_main")) {
+    fail("TensorFlow network '" + want + "' is built by " + (func ? pickle::describe(func) : std::string("(nothing)")) +
+         ", not StyleGAN2's G_main (a StyleGAN 1 pickle?); only StyleGAN2 generators convert");
+  }
+  if (!generator || options_.key_map == "none") {
+    result.tensors = std::move(variables);
+    result.key_map = "none";
+    return result;
+  }
+  if (options_.key_map == "rosinality") fail("key map rosinality: this is a TensorFlow pickle, not a rosinality checkpoint");
+  std::size_t budget = 10000;
+  const Value* kwargs = net->state->get("static_kwargs");
+  const nlohmann::json static_kwargs = kwargs ? to_json(kwargs, 0, budget) : nlohmann::json::object();
+  try {
+    result.tensors = map_tf_stylegan2(variables, static_kwargs, &result.config, &result.notes);
+  } catch (const Error& e) {
+    fail(e.what());
+  }
+  result.key_map = "tf";
+  return result;
+}
+
+// Files that hold no generator, said in one line: an optimizer state, a pickle with only a
+// discriminator. (With --prefix the user chose, and gets what is there.)
+void Importer::refuse_non_generators(const Value* root) const {
+  if (!options_.prefix.empty() || root->kind != Kind::Dict) return;
+  if (root->get("state") && root->get("param_groups")) {
+    fail("this is an optimizer state (torch.optim's 'state' and 'param_groups'), not a generator; open the checkpoint "
+         "that holds the generator's weights (rosinality's NNNNNN.pt with g_ema, NVIDIA's network-snapshot-*.pkl)");
+  }
+  const bool has_d = is_module(root->get("D")) || is_state_dict(root->get("D")) || is_state_dict(root->get("d"));
+  bool has_g = false;
+  for (const char* k : {"G", "G_ema", "g", "g_ema", "Gs", "generator", "state_dict", "model"}) {
+    has_g = has_g || root->get(k);
+  }
+  if (has_d && !has_g) {
+    fail("this file holds only a discriminator ('" + std::string(root->get("D") ? "D" : "d") +
+         "'), not a generator; open a checkpoint with the generator (G_ema or g_ema), e.g. the network-snapshot-*.pkl "
+         "NVIDIA's training writes");
+  }
+}
+
 ImportResult Importer::run() {
   if (options_.key_map != "auto" && options_.key_map != "none" && options_.key_map != "rosinality") {
     throw Error("unknown key map '" + options_.key_map + "' (use auto, none or rosinality)");
@@ -559,8 +811,18 @@ ImportResult Importer::run() {
          "(legacy torch.save, NVIDIA network .pkl)");
   }
 
+  if (root->kind == Kind::Tuple && root->items.size() == 3 &&
+      std::all_of(root->items.begin(), root->items.end(), [](const Value* v) { return is_tf_network(v); })) {
+    return run_tf(root);
+  }
+  refuse_non_generators(root);
   ImportResult result;
   result.format = format_;
+  if (root->kind == Kind::Dict) {
+    for (const auto& [k, v] : root->entries) {
+      if (k->is_str() && (is_module(v) || is_state_dict(v))) result.networks.push_back(k->text);
+    }
+  }
   Value* chosen = locate(root, result.prefix);
   if (format_ == "pickle" && is_module(chosen) && chosen->args && chosen->args->get("module_src")) {
     result.format = "nvidia-pkl";
@@ -580,6 +842,7 @@ ImportResult Importer::run() {
       std::string skip;
       have_avg = convert("latent_avg", *avg->tensor, latent_avg, skip);
     }
+    result.has_latent_avg = have_avg;
     result.tensors = map_rosinality_keys(result.tensors, have_avg ? &latent_avg : nullptr, &result.notes);
     result.key_map = "rosinality";
   } else {
@@ -587,6 +850,8 @@ ImportResult Importer::run() {
   }
   if (is_module(chosen) && chosen->text == "Generator" && is_stylegan2_state_dict(result.tensors)) {
     result.config = module_config(chosen);
+  } else if (is_module(chosen) && chosen->text == "Generator" && is_stylegan3_state_dict(result.tensors)) {
+    result.config = stylegan3_config_from_kwargs(module_kwargs(chosen));  // StyleGAN3 (stylegan3_keys.cpp)
   }
   return result;
 }
@@ -600,8 +865,27 @@ ImportResult import_checkpoint_bytes(const std::vector<std::uint8_t>& bytes, con
 }
 
 ImportResult import_checkpoint(const std::string& path, const ImportOptions& options) {
-  const std::vector<std::uint8_t> bytes = read_file_bytes(path);
-  return import_checkpoint_bytes(bytes, path, options);
+  // The file is mapped, not read: a training checkpoint of a gigabyte holds G, D, their moving
+  // average and optimizer states, and only the chosen network's bytes are ever touched.
+  const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) throw Error(path + ": cannot open: " + std::strerror(errno));
+  struct stat st {};
+  if (::fstat(fd, &st) != 0 || !S_ISREG(st.st_mode) || st.st_size == 0) {
+    ::close(fd);
+    const std::vector<std::uint8_t> bytes = read_file_bytes(path);  // says what is wrong, or reads an empty file
+    return import_checkpoint_bytes(bytes, path, options);
+  }
+  const auto size = static_cast<std::size_t>(st.st_size);
+  void* map = ::mmap(nullptr, size, PROT_READ, MAP_PRIVATE, fd, 0);
+  ::close(fd);
+  if (map == MAP_FAILED) return import_checkpoint_bytes(read_file_bytes(path), path, options);
+  struct Unmap {
+    void* p;
+    std::size_t n;
+    ~Unmap() { ::munmap(p, n); }
+  } unmap{map, size};
+  Importer importer(static_cast<const std::uint8_t*>(map), size, path, options);
+  return importer.run();
 }
 
 }  // namespace actmap

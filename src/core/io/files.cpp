@@ -3,12 +3,18 @@
 #include <array>
 #include <cerrno>
 #include <cstdio>
+#include <cstdlib>
 #include <cstring>
+#include <filesystem>
 #include <fstream>
 #include <sstream>
 
 #include <fcntl.h>
 #include <unistd.h>
+#if defined(__x86_64__)
+#include <cpuid.h>
+#include <immintrin.h>
+#endif
 
 #include "actmap/io/error.h"
 
@@ -77,10 +83,69 @@ constexpr std::array<std::uint32_t, 64> kRound = {
 
 inline std::uint32_t rotr(std::uint32_t x, int n) { return (x >> n) | (x << (32 - n)); }
 
+#if defined(__x86_64__)
+// The x86 SHA extensions (SHA-NI: Goldmont, Zen, Ice Lake and later), about five times faster
+// than the portable rounds: large checkpoints are hashed when they are first opened. The state is
+// kept as the instructions want it, ABEF and CDGH; each sha256rnds2 does two rounds, and
+// sha256msg1/msg2 extend the message schedule four words at a time (Intel, "Intel SHA
+// Extensions", 2013).
+bool cpu_has_sha_extensions() {
+  unsigned a = 0, b = 0, c = 0, d = 0;
+  if (!__get_cpuid(1, &a, &b, &c, &d) || !(c & bit_SSE4_1) || !(c & bit_SSSE3)) return false;
+  if (!__get_cpuid_count(7, 0, &a, &b, &c, &d)) return false;
+  return (b & (1u << 29)) != 0;  // CPUID.(EAX=7, ECX=0):EBX.SHA
+}
+
+__attribute__((target("sha,sse4.1,ssse3"))) void compress_sha_extensions(std::uint32_t* h, const std::uint8_t* data,
+                                                                          std::size_t blocks) {
+  const __m128i byte_swap = _mm_set_epi64x(0x0c0d0e0f08090a0bULL, 0x0405060700010203ULL);
+  const __m128i dcba = _mm_loadu_si128(reinterpret_cast<const __m128i*>(h));      // lanes a, b, c, d
+  const __m128i hgfe = _mm_loadu_si128(reinterpret_cast<const __m128i*>(h + 4));  // lanes e, f, g, h
+  const __m128i cdab = _mm_shuffle_epi32(dcba, 0xB1);
+  const __m128i efgh = _mm_shuffle_epi32(hgfe, 0x1B);
+  __m128i abef = _mm_alignr_epi8(cdab, efgh, 8);
+  __m128i cdgh = _mm_blend_epi16(efgh, cdab, 0xF0);
+  for (; blocks > 0; --blocks, data += 64) {
+    const __m128i abef_before = abef, cdgh_before = cdgh;
+    __m128i w[4];  // the last sixteen words of the message schedule, four per register
+    for (int g = 0; g < 16; ++g) {
+      __m128i& m = w[g % 4];
+      if (g < 4) {
+        m = _mm_shuffle_epi8(_mm_loadu_si128(reinterpret_cast<const __m128i*>(data + 16 * g)), byte_swap);
+      } else {
+        // W[t] = s1(W[t-2]) + W[t-7] + s0(W[t-15]) + W[t-16] for the next four t.
+        const __m128i t = _mm_add_epi32(_mm_sha256msg1_epu32(m, w[(g + 1) % 4]), _mm_alignr_epi8(w[(g + 3) % 4], w[(g + 2) % 4], 4));
+        m = _mm_sha256msg2_epu32(t, w[(g + 3) % 4]);
+      }
+      __m128i wk = _mm_add_epi32(m, _mm_loadu_si128(reinterpret_cast<const __m128i*>(kRound.data() + 4 * g)));
+      cdgh = _mm_sha256rnds2_epu32(cdgh, abef, wk);  // two rounds: cdgh now holds the new abef
+      wk = _mm_shuffle_epi32(wk, 0x0E);
+      abef = _mm_sha256rnds2_epu32(abef, cdgh, wk);  // two more: back to abef, cdgh
+    }
+    abef = _mm_add_epi32(abef, abef_before);
+    cdgh = _mm_add_epi32(cdgh, cdgh_before);
+  }
+  const __m128i feba = _mm_shuffle_epi32(abef, 0x1B);
+  const __m128i dchg = _mm_shuffle_epi32(cdgh, 0xB1);
+  _mm_storeu_si128(reinterpret_cast<__m128i*>(h), _mm_blend_epi16(feba, dchg, 0xF0));
+  _mm_storeu_si128(reinterpret_cast<__m128i*>(h + 4), _mm_alignr_epi8(dchg, feba, 8));
+}
+
+const bool kShaExtensions = cpu_has_sha_extensions() && !std::getenv("ACTMAP_NO_SHA_EXTENSIONS");
+#endif
+
 class Sha256 {
  public:
   void update(const std::uint8_t* data, std::size_t size) {
     total_ += size;
+#if defined(__x86_64__)
+    if (kShaExtensions && used_ == 0 && size >= 64) {
+      const std::size_t blocks = size / 64;
+      compress_sha_extensions(h_.data(), data, blocks);
+      data += blocks * 64;
+      size -= blocks * 64;
+    }
+#endif
     while (size > 0) {
       const std::size_t take = std::min<std::size_t>(64 - used_, size);
       std::memcpy(block_.data() + used_, data, take);
@@ -88,6 +153,13 @@ class Sha256 {
       data += take;
       size -= take;
       if (used_ == 64) {
+#if defined(__x86_64__)
+        if (kShaExtensions) {
+          compress_sha_extensions(h_.data(), block_.data(), 1);
+          used_ = 0;
+          continue;
+        }
+#endif
         compress();
         used_ = 0;
       }
@@ -154,14 +226,21 @@ std::string sha256_hex(const void* data, std::size_t size) {
   return s.hex();
 }
 
-std::string sha256_file(const std::string& path) {
+std::string sha256_file(const std::string& path) { return sha256_file(path, ProgressFn()); }
+
+std::string sha256_file(const std::string& path, const ProgressFn& progress) {
   std::ifstream in(path, std::ios::binary);
   if (!in) throw Error(path + ": cannot open: " + std::strerror(errno));
+  std::error_code ec;
+  const auto total = static_cast<std::int64_t>(std::filesystem::file_size(path, ec));
   Sha256 s;
-  std::vector<char> buf(1 << 16);
+  std::vector<char> buf(1 << 20);
+  std::int64_t done = 0;
   while (in) {
     in.read(buf.data(), static_cast<std::streamsize>(buf.size()));
     s.update(reinterpret_cast<const std::uint8_t*>(buf.data()), static_cast<std::size_t>(in.gcount()));
+    done += in.gcount();
+    report_progress(progress, done, ec ? done : total);
   }
   return s.hex();
 }

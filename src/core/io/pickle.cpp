@@ -152,6 +152,12 @@ bool lookup_global(const std::string& module, const std::string& name, Value& ou
       (name == "_reconstruct" || name == "scalar")) {
     return set(Handler::Record);
   }
+  if ((module == "numpy.core.numeric" || module == "numpy._core.numeric") && name == "_frombuffer") {
+    return set(Handler::Record);  // protocol 5 arrays: _frombuffer(bytes, dtype, shape, order)
+  }
+  // NVIDIA's TensorFlow networks: a record whose pickled state (version, static_kwargs,
+  // components, variables, build_module_src) is read as data; the source is never run.
+  if (full == "dnnlib.tflib.network.Network") return set(Handler::Record);
   return false;
 }
 

@@ -194,9 +194,20 @@ std::map<std::string, FloatTensor> map_rosinality_keys(const std::map<std::strin
     w.data = latent_avg->data;
     put("mapping.w_avg", std::move(w));
   } else if (notes) {
-    notes->push_back("the checkpoint has no latent_avg: mapping.w_avg is missing, so truncation has no average W");
+    notes->push_back("the checkpoint stores no average W (latent_avg; rosinality's train.py writes none), so mapping.w_avg is missing");
   }
   return out;
+}
+
+std::string recognise_non_generator(const std::map<std::string, FloatTensor>& tensors) {
+  auto any_prefix = [&](const char* p) {
+    const auto it = tensors.lower_bound(p);
+    return it != tensors.end() && it->first.rfind(p, 0) == 0;
+  };
+  if (tensors.count("b4.out.weight") || tensors.count("b4.fc.weight")) return "a StyleGAN2 discriminator (b4.fc, b4.out)";
+  if (any_prefix("final_linear.") && any_prefix("final_conv.")) return "a rosinality discriminator (final_conv, final_linear)";
+  if (tensors.count("p") && any_prefix("Hz_")) return "an augmentation pipeline (augment_pipe)";
+  return "";
 }
 
 bool is_stylegan2_state_dict(const std::map<std::string, FloatTensor>& tensors) {

@@ -34,11 +34,11 @@ TapState Generator::run_stage_rewritten(std::size_t index, const TapState&, cons
 }
 
 at::Tensor Generator::map_latents(const at::Tensor&, const SynthesisOptions&) const {
-  throw Error("model " + card().name + " (" + card().family + ") has no mapping network; W+ edits need a StyleGAN2 model");
+  throw Error("model " + card().name + " (" + card().family + ") has no mapping network; W+ edits need a StyleGAN2 or StyleGAN3 model");
 }
 
 at::Tensor Generator::w_average() const {
-  throw Error("model " + card().name + " (" + card().family + ") has no average W; W+ edits need a StyleGAN2 model");
+  throw Error("model " + card().name + " (" + card().family + ") has no average W; W+ edits need a StyleGAN2 or StyleGAN3 model");
 }
 
 at::Tensor Generator::forward(const at::Tensor& z, const SynthesisOptions& options) const {
@@ -52,6 +52,7 @@ std::shared_ptr<const Generator> load_generator(const ModelCard& card, const std
   try {
     if (card.family == "dcgan" || card.family == "sequential") return make_sequential_generator(card, device);
     if (card.family == "stylegan2") return make_stylegan2_generator(card, device);
+    if (card.family == "stylegan3") return make_stylegan3_generator(card, device);
   } catch (const c10::Error& e) {
     throw Error((card.path.empty() ? card.name : card.path) + ": " + torch_error_text(e));
   }

@@ -10,5 +10,6 @@ namespace actmap {
 
 std::shared_ptr<const Generator> make_sequential_generator(const ModelCard& card, const std::string& device);
 std::shared_ptr<const Generator> make_stylegan2_generator(const ModelCard& card, const std::string& device);
+std::shared_ptr<const Generator> make_stylegan3_generator(const ModelCard& card, const std::string& device);
 
 }  // namespace actmap

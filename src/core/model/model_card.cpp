@@ -10,6 +10,7 @@
 #include "actmap/io/error.h"
 #include "actmap/io/files.h"
 #include "actmap/io/json_text.h"
+#include "actmap/model/checkpoint_cache.h"
 #include "actmap/model/registry.h"
 
 namespace fs = std::filesystem;
@@ -264,8 +265,7 @@ StyleGAN2Config parse_stylegan2_config(const json& config, const std::string& wh
   Reader top(config, where);
   c.z_dim = top.integer("z_dim", 1);
   c.w_dim = top.integer("w_dim", 1);
-  c.c_dim = top.integer_or("c_dim", 0, 0);
-  if (c.c_dim != 0) top.fail("c_dim", "conditional StyleGAN2 generators (c_dim > 0) are not supported yet");
+  c.c_dim = top.integer_or("c_dim", 0, 0);  // > 0: conditional (the mapping embeds the label c)
   c.img_resolution = top.integer("img_resolution", 4);
   if ((c.img_resolution & (c.img_resolution - 1)) != 0 || c.img_resolution > 8192) {
     top.fail("img_resolution", "must be a power of two from 4 to 8192, got " + std::to_string(c.img_resolution));
@@ -422,8 +422,19 @@ ModelCard parse_model_card(const std::string& json_text, const std::string& path
       throw Error(where + ": latent.distribution: StyleGAN2 latents are normal, got \"" + distribution + "\"");
     }
     latent_size = card.stylegan2->z_dim;
+    card.stylegan2->w_avg_file = r.string_or("w_avg", "");  // an average W beside the weights
+  } else if (card.family == "stylegan3") {
+    card.stylegan3 = parse_stylegan3_config(r.at("config"), where + ": config");
+    if (latent_size != 0 && latent_size != card.stylegan3->z_dim) {
+      throw Error(where + ": latent.size is " + std::to_string(latent_size) + " but config.z_dim is " +
+                  std::to_string(card.stylegan3->z_dim));
+    }
+    if (card.latent.distribution != LatentDistribution::Normal) {
+      throw Error(where + ": latent.distribution: StyleGAN3 latents are normal, got \"" + distribution + "\"");
+    }
+    latent_size = card.stylegan3->z_dim;
   } else {
-    throw Error(where + ": family: unknown family '" + card.family + "' (known: dcgan, sequential, stylegan2)");
+    throw Error(where + ": family: unknown family '" + card.family + "' (known: dcgan, sequential, stylegan2, stylegan3)");
   }
   card.latent.size = latent_size;
   plan_stages(card);  // validates the layer chain now, before any weights are read
@@ -533,8 +544,33 @@ std::vector<TapInfo> stylegan2_taps(const StyleGAN2Config& c) {
   return taps;
 }
 
+std::optional<ModelCard::WPlusShape> ModelCard::w_plus() const {
+  if (stylegan2) return WPlusShape{stylegan2->num_ws(), stylegan2->w_dim};
+  if (stylegan3) return WPlusShape{stylegan3->num_ws(), stylegan3->w_dim};
+  return std::nullopt;
+}
+
+std::vector<TapInfo> stylegan3_taps(const StyleGAN3Config& c) {
+  std::vector<TapInfo> taps;
+  auto add = [&](const std::string& name, std::int64_t channels, std::int64_t h, std::int64_t w) {
+    taps.push_back(TapInfo{name, channels, h, w, static_cast<int>(taps.size())});
+  };
+  add("mapping", c.num_ws(), 1, c.w_dim);
+  const StyleGAN3Input in = c.input();
+  add("input", in.channels, in.size, in.size);
+  for (const StyleGAN3Layer& l : c.layers()) add(l.name, l.out_channels, l.out_size, l.out_size);
+  add("output", c.img_channels, c.img_resolution, c.img_resolution);
+  return taps;
+}
+
 std::vector<Stage> plan_stages(const ModelCard& card) {
   const std::string where = card.path.empty() ? card.name : card.path;
+  if (card.stylegan3) {
+    std::vector<Stage> stages;
+    for (const TapInfo& t : stylegan3_taps(*card.stylegan3)) stages.push_back(Stage{0, 0, t});
+    if (!card.tap_names.empty()) throw Error(where + ": tap_names: not supported for the stylegan3 family");
+    return stages;
+  }
   if (card.stylegan2) {
     std::vector<Stage> stages;
     for (const TapInfo& t : stylegan2_taps(*card.stylegan2)) stages.push_back(Stage{0, 0, t});
@@ -683,6 +719,8 @@ bool is_card_path(const std::string& name_or_path) {
 }
 
 std::string find_model_card(const std::string& name_or_path) {
+  // A checkpoint file (.pkl, .pt, ...): the card it was converted to (checkpoint_cache.h).
+  if (is_checkpoint_path(name_or_path)) return converted_card_for(name_or_path);
   std::error_code ec;
   if (fs::is_regular_file(name_or_path, ec)) return name_or_path;
   std::string msg = "model '" + name_or_path + "' not found";

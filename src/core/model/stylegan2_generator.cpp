@@ -1,6 +1,7 @@
 // The `stylegan2` family: NVIDIA's StyleGAN2 generator with the semantics of stylegan2-ada-pytorch
 // (training/networks.py, torch_utils/ops), written from its documented behaviour:
-//   mapping   z / sqrt(mean(z^2) + 1e-8), then num_layers fully connected layers (weight gain
+//   mapping   z / sqrt(mean(z^2) + 1e-8) (conditional models: concatenated with the label
+//             embedding, embed(c) normalised the same way), then num_layers fully connected layers (weight gain
 //             lr_multiplier / sqrt(in), bias gain lr_multiplier, leaky ReLU 0.2 times sqrt(2)),
 //             broadcast to num_ws rows, truncation w_avg + psi (w - w_avg) on rows [0, cutoff)
 //   synthesis per block b{R}: conv0 (up-sampling, not in b4, whose input is the learned const),
@@ -17,6 +18,7 @@
 // which batches without grouped convolutions and equals the fused form up to rounding.
 #include <cmath>
 #include <cstdlib>
+#include <filesystem>
 #include <optional>
 #include <set>
 #include <string>
@@ -26,7 +28,9 @@
 
 #include "actmap/io/error.h"
 #include "actmap/io/files.h"
+#include "actmap/io/npy.h"
 #include "actmap/io/safetensors.h"
+#include "actmap/model/checkpoint_cache.h"
 #include "actmap/model/generator.h"
 #include "actmap/model/latent.h"
 #include "model/conv_kernels.h"
@@ -135,7 +139,10 @@ class StyleGAN2Generator final : public Generator {
     const c10::Device dev = parse_device(device);
     const std::string path = resolve_weights_path(card_);
     const std::vector<std::uint8_t> bytes = read_file_bytes(path);
-    card_.check_weights_sha256(sha256_hex(bytes.data(), bytes.size()), path);
+    if (!card_.weights_sha256_accepted.empty()) {
+      // Weights in the cache (converted checkpoints) have their hash remembered (checkpoint_cache.h).
+      card_.check_weights_sha256(in_model_cache(path) ? checkpoint_sha256(path) : sha256_hex(bytes.data(), bytes.size()), path);
+    }
     KeyedWeights weights(parse_safetensors(bytes.data(), bytes.size(), path), path, dev);
     taps_ = stylegan2_taps(cfg_);
     num_ws_ = cfg_.num_ws();
@@ -144,13 +151,15 @@ class StyleGAN2Generator final : public Generator {
     cpu_layout_ = actmap_kernels_ ? cpu_layout_from_env() : CpuLayout::Nchw;
     fir2d_ = upfirdn2d_filter(taps_fir_, at::TensorOptions().dtype(at::kFloat).device(dev));
 
-    // Mapping network.
+    // Mapping network; conditional ones embed the label c into w_dim features (a linear layer
+    // with gain 1) that are concatenated after z.
+    if (cfg_.c_dim > 0) embed_ = dense(weights, "mapping.embed", cfg_.c_dim, cfg_.w_dim, 1.0);
     for (std::int64_t i = 0; i < cfg_.mapping_layers; ++i) {
       const std::string k = "mapping.fc" + std::to_string(i);
-      const std::int64_t in = i == 0 ? cfg_.z_dim : cfg_.w_dim;
+      const std::int64_t in = i == 0 ? cfg_.z_dim + (cfg_.c_dim > 0 ? cfg_.w_dim : 0) : cfg_.w_dim;
       mapping_.push_back(dense(weights, k, in, cfg_.w_dim, cfg_.mapping_lr_multiplier));
     }
-    w_avg_ = weights.take("mapping.w_avg", {cfg_.w_dim});
+    load_w_avg(weights, dev);
 
     // Synthesis blocks.
     std::int64_t w_index = 0, noise_index = 0;
@@ -223,9 +232,16 @@ class StyleGAN2Generator final : public Generator {
     }
     at::Tensor x = z.to(at::kFloat);
     x = x * (x.square().mean(1, true) + 1e-8).rsqrt();
+    if (cfg_.c_dim > 0) {
+      at::Tensor y = at::addmm(embed_.bias.unsqueeze(0), label(options, x.size(0), x.device()), embed_.weight.t());
+      x = at::cat({x, y * (y.square().mean(1, true) + 1e-8).rsqrt()}, 1);
+    } else if (options.has_label()) {
+      throw Error(card_.name + " is not conditional (c_dim 0): it takes no class or c vector");
+    }
     for (const Dense& fc : mapping_) x = lrelu_gain(at::addmm(fc.bias.unsqueeze(0), x, fc.weight.t()), kSqrt2);
     at::Tensor ws = x.unsqueeze(1).repeat({1, num_ws_, 1});
     if (options.truncation_psi != 1.0) {
+      if (!w_avg_.defined()) throw Error(no_w_avg_message("truncation (psi " + std::to_string(options.truncation_psi) + ")"));
       const std::int64_t cutoff = std::min(options.truncation_cutoff.value_or(num_ws_), num_ws_);
       at::Tensor head = ws.narrow(1, 0, cutoff);
       head.copy_(at::lerp(w_avg_, head, options.truncation_psi));
@@ -233,7 +249,10 @@ class StyleGAN2Generator final : public Generator {
     return ws;
   }
 
-  at::Tensor w_average() const override { return w_avg_; }
+  at::Tensor w_average() const override {
+    if (!w_avg_.defined()) throw Error(no_w_avg_message("the average W"));
+    return w_avg_;
+  }
 
   TapState run_stage(std::size_t index, const TapState& in) const override { return run(index, in, nullptr); }
 
@@ -251,6 +270,52 @@ class StyleGAN2Generator final : public Generator {
   }
 
  private:
+  // The average W: the card's "w_avg" file, else the weights' mapping.w_avg, else none (rendering
+  // with psi 1 needs none; truncation says how to get one).
+  void load_w_avg(KeyedWeights& weights, c10::Device dev) {
+    if (weights.has("mapping.w_avg")) w_avg_ = weights.take("mapping.w_avg", {cfg_.w_dim});
+    if (cfg_.w_avg_file.empty()) return;
+    const std::filesystem::path rel(cfg_.w_avg_file);
+    const std::string file = rel.is_absolute() || card_.path.empty()
+                                 ? rel.string()
+                                 : (std::filesystem::path(card_.path).parent_path() / rel).string();
+    const FloatArray a = read_npy(file);
+    const std::vector<std::int64_t> flat{cfg_.w_dim}, row{1, cfg_.w_dim};
+    if (a.shape != flat && a.shape != row) {
+      throw Error(file + ": an average W must have shape [" + std::to_string(cfg_.w_dim) + "] or [1, " +
+                  std::to_string(cfg_.w_dim) + "] (w_dim of " + card_.name + "), got " + shape_string(a.shape));
+    }
+    std::vector<float> v = a.data;
+    w_avg_ = at::from_blob(v.data(), {cfg_.w_dim}, at::kFloat).clone().to(dev);
+  }
+
+  std::string no_w_avg_message(const std::string& what) const {
+    return card_.name + ": " + what + " needs the average W, and " + resolve_weights_path(card_) +
+           " has no mapping.w_avg (rosinality's train.py stores none); render with psi 1, give one with --w-avg "
+           "FILE.npy (or \"w_avg\" in the card), or open the original checkpoint file, which estimates it";
+  }
+
+  // The label c [n, c_dim] for a conditional generator: the options' c vector, else one-hot at the
+  // class index (class 0 when neither is given).
+  at::Tensor label(const SynthesisOptions& o, std::int64_t n, c10::Device dev) const {
+    std::vector<float> c(static_cast<std::size_t>(cfg_.c_dim), 0.0f);
+    if (!o.c.empty()) {
+      if (static_cast<std::int64_t>(o.c.size()) != cfg_.c_dim) {
+        throw Error(card_.name + ": the c vector has " + std::to_string(o.c.size()) + " values; this conditional model takes c_dim = " +
+                    std::to_string(cfg_.c_dim));
+      }
+      c = o.c;
+    } else {
+      const std::int64_t k = o.class_index.value_or(0);
+      if (k < 0 || k >= cfg_.c_dim) {
+        throw Error(card_.name + ": class " + std::to_string(k) + " is out of range; this model has " + std::to_string(cfg_.c_dim) +
+                    " classes (0 to " + std::to_string(cfg_.c_dim - 1) + ")");
+      }
+      c[static_cast<std::size_t>(k)] = 1.0f;
+    }
+    return at::from_blob(c.data(), {1, cfg_.c_dim}, at::kFloat).clone().to(dev).expand({n, cfg_.c_dim});
+  }
+
   const ModLayer* stage_layer(std::size_t index) const {
     if (index >= stages_.size()) return nullptr;
     const StageDef& st = stages_[index];
@@ -564,6 +629,7 @@ class StyleGAN2Generator final : public Generator {
   bool actmap_kernels_ = true;  // false: ACTMAP_CPU_KERNELS=aten
   CpuLayout cpu_layout_ = CpuLayout::Auto;
   std::vector<Dense> mapping_;
+  Dense embed_;  // conditional models: c -> w_dim features
   at::Tensor w_avg_, const_;
   at::Tensor fir2d_;  // [1, 1, fw, fw] on the device, for upfir off the CPU
   std::vector<Block> blocks_;

@@ -49,9 +49,40 @@ SynthesisOptions SynthesisOptions::from_json(const json& j, const std::string& w
         throw Error(at + ": expected a non-negative integer, got " + v.dump());
       }
       o.noise_seed = v.get<std::uint64_t>();
+    } else if (key == "input_rotate") {
+      if (!v.is_number() || !std::isfinite(v.get<double>()) || std::abs(v.get<double>()) > 1e6) {
+        throw Error(at + ": expected an angle in degrees (a number, at most 1e6 in size), got " + v.dump());
+      }
+      o.input_rotate = v.get<double>();
+    } else if (key == "input_translate") {
+      const bool ok = v.is_array() && v.size() == 2 && v[0].is_number() && v[1].is_number() &&
+                      std::isfinite(v[0].get<double>()) && std::isfinite(v[1].get<double>()) &&
+                      std::abs(v[0].get<double>()) <= 1e6 && std::abs(v[1].get<double>()) <= 1e6;
+      if (!ok) throw Error(at + ": expected [x, y], two numbers at most 1e6 in size, got " + v.dump().substr(0, 80));
+      o.input_translate = {v[0].get<double>(), v[1].get<double>()};
+    } else if (key == "class") {
+      if (v.is_null()) continue;
+      if (!v.is_number_integer() || v.get<std::int64_t>() < 0 || v.get<std::int64_t>() > 1000000) {
+        throw Error(at + ": expected a class index (a non-negative integer), got " + v.dump());
+      }
+      o.class_index = v.get<std::int64_t>();
+    } else if (key == "c") {
+      if (!v.is_array() || v.empty() || v.size() > 1000000) {
+        throw Error(at + ": expected the label vector c (a list of numbers, one per class), got " + v.dump().substr(0, 80));
+      }
+      for (std::size_t i = 0; i < v.size(); ++i) {
+        if (!v[i].is_number() || !std::isfinite(v[i].get<double>())) {
+          throw Error(at + "/" + std::to_string(i) + ": expected a finite number, got " + v[i].dump());
+        }
+        o.c.push_back(v[i].get<float>());
+      }
     } else {
-      throw Error(at + ": unknown key (known here: truncation_psi, truncation_cutoff, noise_mode, noise_seed)");
+      throw Error(at + ": unknown key (known here: truncation_psi, truncation_cutoff, noise_mode, noise_seed, "
+                  "input_rotate, input_translate, class, c)");
     }
+  }
+  if (o.class_index && !o.c.empty()) {
+    throw Error(where + ": give either \"class\" (an index) or \"c\" (a vector), not both");
   }
   return o;
 }
@@ -60,6 +91,12 @@ json SynthesisOptions::to_json() const {
   json j = {{"truncation_psi", truncation_psi}, {"noise_mode", noise_mode_name(noise_mode)}};
   j["truncation_cutoff"] = truncation_cutoff ? json(*truncation_cutoff) : json(nullptr);
   if (noise_mode == NoiseMode::Random) j["noise_seed"] = noise_seed;
+  if (has_input_transform()) {
+    j["input_rotate"] = input_rotate;
+    j["input_translate"] = {input_translate[0], input_translate[1]};
+  }
+  if (class_index) j["class"] = *class_index;
+  if (!c.empty()) j["c"] = c;
   return j;
 }
 

@@ -16,6 +16,7 @@
 #include <c10/core/InferenceMode.h>
 
 #include "actmap/io/error.h"
+#include "actmap/io/progress.h"
 #include "actmap/model/generator.h"
 #include "actmap/render/renderer.h"
 
@@ -33,12 +34,16 @@ double ms_between(Clock::time_point a, Clock::time_point b) {
   return std::chrono::duration<double, std::milli>(b - a).count();
 }
 
-// The loaded model and its two renderers (edited, and with no edits for the comparison view).
-// Lives on the worker thread only.
+// The loaded model, its renderer, and what the last replies showed that may not have changed: the
+// original (no edits) for a latent, and the layer previews. Lives on the worker thread only.
 struct Model {
   std::string card_path, device;
   std::shared_ptr<const Generator> generator;
-  std::unique_ptr<Renderer> edited, original;
+  std::unique_ptr<Renderer> edited;
+  at::Tensor original_latent;     // the latent (z or W+) original_image was made for
+  SynthesisOptions original_options;
+  Image original_image;
+  std::vector<Image> overview;    // per tap, valid for the activations cached in `edited`
 };
 
 ViewOptions overview_options() {
@@ -58,12 +63,21 @@ void render_into(Model& model, const RenderRequest& req, RenderReply& reply) {
   const RenderResult edited = render_session(*model.edited, req.session);
   reply.first_stage = edited.timings.first_stage;
   reply.output = output_to_images(edited.output, gen.card()).at(0);
+  const at::Tensor latent = session_latent(req.session, gen);
   if (req.original) {
-    Session plain = req.session;
-    plain.edits.clear();
-    reply.original = output_to_images(render_session(*model.original, plain).output, gen.card()).at(0);
+    // The original depends on the latent alone: kept while it stays, else resumed from the
+    // edited pass's cache at the first edited tap (not a second full pass).
+    const bool same = model.original_image.width > 0 && model.original_latent.defined() &&
+                      model.original_latent.sizes() == latent.sizes() && model.original_options == req.session.synthesis &&
+                      at::equal(model.original_latent, latent);
+    if (!same) {
+      model.original_image = output_to_images(model.edited->unedited_output(), gen.card()).at(0);
+      model.original_latent = latent.clone();
+      model.original_options = req.session.synthesis;
+    }
+    reply.original = model.original_image;
   }
-  reply.latent = tensor_to_floats(session_latent(req.session, gen));
+  reply.latent = tensor_to_floats(latent);
   auto t1 = Clock::now();
   reply.render_ms = ms_between(t0, t1);
 
@@ -82,12 +96,19 @@ void render_into(Model& model, const RenderRequest& req, RenderReply& reply) {
     reply.views.push_back(std::move(view));
   }
   if (req.overview) {
+    // Only the taps the render changed: those before its first stage kept their activations.
     const ViewOptions o = overview_options();
-    for (std::size_t i = 0; i < reply.taps.size(); ++i) {
+    const std::size_t n = reply.taps.size();
+    const std::size_t from = model.overview.size() == n ? std::min(edited.timings.first_stage, n) : 0;
+    model.overview.resize(n);
+    for (std::size_t i = from; i < n; ++i) {
       const at::Tensor& act = model.edited->activation(i);
       const at::Tensor mean = (act.dim() == 4 ? act[0] : act).mean(0, /*keepdim=*/true);
-      reply.overview.push_back(channel_grid(mean, o).atlas);
+      model.overview[i] = channel_grid(mean, o).atlas;
     }
+    reply.overview = model.overview;
+  } else {
+    model.overview.clear();
   }
   reply.view_ms = ms_between(t1, Clock::now());
 }
@@ -103,6 +124,8 @@ struct RenderWorker::State {
   std::uint64_t next_stamp = 1, taken_stamp = 0, dropped = 0;
   bool running = false, stop = false;
   std::function<void()> on_reply;
+  std::function<bool()> interrupt;  // under mutex; copied for each render
+  int nice = 4;                     // set before the thread starts
   Model model;  // worker thread only
   std::thread thread;
 
@@ -110,7 +133,7 @@ struct RenderWorker::State {
 #if defined(__linux__)
     // A little below the interface thread: when cores are short, frames come first and the
     // model takes what is left (on Linux, nice values apply per thread).
-    setpriority(PRIO_PROCESS, static_cast<id_t>(syscall(SYS_gettid)), 4);
+    setpriority(PRIO_PROCESS, static_cast<id_t>(syscall(SYS_gettid)), nice);
 #endif
     std::unique_lock<std::mutex> lock(mutex);
     for (;;) {
@@ -119,9 +142,10 @@ struct RenderWorker::State {
       auto [stamp, request] = std::move(*pending);
       pending.reset();
       running = true;
+      std::function<bool()> stop_check = interrupt;
       lock.unlock();
 
-      RenderReply reply = process(request);
+      RenderReply reply = process(request, stop_check);
       reply.stamp = stamp;
 
       lock.lock();
@@ -136,7 +160,7 @@ struct RenderWorker::State {
     }
   }
 
-  RenderReply process(const RenderRequest& req) {
+  RenderReply process(const RenderRequest& req, const std::function<bool()>& stop_check) {
     RenderReply reply;
     reply.card_path = req.session.card_path;
     reply.device = req.device;
@@ -146,23 +170,29 @@ struct RenderWorker::State {
         model = Model{};  // free the old model before loading the next
         model.generator = load_generator(load_model_card(req.session.card_path), req.device);
         model.edited = std::make_unique<Renderer>(model.generator);
-        model.original = std::make_unique<Renderer>(model.generator);
         model.card_path = req.session.card_path;
         model.device = req.device;
         reply.load_ms = ms_between(t0, Clock::now());
       }
+      model.edited->set_interrupt(stop_check);
       render_into(model, req, reply);
+    } catch (const Cancelled&) {
+      reply.error = "interrupted";
+      model.overview.clear();
     } catch (const std::exception& e) {
       reply.error = e.what();
+      model.overview.clear();  // a failed render leaves the cache partly updated
     } catch (...) {
       reply.error = "unknown error while rendering";
+      model.overview.clear();
     }
     reply.total_ms = ms_between(t0, Clock::now());
     return reply;
   }
 };
 
-RenderWorker::RenderWorker(std::function<void()> on_reply) : state_(std::make_unique<State>()) {
+RenderWorker::RenderWorker(std::function<void()> on_reply, int nice) : state_(std::make_unique<State>()) {
+  state_->nice = nice;
   state_->on_reply = std::move(on_reply);
   state_->thread = std::thread([s = state_.get()] { s->loop(); });
 }
@@ -207,6 +237,11 @@ bool RenderWorker::wait_idle(double timeout_s) const {
   std::unique_lock<std::mutex> lock(state_->mutex);
   return state_->idle.wait_for(lock, std::chrono::duration<double>(timeout_s),
                                [&] { return !state_->running && !state_->pending; });
+}
+
+void RenderWorker::set_interrupt(std::function<bool()> interrupt) {
+  std::lock_guard<std::mutex> lock(state_->mutex);
+  state_->interrupt = std::move(interrupt);
 }
 
 std::uint64_t RenderWorker::dropped() const {

@@ -8,6 +8,7 @@
 
 #include "actmap/edit/weight_edits.h"
 #include "actmap/io/error.h"
+#include "actmap/io/progress.h"
 #include "model/torch_util.h"
 
 namespace actmap {
@@ -43,16 +44,20 @@ void Renderer::invalidate() {
   unedited_.clear();
 }
 
-RenderResult Renderer::render(const at::Tensor& z, const std::vector<Edit>& edits, const SynthesisOptions& options) {
-  const auto t_start = std::chrono::steady_clock::now();
-  c10::InferenceMode guard;
-  const auto& taps = generator_->taps();
-  const std::size_t n = taps.size();
+struct Renderer::EditPlan {
+  std::vector<std::vector<const Edit*>> per_tap, weight_edits;  // per tap: value edits, weight edits
+  std::vector<std::string> signature, weight_signature;          // per tap, as canonical JSON
+};
 
+Renderer::EditPlan Renderer::plan_edits(const std::vector<Edit>& edits) const {
   // Group enabled edits by tap (checking every tap name first, so a bad edit changes nothing);
   // weight edits go to the stage itself.
-  std::vector<std::vector<const Edit*>> per_tap(n), weight_edits(n);
-  std::vector<std::string> signature(n), weight_signature(n);
+  const std::size_t n = generator_->taps().size();
+  EditPlan plan;
+  plan.per_tap.resize(n);
+  plan.weight_edits.resize(n);
+  plan.signature.resize(n);
+  plan.weight_signature.resize(n);
   for (const Edit& e : edits) {
     if (!e.enabled) continue;
     std::size_t i;
@@ -61,12 +66,20 @@ RenderResult Renderer::render(const at::Tensor& z, const std::vector<Edit>& edit
     } catch (const Error& err) {
       throw Error("edit '" + e.id + "': " + err.what());
     }
-    (is_weight_op(e.op) ? weight_edits : per_tap)[i].push_back(&e);
+    (is_weight_op(e.op) ? plan.weight_edits : plan.per_tap)[i].push_back(&e);
     nlohmann::json j = e.to_json();
     j.erase("id");  // ids do not change pixels
-    signature[i] += j.dump();
-    if (is_weight_op(e.op)) weight_signature[i] += j.dump();
+    plan.signature[i] += j.dump();
+    if (is_weight_op(e.op)) plan.weight_signature[i] += j.dump();
   }
+  return plan;
+}
+
+RenderResult Renderer::render(const at::Tensor& z, const std::vector<Edit>& edits, const SynthesisOptions& options) {
+  const auto t_start = std::chrono::steady_clock::now();
+  c10::InferenceMode guard;
+  const std::size_t n = generator_->taps().size();
+  const EditPlan plan = plan_edits(edits);
 
   std::size_t first = 0;
   const bool same_latent = z_.defined() && edited_.size() == n && z_.sizes() == z.sizes() &&
@@ -74,7 +87,7 @@ RenderResult Renderer::render(const at::Tensor& z, const std::vector<Edit>& edit
   if (same_latent) {
     first = n;
     for (std::size_t i = 0; i < n; ++i) {
-      if (signature[i] != signature_[i]) {
+      if (plan.signature[i] != signature_[i]) {
         first = i;
         break;
       }
@@ -91,16 +104,52 @@ RenderResult Renderer::render(const at::Tensor& z, const std::vector<Edit>& edit
   }
   // The first stage to redo keeps its cached output when only the edits applied to that output
   // changed (not its weights): a stroke at a tap re-runs only the layers after it.
-  const bool reuse_first = first < n && weight_signature[first] == weight_signature_[first] &&
+  const bool reuse_first = first < n && plan.weight_signature[first] == weight_signature_[first] &&
                            unedited_[first].defined() && edited_[first].x.defined();
 
   RenderResult result;
   result.timings.first_stage = first;  // n when everything came from the cache
+  run_stages(first, reuse_first, plan, result);
+  result.timings.total_ms = ms_since(t_start);
+  return result;
+}
+
+RenderResult Renderer::render_from(std::size_t tap, const at::Tensor& activation, const std::vector<Edit>& edits) {
+  const auto t_start = std::chrono::steady_clock::now();
+  c10::InferenceMode guard;
+  const auto& taps = generator_->taps();
+  const std::size_t n = taps.size();
+  if (tap >= n) throw Error("render_from: tap " + std::to_string(tap) + " out of range (" + std::to_string(n) + " taps)");
+  if (edited_.size() != n || !edited_[tap].x.defined() || signature_[tap] == "\x01") {
+    throw Error("render_from: render first; the activation of tap '" + taps[tap].name + "' replaces the last render's");
+  }
+  const at::Tensor& old = edited_[tap].x;
+  if (activation.sizes() != old.sizes()) {
+    std::string want, got;
+    for (auto d : old.sizes()) want += (want.empty() ? "" : ", ") + std::to_string(d);
+    for (auto d : activation.sizes()) got += (got.empty() ? "" : ", ") + std::to_string(d);
+    throw Error("tap '" + taps[tap].name + "': the activation must have shape [" + want + "], got [" + got + "]");
+  }
+  const EditPlan plan = plan_edits(edits);
+  edited_[tap].x = activation.to(old.device(), old.scalar_type()).contiguous();
+  // Matches no render's edits, so the next render() applies this tap's edits to its cached output again.
+  signature_[tap] = "\x02";
+  RenderResult result;
+  result.timings.first_stage = tap + 1;
+  run_stages(tap + 1, false, plan, result);
+  result.timings.total_ms = ms_since(t_start);
+  return result;
+}
+
+void Renderer::run_stages(std::size_t first, bool reuse_first, const EditPlan& plan, RenderResult& result) {
+  const auto& taps = generator_->taps();
+  const std::size_t n = taps.size();
   result.timings.stage_ms.assign(n, 0.0);
   result.timings.edit_ms.assign(n, 0.0);
   const LatentContext latent{generator_.get(), z_, options_};
   for (std::size_t i = first; i < n; ++i) {
     try {
+      if (interrupt_ && interrupt_()) throw Cancelled();
       const auto t0 = std::chrono::steady_clock::now();
       const auto labels = clusters_.find(taps[i].name);
       const TapState& in = i == 0 ? input_ : edited_[i - 1];
@@ -109,21 +158,21 @@ RenderResult Renderer::render(const at::Tensor& z, const std::vector<Edit>& edit
         s = edited_[i];  // its carried state; edits change only x
         s.x = unedited_[i];
       } else {
-        s = weight_edits[i].empty()
+        s = plan.weight_edits[i].empty()
                 ? generator_->run_stage(i, in)
-                : run_stage_with_weight_edits(*generator_, i, in, weight_edits[i],
+                : run_stage_with_weight_edits(*generator_, i, in, plan.weight_edits[i],
                                               labels == clusters_.end() ? std::vector<int>{} : labels->second);
         if (sync_stages_) sync_device(s.x);
         result.timings.stage_ms[i] = ms_since(t0);
       }
       unedited_[i] = s.x;
       const auto t1 = std::chrono::steady_clock::now();
-      s.x = apply_edits(s.x, per_tap[i], taps[i], labels == clusters_.end() ? std::vector<int>{} : labels->second, &latent);
+      s.x = apply_edits(s.x, plan.per_tap[i], taps[i], labels == clusters_.end() ? std::vector<int>{} : labels->second, &latent);
       if (sync_stages_) sync_device(s.x);
       result.timings.edit_ms[i] = ms_since(t1);
       edited_[i] = std::move(s);
-      signature_[i] = signature[i];
-      weight_signature_[i] = weight_signature[i];
+      signature_[i] = plan.signature[i];
+      weight_signature_[i] = plan.weight_signature[i];
     } catch (...) {
       // The cache from this tap on no longer matches its signature.
       for (std::size_t k = i; k < n; ++k) signature_[k] = weight_signature_[k] = std::string("\x01");
@@ -136,8 +185,28 @@ RenderResult Renderer::render(const at::Tensor& z, const std::vector<Edit>& edit
   }
   result.output = edited_[n - 1].x;
   sync_device(result.output);
-  result.timings.total_ms = ms_since(t_start);
-  return result;
+}
+
+at::Tensor Renderer::unedited_output() const {
+  const std::size_t n = edited_.size();
+  if (n == 0 || !edited_[n - 1].x.defined()) throw Error("nothing rendered yet");
+  std::size_t first = n;  // the first tap with an enabled edit
+  for (std::size_t i = 0; i < n; ++i) {
+    if (signature_[i] == "\x01") throw Error("the last render failed; nothing to compare with");
+    if (!signature_[i].empty() && first == n) first = i;
+  }
+  if (first == n) return edited_[n - 1].x;
+  c10::InferenceMode guard;
+  TapState s;
+  if (!weight_signature_[first].empty()) {
+    s = generator_->run_stage(first, first == 0 ? input_ : edited_[first - 1]);  // the layer's own weights
+  } else {
+    s = edited_[first];  // the carried state (edits change only x)
+    s.x = unedited_[first];
+  }
+  for (std::size_t i = first + 1; i < n; ++i) s = generator_->run_stage(i, s);
+  sync_device(s.x);
+  return s.x;
 }
 
 const at::Tensor& Renderer::activation(std::size_t tap) const {
@@ -157,9 +226,9 @@ namespace actmap {
 at::Tensor session_latent(const Session& session, const Generator& generator) {
   const LatentSpec& spec = generator.card().latent;
   if (session.latent.is_ws()) {
-    const auto& cfg = generator.card().stylegan2;
-    if (!cfg) throw Error("the session's latent is W+, but model " + generator.card().name + " has no mapping network");
-    const std::int64_t rows = cfg->num_ws(), w = cfg->w_dim;
+    const auto shape = generator.card().w_plus();
+    if (!shape) throw Error("the session's latent is W+, but model " + generator.card().name + " has no mapping network");
+    const std::int64_t rows = shape->rows, w = shape->w_dim;
     if (static_cast<std::int64_t>(session.latent.z.size()) != rows * w) {
       throw Error("the session's W+ has " + std::to_string(session.latent.z.size()) + " values; model " +
                   generator.card().name + " needs " + std::to_string(rows) + " x " + std::to_string(w));

@@ -211,9 +211,14 @@ void SessionHistory::set_latent(const SessionLatent& latent, const std::string& 
 void SessionHistory::set_synthesis(const SynthesisOptions& options, const std::string& gesture) {
   if (options == session_.synthesis) return;
   char text[160];
-  std::snprintf(text, sizeof text, "Truncation %.2f%s, noise %s", options.truncation_psi,
-                options.truncation_cutoff ? (" (first " + std::to_string(*options.truncation_cutoff) + " rows)").c_str() : "",
-                noise_mode_name(options.noise_mode));
+  if (options.input_rotate != session_.synthesis.input_rotate || options.input_translate != session_.synthesis.input_translate) {
+    std::snprintf(text, sizeof text, "Input transform: rotate %.1f, translate %.3f, %.3f", options.input_rotate,
+                  options.input_translate[0], options.input_translate[1]);
+  } else {
+    std::snprintf(text, sizeof text, "Truncation %.2f%s, noise %s", options.truncation_psi,
+                  options.truncation_cutoff ? (" (first " + std::to_string(*options.truncation_cutoff) + " rows)").c_str() : "",
+                  noise_mode_name(options.noise_mode));
+  }
   Step s{Step::Kind::Synthesis, text};
   s.synthesis_before = session_.synthesis;
   s.synthesis_after = options;

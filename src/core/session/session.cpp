@@ -11,6 +11,7 @@
 #include "actmap/io/files.h"
 #include "actmap/io/json_text.h"
 #include "actmap/io/npy.h"
+#include "actmap/model/checkpoint_cache.h"
 #include "actmap/model/latent.h"
 
 namespace fs = std::filesystem;
@@ -123,11 +124,11 @@ SessionLatent parse_latent(const json& j, const std::string& base_dir, const Mod
     l.z = z_from_npy(resolve(l.z_file, base_dir), size, where + "/z_file");
   } else {
     const std::string key = j.contains("ws") ? "ws" : "ws_file";
-    if (!card.stylegan2) {
+    if (!card.w_plus()) {
       throw Error(where + "/" + key + ": model " + card.name + " (" + card.family +
-                  ") has no W+; W+ latents need a StyleGAN2 model");
+                  ") has no W+; W+ latents need a StyleGAN2 or StyleGAN3 model");
     }
-    const std::int64_t rows = card.stylegan2->num_ws(), w_dim = card.stylegan2->w_dim;
+    const std::int64_t rows = card.w_plus()->rows, w_dim = card.w_plus()->w_dim;
     l.ws_rows = rows;
     if (key == "ws") {
       const json& ws = j.at("ws");
@@ -177,6 +178,13 @@ std::map<std::string, std::vector<int>> parse_clusters(const json& j) {
 }
 
 std::string resolve_card(const std::string& model, const std::string& base_dir) {
+  // A checkpoint file: the card it was converted to (CheckpointNotConverted when it was not yet).
+  if (is_checkpoint_path(model)) {
+    const std::string path = resolve(model, base_dir);
+    std::error_code ec;
+    if (!fs::is_regular_file(path, ec)) throw Error("/model/card: no checkpoint file at " + path);
+    return converted_card_for(path);
+  }
   if (is_card_path(model)) {
     const std::string path = resolve(model, base_dir);
     std::error_code ec;
@@ -266,10 +274,13 @@ Session parse_document(const json& doc, const std::string& base_dir, const std::
   } catch (const Error& e) {
     throw Error(std::string("/model: ") + e.what());
   }
-  const std::string actual = sha256_file(weights);
+  // A checkpoint file's own sha256 (remembered, so not read again) stands for its converted weights.
+  const bool checkpoint = is_checkpoint_path(s.model);
+  if (checkpoint) weights = resolve(s.model, base_dir);
+  const std::string actual = checkpoint ? checkpoint_sha256(weights) : sha256_file(weights);
   if (!expected_sha.empty() && expected_sha != actual) {
-    warn(source + ": /model/sha256: the weights " + weights + " have sha256 " + actual + ", but this session was saved with " +
-         expected_sha + "; it may not render the same pixels");
+    warn(source + ": /model/sha256: the " + (checkpoint ? "checkpoint " : "weights ") + weights + " have sha256 " + actual +
+         ", but this session was saved with " + expected_sha + "; it may not render the same pixels");
   }
   s.weights_sha256 = actual;
   return s;
@@ -363,26 +374,44 @@ void check_session_against_card(const Session& s, const ModelCard& card) {
       throw Error(where + "/channels: vanish needs at least one channel of tap \"" + t.name + "\" outside the selection");
     }
     const OpSpec* op = find_op(e.op);
-    if (op && op->category == "latent" && !(card.stylegan2 && t.name == "mapping")) {
-      throw Error(where + "/tap: op '" + e.op + "' edits W+ and works only at the tap \"mapping\" of a StyleGAN2 model" +
-                  (card.stylegan2 ? "" : std::string(" (") + card.name + " is " + card.family + ")"));
+    if (op && op->category == "latent" && !(card.w_plus() && t.name == "mapping")) {
+      throw Error(where + "/tap: op '" + e.op + "' edits W+ and works only at the tap \"mapping\" of a StyleGAN2 or StyleGAN3 model" +
+                  (card.w_plus() ? "" : std::string(" (") + card.name + " is " + card.family + ")"));
     }
     if (op && op->category == "latent" && s.latent.is_ws() && e.op == "interpolate" && e.params.value("space", "w") == "z") {
       throw Error(where + "/params/space: interpolating in z needs a z latent; this session's latent is " + s.latent.describe());
     }
   }
-  if (!s.synthesis.is_default() && !card.stylegan2) {
+  if (!s.synthesis.is_default() && !card.w_plus()) {
     throw Error("/synthesis: model " + card.name + " (" + card.family + ") has no mapping network or noise inputs; "
-                "truncation and noise settings need a StyleGAN2 model");
+                "truncation and noise settings need a StyleGAN2 or StyleGAN3 model");
+  }
+  if (s.synthesis.has_input_transform() && !card.stylegan3) {
+    throw Error("/synthesis/input_rotate: model " + card.name + " (" + card.family +
+                ") has no input transform; input_rotate and input_translate need a StyleGAN3 model");
+  }
+  // The class of a conditional StyleGAN2 model.
+  const std::int64_t c_dim = card.stylegan2 ? card.stylegan2->c_dim : 0;
+  const char* key = s.synthesis.class_index ? "/synthesis/class" : "/synthesis/c";
+  if (s.synthesis.has_label() && c_dim == 0) {
+    throw Error(std::string(key) + ": model " + card.name + " is not conditional (c_dim 0); it takes no class");
+  }
+  if (s.synthesis.class_index && *s.synthesis.class_index >= c_dim) {
+    throw Error(std::string(key) + ": class " + std::to_string(*s.synthesis.class_index) + " is out of range; model " +
+                card.name + " has " + std::to_string(c_dim) + " classes (0 to " + std::to_string(c_dim - 1) + ")");
+  }
+  if (!s.synthesis.c.empty() && static_cast<std::int64_t>(s.synthesis.c.size()) != c_dim) {
+    throw Error(std::string(key) + ": " + std::to_string(s.synthesis.c.size()) + " values, but model " + card.name +
+                " takes c_dim = " + std::to_string(c_dim));
   }
 }
 
 Session new_session(const std::string& model) {
   Session s;
   s.model = model;
-  s.card_path = is_card_path(model) ? model : find_model_card(model);
+  s.card_path = is_card_path(model) && !is_checkpoint_path(model) ? model : find_model_card(model);
   const ModelCard card = load_model_card(s.card_path);
-  s.weights_sha256 = sha256_file(resolve_weights_path(card));
+  s.weights_sha256 = is_checkpoint_path(model) ? checkpoint_sha256(model) : sha256_file(resolve_weights_path(card));
   return s;
 }
 
@@ -392,6 +421,8 @@ Session parse_session(const std::string& text, const std::string& source) {
   const std::string base_dir = fs::absolute(fs::path(source), ec).parent_path().string();
   try {
     return parse_document(doc, base_dir, source);
+  } catch (const CheckpointNotConverted&) {
+    throw;  // the front end converts the checkpoint and loads the session again
   } catch (const Error& e) {
     throw Error(source + ": " + e.what());
   }
@@ -402,7 +433,9 @@ Session load_session(const std::string& path) { return parse_session(read_file_t
 json session_to_json(const Session& s, const std::string& dir) {
   json doc = json::object();
   doc["actmap_session"] = kSessionVersion;
-  json model = {{"card", is_card_path(s.model) ? rebase(s.card_path, "", dir) : s.model}};
+  json model = {{"card", is_checkpoint_path(s.model) ? rebase(s.model, s.base_dir, dir)
+                         : is_card_path(s.model)    ? rebase(s.card_path, "", dir)
+                                                    : s.model}};
   if (!s.weights_sha256.empty()) model["sha256"] = s.weights_sha256;
   doc["model"] = std::move(model);
   switch (s.latent.kind) {
@@ -441,7 +474,7 @@ void save_session(Session& s, const std::string& path) {
   const json doc = session_to_json(s, dir);
   write_file_atomic(path, doc.dump(2) + "\n");
   // The in-memory session now lives beside the file it was saved to.
-  if (is_card_path(s.model)) s.model = doc["model"]["card"].get<std::string>();
+  if (is_card_path(s.model) || is_checkpoint_path(s.model)) s.model = doc["model"]["card"].get<std::string>();
   if (s.latent.kind == SessionLatent::Kind::ZFile) s.latent.z_file = doc["latent"]["z_file"].get<std::string>();
   if (s.latent.kind == SessionLatent::Kind::WSFile) s.latent.z_file = doc["latent"]["ws_file"].get<std::string>();
   for (std::size_t i = 0; i < s.edits.size(); ++i) {
