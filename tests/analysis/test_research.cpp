@@ -31,6 +31,19 @@ Session skip16_session(const std::vector<json>& edits) {
   return s;
 }
 
+// The edits' tap, channels and op as expected, and each expected parameter (the edits may hold
+// more: the ops' defaults).
+void expect_edits(const std::vector<Edit>& edits, const std::vector<json>& expected) {
+  ASSERT_EQ(edits.size(), expected.size());
+  for (std::size_t i = 0; i < expected.size(); ++i) {
+    const json got = edits[i].to_json();
+    EXPECT_EQ(got["tap"], expected[i]["tap"]) << i;
+    EXPECT_EQ(got["channels"], expected[i]["channels"]) << i;
+    EXPECT_EQ(got["op"], expected[i]["op"]) << i;
+    for (const auto& [k, v] : expected[i]["params"].items()) EXPECT_EQ(got["params"][k], v) << i << " " << k;
+  }
+}
+
 double mean_abs(const Image& a, const Image& b) {
   double sum = 0;
   for (std::size_t i = 0; i < a.pixels.size(); ++i) sum += std::abs(int(a.pixels[i]) - int(b.pixels[i]));
@@ -230,14 +243,7 @@ TEST(Bending, NetworkBendingConfigToEditsAndBack) {
       {{"tap", "b8.conv1"}, {"channels", {{"random", 0.25}, {"seed", 9}, {"rule", nb}}}, {"op", "invert"}, {"params", json::object()}},
       {{"tap", "b8.conv1"}, {"channels", {{"cluster", 2}}}, {"op", "ablate"}, {"params", json::object()}},
   };
-  ASSERT_EQ(in.edits.size(), expected.size());
-  for (std::size_t i = 0; i < expected.size(); ++i) {
-    const json got = in.edits[i].to_json();
-    EXPECT_EQ(got["tap"], expected[i]["tap"]) << i;
-    EXPECT_EQ(got["channels"], expected[i]["channels"]) << i;
-    EXPECT_EQ(got["op"], expected[i]["op"]) << i;
-    for (const auto& [k, v] : expected[i]["params"].items()) EXPECT_EQ(got["params"][k], v) << i << " " << k;
-  }
+  expect_edits(in.edits, expected);
   // Channels 0, 3 in cluster 0; 1, 5 in 1; 7 in 2; 2, 4 and 6 in none.
   ASSERT_EQ(in.clusters.size(), 1u);
   EXPECT_EQ(in.clusters.at("b8.conv1"), (std::vector<int>{0, 1, -1, 0, -1, 1, -1, 2}));
@@ -553,14 +559,7 @@ TEST(Bending, AutolumePresetImports) {
       {{"tap", "b8.torgb"}, {"channels", "all"}, {"op", "multiply"}, {"params", {{"factor", -2.0}}}},
       {{"tap", "b4.conv1"}, {"channels", {0, 1}}, {"op", "dilate"}, {"params", {{"radius", 1}}}},
   };
-  ASSERT_EQ(in.edits.size(), expected.size());
-  for (std::size_t i = 0; i < expected.size(); ++i) {
-    const json got = in.edits[i].to_json();
-    EXPECT_EQ(got["tap"], expected[i]["tap"]) << i;
-    EXPECT_EQ(got["channels"], expected[i]["channels"]) << i;
-    EXPECT_EQ(got["op"], expected[i]["op"]) << i;
-    for (const auto& [k, v] : expected[i]["params"].items()) EXPECT_EQ(got["params"][k], v) << i << " " << k;
-  }
+  expect_edits(in.edits, expected);
   EXPECT_TRUE(has_note(in, "switched off"));
   EXPECT_TRUE(has_note(in, "indices are empty"));
   EXPECT_TRUE(has_note(in, "Sobel module"));
