@@ -53,6 +53,8 @@ void register_sweep(CLI::App& app) {
   struct Options {
     ModelOptions model;
     std::string session, edit, out, csv;
+    std::vector<std::string> taps;
+    bool network_bending = false;
     int tile = 0, columns = 8;
   };
   auto opts = std::make_shared<Options>();
@@ -68,16 +70,24 @@ void register_sweep(CLI::App& app) {
   cmd->add_option("--csv", opts->csv, "Also write tap,height,width,channels,applied,mean_abs_change,ms,note");
   cmd->add_option("--tile", opts->tile, "Side of each output tile in pixels (0: automatic)")->check(CLI::Range(0, 1024));
   cmd->add_option("--columns", opts->columns, "Tiles per row")->check(CLI::Range(1, 256))->capture_default_str();
+  auto* taps = cmd->add_option("--taps", opts->taps, "Only these taps (comma-separated)")->delimiter(',');
+  cmd->add_flag("--network-bending", opts->network_bending,
+                "Network Bending's sample strip: its layers only (the synthesis convolutions; layer 0, b4.conv1, "
+                "stays unbent as there)")
+      ->excludes(taps);
   add_device_options(*cmd, opts->model);
   add_class_options(*cmd, opts->model);
   cmd->callback([opts] {
     Session session = load_session_file(opts->session);
     apply_class_options(opts->model, session.synthesis);
     Renderer renderer(open_session_model(session, opts->model));
+    SweepOptions options;
+    options.taps = opts->taps;
+    options.network_bending = opts->network_bending;
     SweepResult sweep;
     {
       ProgressBar progress("sweep " + opts->edit);
-      sweep = sweep_edit(renderer, session, opts->edit, std::ref(progress));
+      sweep = sweep_edit(renderer, session, opts->edit, std::ref(progress), options);
     }
     write_png(opts->out, sweep_strip(sweep, opts->tile, opts->columns));
     int applied = 0;
@@ -146,25 +156,55 @@ void register_bending(CLI::App& app) {
   struct Options {
     std::string config, model, clusters, out, session, clusters_out;
     int seed = 0;
+    std::uint64_t random_seed = 0;
+    int random_stream = 0;
+    bool strict = false;
   };
   auto opts = std::make_shared<Options>();
   CLI::App* imp = app.add_subcommand(
       "import-bending",
       "Import a Network Bending YAML config (transforms: layer, transform, params, features,\n"
-      "feature-param) or the bending report's operation template (resolution, install_after, layers)\n"
-      "into a new session on a StyleGAN2 model. Layer numbers count the synthesis convolutions\n"
-      "(0 = b4.conv1, 1 = b8.conv0, 2 = b8.conv1, ...); the tables are in docs/research.md.\n"
+      "feature-param; or its sample-strip config), the bending report's operation template\n"
+      "(resolution, install_after, layers) or an Autolume preset (a folder with layer.pkl, or the file)\n"
+      "into a new session on a StyleGAN2 model, each read as its authors' code reads it. Layer numbers\n"
+      "count the synthesis convolutions (0 = b4.conv1, never bent; 1 = b8.conv0, 2 = b8.conv1, ...).\n"
+      "What Network Bending would skip or ignore is left out with a note; --strict makes notes errors.\n"
+      "The tables and the original code behind them are in docs/research.md.\n"
       "  actmap-cli import-bending config.yaml --model ffhq256.json --clusters clusters.yaml -o s.json");
-  imp->add_option("config", opts->config, "The YAML config or template")->required();
+  imp->add_option("config", opts->config, "The YAML config or template, or an Autolume preset")->required();
   imp->add_option("-m,--model", opts->model, "A StyleGAN2 model card (path or name)")->required();
-  imp->add_option("--clusters", opts->clusters, "Network Bending's cluster dictionary (LAYER: [{cluster_index, feature_index}])");
+  imp->add_option("--clusters", opts->clusters,
+                  "A cluster dictionary: Network Bending's (LAYER: [{cluster_index, feature_index}]) or TAP: [labels]");
   imp->add_option("--seed", opts->seed, "The session's latent seed")->capture_default_str();
+  imp->add_option("--random-seed", opts->random_seed,
+                  "Transform i of the config draws its random features with seed RANDOM_SEED + i (as Python's random.seed)")
+      ->capture_default_str();
+  imp->add_option("--random-stream", opts->random_stream,
+                  "Draw every random transform from one Python stream seeded with --random-seed, as Network Bending "
+                  "does after random.seed(RANDOM_SEED), after N passes over the config (1: one call of util.py's "
+                  "create_transforms_dict_list; 2: a run of generate.py, which makes two); 0: a seed per transform")
+      ->check(CLI::Range(0, 16))->capture_default_str();
+  imp->add_flag("--strict", opts->strict, "Every note (what is skipped or ignored) is an error");
   imp->add_option("-o,--output", opts->out, "The session to write")->required();
   imp->callback([opts] {
     const std::string card_path = resolve_model_card(opts->model);
     const ModelCard card = load_model_card(card_path);
-    const BendingImport in = import_bending(read_file_text(opts->config), opts->config, card,
-                                            opts->clusters.empty() ? "" : read_file_text(opts->clusters), opts->clusters);
+    BendingOptions options;
+    options.strict = opts->strict;
+    options.random_seed = opts->random_seed;
+    options.random_stream = opts->random_stream;
+    std::string source = opts->config;
+    std::error_code ec;
+    if (std::filesystem::is_directory(source, ec)) source = (std::filesystem::path(source) / "layer.pkl").string();
+    BendingImport in;
+    if (source.size() >= 4 && source.compare(source.size() - 4, 4, ".pkl") == 0) {
+      if (!opts->clusters.empty()) throw Error("--clusters: an Autolume preset names its channels itself");
+      const std::string bytes = read_file_text(source);
+      in = import_autolume_preset(std::vector<std::uint8_t>(bytes.begin(), bytes.end()), source, card, options);
+    } else {
+      in = import_bending(read_file_text(source), source, card, opts->clusters.empty() ? "" : read_file_text(opts->clusters),
+                          opts->clusters, options);
+    }
     Session s = new_session(opts->model);
     s.latent = SessionLatent::from_seed(static_cast<std::uint64_t>(opts->seed));
     s.edits = in.edits;
@@ -174,6 +214,10 @@ void register_bending(CLI::App& app) {
     save_session(s, opts->out);
     for (const auto& n : in.notes) std::cerr << "note: " << n << "\n";
     std::printf("wrote %s: %zu edits on %s\n", opts->out.c_str(), s.edits.size(), card.name.c_str());
+    if (!in.strip_edit.empty()) {
+      std::printf("its strip: actmap-cli sweep %s --edit %s --network-bending -o strip.png\n", opts->out.c_str(),
+                  in.strip_edit.c_str());
+    }
   });
 
   CLI::App* exp = app.add_subcommand(
@@ -201,6 +245,7 @@ void register_bending(CLI::App& app) {
       std::cerr << "note: edits select clusters; add --clusters-out to write their dictionary\n";
     }
     for (const auto& n : out.skipped) std::printf("not exported: %s\n", n.c_str());
+    for (const auto& n : out.notes) std::printf("note: %s\n", n.c_str());
   });
 }
 

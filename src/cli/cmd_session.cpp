@@ -83,7 +83,18 @@ json session_schema() {
          {"properties", {{"range", {{"type", "array"}, {"items", index}, {"minItems", 2}, {"maxItems", 2}}}}}},
         {{"type", "object"}, {"required", {"cluster"}}, {"additionalProperties", false}, {"properties", {{"cluster", index}}}},
         {{"type", "object"}, {"required", {"random"}}, {"additionalProperties", false},
-         {"properties", {{"random", {{"type", "number"}, {"exclusiveMinimum", 0}, {"maximum", 1}}}, {"seed", index}}}}}}};
+         {"properties", {{"random", {{"type", "number"}, {"exclusiveMinimum", 0}, {"maximum", 1}}}, {"seed", index},
+                         {"rule", {{"const", "actmap"}}}}}},
+        {{"type", "object"}, {"required", {"random", "rule"}}, {"additionalProperties", false},
+         {"description", "Network Bending's draw: int(fraction C) channels, Python's random.sample after random.seed(seed) "
+                         "and the draws [C, k] before it"},
+         {"properties",
+          {{"random", {{"type", "number"}, {"minimum", 0}, {"maximum", 1}}},
+           {"seed", index},
+           {"rule", {{"const", "network_bending"}}},
+           {"draws_before",
+            {{"type", "array"},
+             {"items", {{"type", "array"}, {"items", index}, {"minItems", 2}, {"maxItems", 2}}}}}}}}}}};
   const json four = {{"type", "array"}, {"items", {{"type", "number"}}}, {"minItems", 4}, {"maxItems", 4}};
   defs["mask"] = {
       {"description", "Where the edit acts, in tap pixels (the centre of row r, column c is (c, r)); result = mask * edited + (1 - mask) * unedited"},
@@ -179,7 +190,9 @@ json session_schema() {
                    {"description", "Conditional models: the label vector c itself (c_dim numbers), instead of class"}}}}}}},
         {"edits", {{"type", "array"}, {"items", {{"$ref", "#/$defs/edit"}}}, {"description", "Applied in order; at one tap, in list order"}}},
         {"clusters",
-         {{"type", "object"}, {"additionalProperties", {{"type", "array"}, {"items", index}}}, {"description", "tap -> cluster label per channel"}}},
+         {{"type", "object"},
+          {"additionalProperties", {{"type", "array"}, {"items", {{"type", "integer"}, {"minimum", -1}}}}},
+          {"description", "tap -> cluster label per channel (-1: in no cluster)"}}},
         {"view", {{"type", "object"}, {"description", "Editor state; kept, not interpreted"}}},
         {"notes", {{"type", "string"}}},
         {"recovery",

@@ -89,6 +89,40 @@ TEST(Clustering, DefaultKByDepth) {
   EXPECT_EQ(default_cluster_count(0, 7, 2), 2);  // never more than the channels
 }
 
+TEST(Clustering, NetworkBendingKByLayer) {
+  // get_clusters.py's cluster_layer_dict: layers 1-8 take 5 clusters, 9-12 take 4, 13-16 take 3
+  // (layer 0 is never clustered there; actmap gives it the first band's 5).
+  for (std::size_t layer = 0; layer <= 8; ++layer) EXPECT_EQ(network_bending_cluster_count(layer, 512), 5) << layer;
+  for (std::size_t layer = 9; layer <= 12; ++layer) EXPECT_EQ(network_bending_cluster_count(layer, 256), 4) << layer;
+  for (std::size_t layer = 13; layer <= 16; ++layer) EXPECT_EQ(network_bending_cluster_count(layer, 64), 3) << layer;
+  EXPECT_EQ(network_bending_cluster_count(3, 4), 4);  // never more than the channels
+}
+
+TEST(Clustering, NetworkBendingMethodOnAStyleGAN2) {
+  const auto gen = load_generator(load_model_card(test::fixture("stylegan2/skip16.json")));
+  ClusterOptions o;
+  o.method = ClusterMethod::NetworkBending;
+  o.samples = 6;
+  o.restarts = 2;
+  // b8.conv0 is Network Bending's layer 1 (5 clusters); b16.conv0 its layer 3, with 4 channels.
+  EXPECT_EQ(cluster_tap(*gen, "b8.conv0", o).k, 5);
+  EXPECT_EQ(cluster_tap(*gen, "b16.conv0", o).k, 4);
+  // Not one of its layers: the depth default.
+  EXPECT_EQ(cluster_tap(*gen, "b8.torgb", o).k, default_cluster_count(gen->tap_index("b8.torgb"), gen->taps().size(), 3));
+  // One sample: the mean of one map's descriptor is that map's descriptor, so both methods agree.
+  o.samples = 1;
+  o.k = 3;
+  ClusterOptions mean_map = o;
+  mean_map.method = ClusterMethod::MeanMap;
+  EXPECT_EQ(cluster_tap(*gen, "b8.conv1", o).labels, cluster_tap(*gen, "b8.conv1", mean_map).labels);
+  // Truncated samples (Network Bending's 0.5) are other activations, so other descriptors.
+  o.samples = 4;
+  ClusterOptions truncated = o;
+  truncated.truncation_psi = 0.5;
+  const ClusterResult full = cluster_tap(*gen, "b8.conv1", o), half = cluster_tap(*gen, "b8.conv1", truncated);
+  EXPECT_NE(full.per_k.front().inertia, half.per_k.front().inertia);
+}
+
 // A sequential generator whose weights are set by hand: a 4-channel 4x4 tap ("act") where
 // channel 0 is on everywhere, channel 1 only in the bottom-right quarter, channel 2 only in the
 // top-left quarter, channel 3 a ramp towards the bottom-left corner; a stride-2 transposed

@@ -223,12 +223,12 @@ TEST(Cli, OpsListsTheWholeRegistry) {
   for (const auto& op : ops) names.insert(op["name"].get<std::string>());
   for (const char* want : {"brush", "fill", "rect", "erase", "rotate", "scale", "translate", "flip", "mirror", "multiply", "add",
                            "negate", "invert", "threshold", "clamp", "ablate", "erode", "dilate", "mean_filter", "gaussian_blur",
-                           "sharpen", "sobel", "shuffle", "vanish", "sin_disrupt", "style_mix", "w_swap", "w_noise",
+                           "sharpen", "sobel", "shuffle", "vanish", "sin_disrupt", "sin_field", "style_mix", "w_swap", "w_noise",
                            "w_negate", "interpolate", "weight_zero", "weight_ones", "weight_negate", "weight_transpose",
                            "weight_rotate90", "weight_mean"}) {
     EXPECT_TRUE(names.count(want)) << want;
   }
-  EXPECT_EQ(names.size(), 36u);
+  EXPECT_EQ(names.size(), 37u);
 }
 
 // Training as a user runs it, on a tiny card (nz 8, ngf 4, 32x32) and a folder of 31 PNGs, a
@@ -465,6 +465,30 @@ TEST(ClusterCli, WritesLabelsThatSelectorsUse) {
   r = cli("cluster -m " + test::fixture("dcgan32/card.json") + " --tap main.9 -o " + dir + "/c.json");
   EXPECT_EQ(r.code, 1);
   EXPECT_NE(r.out.find("no tap named 'main.9'"), std::string::npos) << r.out;
+}
+
+// --method network_bending with Network Bending's sampling, and its dictionary format: every channel
+// listed as {cluster_index, feature_index} under the layer number (b8.conv0 is its layer 1).
+TEST(ClusterCli, NetworkBendingMethodAndDictionary) {
+  const std::string dir = test::temp_dir("cli_cluster_nb");
+  const std::string skip16 = test::fixture("stylegan2/skip16.json");
+  CliRun r = cli("cluster -m " + skip16 + " --tap b8.conv0 --method network_bending --truncation 0.5 --samples 4 --restarts 2 -o " +
+                 dir + "/c.json --dict-out " + dir + "/d.yaml");
+  ASSERT_EQ(r.code, 0) << r.out;
+  const auto labels = nlohmann::json::parse(read_file_text(dir + "/c.json"))["clusters"]["b8.conv0"].get<std::vector<int>>();
+  ASSERT_EQ(labels.size(), 8u);
+  EXPECT_EQ(*std::max_element(labels.begin(), labels.end()), 4);  // its table: 5 clusters at layer 1
+  std::string want = "1:\n";
+  for (std::size_t c = 0; c < labels.size(); ++c) {
+    want += "- {cluster_index: " + std::to_string(labels[c]) + ", feature_index: " + std::to_string(c) + "}\n";
+  }
+  EXPECT_EQ(read_file_text(dir + "/d.yaml"), want);
+  r = cli("cluster -m " + skip16 + " --tap b8.torgb --samples 2 --dict-out " + dir + "/d.yaml -o " + dir + "/c.json");
+  EXPECT_EQ(r.code, 1);
+  EXPECT_NE(r.out.find("b8.torgb is not one of Network Bending's layers"), std::string::npos) << r.out;
+  r = cli("cluster -m " + test::fixture("dcgan32/card.json") + " --tap main.5 --truncation 0.5 -o " + dir + "/c.json");
+  EXPECT_EQ(r.code, 1);
+  EXPECT_NE(r.out.find("truncation needs a StyleGAN2 model"), std::string::npos) << r.out;
 }
 
 TEST(DissectCli, RanksAndAppliesAnEdit) {

@@ -1,6 +1,7 @@
 #include "actmap/edit/edit.h"
 #include "actmap/edit/ops.h"
 #include "actmap/render/renderer.h"
+#include "edit/python_random.h"
 #include "test_util.h"
 
 namespace actmap {
@@ -23,6 +24,83 @@ TEST(ChannelSelector, Forms) {
   EXPECT_NE(r, sel(json{{"random", 0.5}, {"seed", 10}}));
   const auto c = ChannelSelector::from_json(json{{"cluster", 1}}, "c").resolve(4, "t", {0, 1, 1, 2});
   EXPECT_EQ(c, (std::vector<std::int64_t>{1, 2}));
+}
+
+// CPython's random.seed(s); random.sample(range(n), k), from tests/reference/python_random.py.
+TEST(ChannelSelector, PythonRandomSampleMatchesCPython) {
+  const json cases = json::parse(read_file_text(test::fixture("bending/python_random.json"))).at("cases");
+  ASSERT_GE(cases.size(), 10u);
+  for (const json& c : cases) {
+    EXPECT_EQ(python_random_sample(c.at("seed").get<std::uint64_t>(), c.at("n"), c.at("k")),
+              c.at("sample").get<std::vector<std::int64_t>>())
+        << c.at("seed") << " " << c.at("n") << " " << c.at("k");
+  }
+}
+
+TEST(ChannelSelector, PythonRandomStreamMatchesCPython) {
+  // random.seed(s), then samples one after another: each is python_random_sample with the earlier
+  // ones as draws_before.
+  const json streams = json::parse(read_file_text(test::fixture("bending/python_random.json"))).at("streams");
+  ASSERT_GE(streams.size(), 2u);
+  for (const json& st : streams) {
+    std::vector<std::array<std::int64_t, 2>> before;
+    for (std::size_t i = 0; i < st.at("draws").size(); ++i) {
+      const std::int64_t n = st.at("draws")[i][0], k = st.at("draws")[i][1];
+      EXPECT_EQ(python_random_sample(st.at("seed").get<std::uint64_t>(), n, k, before),
+                st.at("samples")[i].get<std::vector<std::int64_t>>()) << st.at("seed") << " draw " << i;
+      json j = {{"random", static_cast<double>(k) / static_cast<double>(n)}, {"seed", st.at("seed")}, {"rule", "network_bending"}};
+      if (!before.empty()) j["draws_before"] = before;
+      std::vector<std::int64_t> want = st.at("samples")[i];
+      std::sort(want.begin(), want.end());
+      EXPECT_EQ(sel(j, n), want);
+      EXPECT_EQ(ChannelSelector::from_json(j, "c").to_json(), j);
+      before.push_back({n, k});
+    }
+  }
+  test::expect_error([] { sel(json{{"random", 0.5}, {"draws_before", {{8, 4}}}}); }, {"draws_before", "network_bending"});
+  test::expect_error([] { sel(json{{"random", 0.5}, {"rule", "network_bending"}, {"draws_before", {{4, 8}}}}); },
+                     {"draws_before/0", "count <= channels"});
+}
+
+TEST(ChannelSelector, NetworkBendingRandomRule) {
+  // int(C * fraction) channels, Python's draw with the seed, sorted.
+  const json cases = json::parse(read_file_text(test::fixture("bending/python_random.json"))).at("cases");
+  for (const json& c : cases) {
+    const std::int64_t n = c.at("n"), k = c.at("k");
+    if (n > 4096 || k == 0) continue;
+    std::vector<std::int64_t> want = c.at("sample");
+    std::sort(want.begin(), want.end());
+    // A fraction whose int(n * f) is k.
+    const double f = (static_cast<double>(k) + 0.5) / static_cast<double>(n);
+    const json j = {{"random", std::min(1.0, f)}, {"seed", c.at("seed")}, {"rule", "network_bending"}};
+    if (static_cast<std::int64_t>(static_cast<double>(n) * std::min(1.0, f)) != k) continue;
+    EXPECT_EQ(sel(j, n), want) << j.dump();
+  }
+  // Truncation, not rounding: int(8 * 0.99) = 7; 0 takes none; 0.1 of 8 takes none too.
+  EXPECT_EQ(sel(json{{"random", 0.99}, {"seed", 0}, {"rule", "network_bending"}}).size(), 7u);
+  EXPECT_TRUE(sel(json{{"random", 0}, {"seed", 0}, {"rule", "network_bending"}}).empty());
+  EXPECT_TRUE(sel(json{{"random", 0.1}, {"seed", 3}, {"rule", "network_bending"}}).empty());
+  // actmap's rule stays: round(0.1 * 8) = 1, at least one; its fraction must be above 0.
+  EXPECT_EQ(sel(json{{"random", 0.1}, {"seed", 3}}).size(), 1u);
+  test::expect_error([] { sel(json{{"random", 0}, {"seed", 0}}); }, {"channels/random", "(0, 1]"});
+  test::expect_error([] { sel(json{{"random", 0.5}, {"rule", "python"}}); }, {"channels/rule", "network_bending"});
+  test::expect_error([] { sel(json{{"random", 0.5}, {"sead", 1}}); }, {"channels/sead", "unknown key"});
+  // JSON: the rule is written only when it is not actmap's, so old selectors read and write as before.
+  const json nb = {{"random", 0.25}, {"seed", 4}, {"rule", "network_bending"}};
+  EXPECT_EQ(ChannelSelector::from_json(nb, "c").to_json(), nb);
+  EXPECT_EQ(ChannelSelector::from_json(json{{"random", 0.25}, {"seed", 4}}, "c").to_json(), (json{{"random", 0.25}, {"seed", 4}}));
+}
+
+TEST(ChannelSelector, MissingClusterSelectsNothing) {
+  // As in Network Bending: a cluster no channel is in bends nothing; -1 is in no cluster.
+  const auto c = ChannelSelector::from_json(json{{"cluster", 3}}, "c");
+  EXPECT_TRUE(c.resolve(4, "t", {0, 1, -1, 2}).empty());
+  EXPECT_EQ(ChannelSelector::from_json(json{{"cluster", 1}}, "c").resolve(4, "t", {1, -1, -1, 1}), (std::vector<std::int64_t>{0, 3}));
+  test::expect_error([&] { c.resolve(4, "t", {}); }, {"'t' has no clusters"});
+  // An edit that selects nothing leaves the activation as it was.
+  Edit e = Edit::from_json(json{{"id", "e"}, {"tap", "t"}, {"channels", {{"cluster", 3}}}, {"op", "fill"}, {"params", {{"value", 9}}}}, "/e");
+  const at::Tensor x = at::randn({1, 4, 3, 3});
+  EXPECT_TRUE(at::equal(apply_edits(x, {&e}, TapInfo{"t", 4, 3, 3, 0}, {0, 1, -1, 2}), x));
 }
 
 TEST(ChannelSelector, RoundTripsJson) {

@@ -6,6 +6,7 @@
 
 #include "actmap/edit/edit.h"
 #include "actmap/edit/ops.h"
+#include "actmap/io/files.h"
 #include "actmap/io/image.h"
 #include "actmap/render/renderer.h"
 #include "test_util.h"
@@ -369,6 +370,120 @@ TEST(OpsChannels, SinDisrupt) {
   EXPECT_NEAR(y[0][0][3][3].item<float>(), 0.0f, 1e-5);
 }
 
+TEST(OpsChannels, VanishInTheReportsOrder) {
+  // Unselected {0, 2, 4} of 5: each once (5 // 3), then the first 5 % 3 = 2 once more: 0 2 4 0 2;
+  // selected channels 1 and 3 take entries 1 and 3: channels 2 and 0.
+  EXPECT_EQ(channel_values(run1(channel_ids(5), "vanish", {{"pick", "repeat"}}, {{"channels", json::array({1, 3})}})),
+            (std::vector<float>{0, 2, 2, 0, 4}));
+  // 8 channels, unselected {1, 6}: each 4 times: 1 1 1 1 6 6 6 6; channel 0 takes 1, channel 5 takes 6.
+  EXPECT_EQ(channel_values(run1(channel_ids(8), "vanish", {{"pick", "repeat"}}, {{"channels", json::array({0, 2, 3, 4, 5, 7})}})),
+            (std::vector<float>{1, 1, 1, 1, 6, 6, 6, 6}));
+}
+
+TEST(OpsChannels, SinFieldReplacesTheMap) {
+  // 3 (sin(2 pi (r - 1) / 4) + sin(2 pi 2 (c - 0.5) / 4)), whatever the map held.
+  const at::Tensor y = run1(at::randn({1, 2, 4, 4}), "sin_field", {{"amplitude", 3}, {"fy", 1}, {"y0", 1}, {"fx", 2}, {"x0", 0.5}});
+  for (int r = 0; r < 4; ++r) {
+    for (int c = 0; c < 4; ++c) {
+      const double v = 3 * (std::sin(2 * M_PI * (r - 1) / 4.0) + std::sin(2 * M_PI * 2 * (c - 0.5) / 4.0));
+      EXPECT_NEAR(y[0][1][r][c].item<float>(), v, 1e-5) << r << "," << c;
+    }
+  }
+}
+
+// ---- Network Bending's conventions --------------------------------------------------------------
+
+// OpenCV's own results (tests/reference/make_bending_fixtures.py, Debian's python3-opencv) for
+// Network Bending's rotate, scale, translate, erode and dilate on activations actmap dumped.
+TEST(OpsConventions, NetworkBendingMatchesOpenCV) {
+  const json index = json::parse(read_file_text(test::fixture("bending/opencv/index.json")));
+  const json& cases = index.at("cases");
+  int compared = 0, exact = 0;
+  for (const json& input : index.at("inputs")) {
+    const std::string name = input.at("name");
+    const at::Tensor maps = test::load_tensor(test::fixture("bending/opencv/" + name + ".npy")).unsqueeze(0);
+    const at::Tensor expected = test::load_tensor(test::fixture("bending/opencv/" + name + ".expected.npy"));
+    ASSERT_EQ(expected.size(0), static_cast<std::int64_t>(cases.size()));
+    for (std::size_t i = 0; i < cases.size(); ++i) {
+      SCOPED_TRACE(name + ": " + cases[i].dump());
+      const at::Tensor got = run1(maps, cases[i].at("op"), cases[i].at("params"))[0];
+      const at::Tensor want = expected[static_cast<std::int64_t>(i)];
+      const double scale = std::max(1.0, want.abs().max().item<double>());
+      EXPECT_LE((got - want).abs().max().item<double>(), 1e-6 * scale);
+      exact += at::equal(got, want);
+      ++compared;
+    }
+  }
+  EXPECT_GE(compared, 150);
+  // The same arithmetic in the same order: they agree to the bit.
+  EXPECT_EQ(exact, compared) << exact << " of " << compared << " bit for bit";
+}
+
+TEST(OpsConventions, OpenCVCentreAndSampling) {
+  // A quarter turn about (W/2, H/2) = (2, 2) of a 4x4 map: out[r][c] = x[c][4 - r], so the top
+  // row reads outside the map (zeros) and the rest is actmap's quarter turn moved down one row.
+  const at::Tensor x = ramp(4, 4) + 1;
+  const at::Tensor y = run1(x, "rotate", {{"degrees", 90}, {"convention", "network_bending"}});
+  expect_near(y, map_of({{0, 0, 0, 0}, {4, 8, 12, 16}, {3, 7, 11, 15}, {2, 6, 10, 14}}), 1e-6);
+  // Translate by 0.3 of a 4x4 map, 1.2 pixels (Network Bending scales dx by the rows, the same
+  // here): OpenCV rounds the source to 1/32 pixel, -1.2 -> -38/32 = -1.1875, so column c reads
+  // 0.1875 (c - 2) + 0.8125 (c - 1) with zeros outside: each row 1 2 3 4 becomes 0 0.8125 1.8125 2.8125.
+  const at::Tensor rows4 = at::arange(1, 5, at::kFloat).repeat({4, 1}).view({1, 1, 4, 4});
+  expect_equal(run1(rows4, "translate", {{"dx", 0.3}, {"dy", 0}, {"convention", "network_bending"}}),
+               at::tensor({0.0f, 0.8125f, 1.8125f, 2.8125f}).repeat({4, 1}).view({1, 1, 4, 4}));
+  // The actmap convention stays as it was: about ((W-1)/2, (H-1)/2), exact quarter turns.
+  expect_equal(run1(x, "rotate", {{"degrees", 90}}), run1(x, "rotate", {{"degrees", 90}, {"convention", "actmap"}}));
+  test::expect_error([&] { run1(x, "scale", {{"factor", 0.001}}); }, {"factor", "actmap convention needs |factor| >= 0.01"});
+  // Scale -1 with OpenCV: a point reflection about (2, 2): out[r][c] = x[4 - r][4 - c], zeros at row and column 0.
+  expect_near(run1(x, "scale", {{"factor", -1}, {"convention", "network_bending"}}),
+              map_of({{0, 0, 0, 0}, {0, 16, 15, 14}, {0, 12, 11, 10}, {0, 8, 7, 6}}), 1e-6);
+}
+
+TEST(OpsConventions, EllipticalElement) {
+  // r = 1 is a cross: an impulse dilates to a plus sign. r = 2: OpenCV's rows reach
+  // dx = round(2 sqrt(1 - dy^2 / 4)) = 0, 2, 2, 2, 0 columns either side.
+  at::Tensor impulse = at::zeros({1, 1, 7, 7});
+  impulse[0][0][3][3] = 1;
+  expect_equal(run1(impulse, "dilate", {{"radius", 1}, {"shape", "ellipse"}}),
+               map_of({{0, 0, 0, 0, 0, 0, 0}, {0, 0, 0, 0, 0, 0, 0}, {0, 0, 0, 1, 0, 0, 0}, {0, 0, 1, 1, 1, 0, 0},
+                       {0, 0, 0, 1, 0, 0, 0}, {0, 0, 0, 0, 0, 0, 0}, {0, 0, 0, 0, 0, 0, 0}}));
+  expect_equal(run1(impulse, "dilate", {{"radius", 2}, {"shape", "ellipse"}}),
+               map_of({{0, 0, 0, 0, 0, 0, 0}, {0, 0, 0, 1, 0, 0, 0}, {0, 1, 1, 1, 1, 1, 0}, {0, 1, 1, 1, 1, 1, 0},
+                       {0, 1, 1, 1, 1, 1, 0}, {0, 0, 0, 1, 0, 0, 0}, {0, 0, 0, 0, 0, 0, 0}}));
+  expect_equal(run1(1 - impulse, "erode", {{"radius", 1}, {"shape", "ellipse"}}),
+               1 - run1(impulse, "dilate", {{"radius", 1}, {"shape", "ellipse"}}));
+  // At the border only pixels inside count (an impulse in the corner), and radius 0 changes nothing.
+  at::Tensor corner = at::zeros({1, 1, 4, 4});
+  corner[0][0][0][0] = 1;
+  expect_equal(run1(corner, "dilate", {{"radius", 1}, {"shape", "ellipse"}}),
+               map_of({{1, 1, 0, 0}, {1, 0, 0, 0}, {0, 0, 0, 0}, {0, 0, 0, 0}}));
+  expect_equal(run1(corner, "dilate", {{"radius", 0}, {"shape", "ellipse"}}), corner);
+  expect_equal(run1(corner, "erode", {{"radius", 0}}), corner);
+  // The square stays the default.
+  expect_equal(run1(corner, "dilate", {{"radius", 1}}), map_of({{1, 1, 0, 0}, {1, 1, 0, 0}, {0, 0, 0, 0}, {0, 0, 0, 0}}));
+}
+
+TEST(OpsConventions, TensorFlowNearestWithReflectedBorders) {
+  // tfa.image.translate by 1 pixel right on a row 1 2 3 4: column c reads c - 1, and column 0
+  // reads -1, reflected to 0 ([dcba|abcd]): 1 1 2 3.
+  expect_equal(run1(ramp(1, 4) + 1, "translate", {{"dx", 0.25}, {"dy", 0}, {"convention", "tensorflow"}}), map_of({{1, 1, 2, 3}}));
+  // 2.5 pixels left (-0.625 of 4): column c reads c + 2.5: 2.5 rounds (half away from zero) to 3;
+  // 3.5 is clamped to 3; 4.5 and 5.5 reflect to 2.5 and 1.5 (8 - x - 1), rounded to 3 and 2.
+  expect_equal(run1(ramp(1, 4) + 1, "translate", {{"dx", -0.625}, {"dy", 0}, {"convention", "tensorflow"}}), map_of({{4, 4, 4, 3}}));
+  // A quarter turn of a square map is exact.
+  const at::Tensor x = ramp(4, 4);
+  expect_equal(run1(x, "rotate", {{"degrees", 90}, {"convention", "tensorflow"}}), run1(x, "rotate", {{"degrees", 90}}));
+  expect_equal(run1(x, "rotate", {{"degrees", 180}, {"convention", "tensorflow"}}), at::flip(x, {2, 3}));
+}
+
+TEST(OpsFilters, MeanFilterWithReflectedBorders) {
+  // A row 1 2 3 4 reflected by one: 2 | 1 2 3 4 | 3; 3-wide means 5/3, 2, 3, 10/3; one row of
+  // height 1 reflects onto itself, so the 3x3 mean is the row's mean.
+  expect_near(run1(ramp(1, 4) + 1, "mean_filter", {{"size", 3}, {"border", "reflect"}}), map_of({{5.f / 3, 2, 3, 10.f / 3}}));
+  // 5 wide on 1 2 3: 3 2 | 1 2 3 | 2 1.
+  expect_near(run1(map_of({{1, 2, 3}}), "mean_filter", {{"size", 5}, {"border", "reflect"}}), map_of({{11.f / 5, 2, 9.f / 5}}));
+}
+
 // ---- Painting -----------------------------------------------------------------------------------
 
 TEST(OpsPaint, BrushDot) {
@@ -596,6 +711,17 @@ std::vector<json> typical_edits() {
       {{"op", "shuffle"}, {"params", {{"seed", 4}}}},
       {{"op", "vanish"}, {"params", {{"seed", 4}}}, {"channels", {0, 1}}},
       {{"op", "sin_disrupt"}, {"params", {{"fx", 1.5}, {"fy", -2}, {"phase", 0.3}}}},
+      {{"op", "rotate"}, {"params", {{"degrees", 30}, {"convention", "network_bending"}}}},
+      {{"op", "rotate"}, {"params", {{"degrees", 30}, {"convention", "tensorflow"}}}},
+      {{"op", "scale"}, {"params", {{"factor", 1.3}, {"convention", "network_bending"}}}},
+      {{"op", "scale"}, {"params", {{"factor", -0.8}, {"convention", "network_bending"}}}, {"channels", 2}},
+      {{"op", "translate"}, {"params", {{"dx", 0.13}, {"dy", -0.31}, {"convention", "network_bending"}}}},
+      {{"op", "translate"}, {"params", {{"dx", 0.4}, {"dy", -0.2}, {"convention", "tensorflow"}}}},
+      {{"op", "erode"}, {"params", {{"radius", 2}, {"shape", "ellipse"}}}},
+      {{"op", "dilate"}, {"params", {{"radius", 1}, {"shape", "ellipse"}}}},
+      {{"op", "mean_filter"}, {"params", {{"size", 3}, {"border", "reflect"}}}},
+      {{"op", "vanish"}, {"params", {{"pick", "repeat"}}}, {"channels", {0, 2}}},
+      {{"op", "sin_field"}, {"params", {{"amplitude", 2}, {"fx", 0.5}, {"fy", 1.5}, {"x0", 1}, {"y0", -2}}}},
       {{"op", "multiply"}, {"params", {{"factor", 2}, {"renormalize", true}}}},
       {{"op", "add"}, {"params", {{"value", 1}}}, {"mask", {{"ellipse", {2, 2, 2, 1.5}}}}},
       {{"op", "add"}, {"params", {{"value", 1}}}, {"mask", {{"values", {{0, 0.5}, {1, 0.25}}}, {"invert", true}}}},

@@ -1,7 +1,9 @@
 // Any text: a Network Bending config (or the report's template, or a cluster dictionary) imports
 // into edits on the 16x16 StyleGAN2 test card, or throws actmap::Error; what imports exports again.
+// Any bytes as an Autolume preset: the same.
 #include <cstdint>
 #include <string>
+#include <vector>
 
 #include "actmap/analysis/bending.h"
 #include "actmap/io/error.h"
@@ -19,6 +21,15 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
       s.edits = in.edits;
       s.clusters = in.clusters;
       actmap::export_bending(s, card);
+    } catch (const actmap::Error&) {
+    }
+  }
+  // The bytes as an Autolume preset (a pickle), strictly and not.
+  for (const bool strict : {false, true}) {
+    try {
+      actmap::BendingOptions options;
+      options.strict = strict;
+      actmap::import_autolume_preset(std::vector<std::uint8_t>(data, data + size), "fuzz.pkl", card, options);
     } catch (const actmap::Error&) {
     }
   }

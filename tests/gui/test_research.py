@@ -60,6 +60,34 @@ def main():
         ed.close()
     display.close()
 
+    # A Network Bending config of our own in its layout, imported with its cluster dictionary:
+    # channels the dictionary leaves out are in no cluster (-1). The window opens the session,
+    # shows that layer's grid and Clusters tab, and renders without an error.
+    fixtures = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "fixtures")
+    bent = os.path.join(work, "bent.json")
+    r = subprocess.run([cli, "import-bending", os.path.join(fixtures, "bending", "nb_layout_example.yaml"),
+                        "-m", os.path.join(fixtures, "stylegan2", "skip16.json"),
+                        "--clusters", os.path.join(fixtures, "bending", "nb_layout_clusters.yaml"), "-o", bent],
+                       capture_output=True, text=True)
+    assert r.returncode == 0, r.stderr
+    display = g.Display()
+    ed = g.Editor(app, display, ["--session", bent, "--no-recovery"], work).ready()
+    try:
+        ui = ed.settle()
+        labels = ui["state"]["clusters"]["b8.conv1"]
+        assert labels.count(-1) == 2, labels  # the dictionary's layer 2 leaves out channels 2 and 6
+        ed.click("tap/b8.conv1")
+        ed.wait("the layer", lambda u: u["state"].get("tap") == 4)
+        ed.click("tab/clusters")
+        ui = ed.settle()
+        assert not ui["state"].get("error"), ui["state"].get("error")
+        time.sleep(0.3)
+        g.screenshot(display, os.path.join(out_dir, "bending_clusters.png"))
+        print(f"network bending import: {ui['state']['edits']} edits; b8.conv1 shown with channels in no cluster")
+    finally:
+        ed.close()
+    display.close()
+
     # The same ranking from actmap-cli (same seeds, same op).
     out = os.path.join(work, "sens.csv")
     r = subprocess.run([cli, "sensitivity", "-m", MODEL, "--tap", TAP, "--samples", "16", "-o", out], capture_output=True, text=True)

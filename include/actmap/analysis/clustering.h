@@ -18,8 +18,15 @@ namespace actmap {
 
 class Generator;
 
+enum class ClusterMethod {
+  MeanMap,         // each channel's mean map over the samples, normalised, is its descriptor
+  NetworkBending,  // Network Bending's way (get_clusters.py): a descriptor per map and sample,
+                   // averaged over the samples; k from its table by layer (network_bending_cluster_count)
+};
+
 struct ClusterOptions {
-  int k = 0;             // clusters; 0: default_cluster_count for the tap's depth
+  ClusterMethod method = ClusterMethod::MeanMap;
+  int k = 0;             // clusters; 0: the method's default for the tap
   int samples = 64;      // latents from seeds seed, seed+1, ...
   std::uint64_t seed = 0;
   int restarts = 10;     // k-means runs from different k-means++ starts; the lowest inertia wins
@@ -27,6 +34,7 @@ struct ClusterOptions {
   int max_size = 16;     // mean maps are area-averaged down to at most max_size x max_size
   int batch = 16;        // latents per forward pass
   int max_iterations = 100;
+  double truncation_psi = 1.0;  // of the sampled latents (StyleGAN2; Network Bending samples at 0.5)
 };
 
 struct KMeansResult {
@@ -59,6 +67,10 @@ struct ClusterResult {
 // (r < 1/3), 4 in the middle (r < 2/3), 3 late; never more than the tap's channels.
 int default_cluster_count(std::size_t tap_index, std::size_t tap_count, std::int64_t channels);
 
+// get_clusters.py's cluster_layer_dict by Network Bending layer number: 5 for layers 1-8 (and 0),
+// 4 for 9-12, 3 for 13-16 and beyond; never more than the channels.
+int network_bending_cluster_count(std::size_t layer, std::int64_t channels);
+
 // k-means on the rows of x [n, d] (any device, float): k-means++ starts drawn from SplitMix64(seed)
 // streams, Lloyd iterations until the labels stop changing, `restarts` runs, the lowest inertia
 // kept. An empty cluster takes the point farthest from its centroid.
@@ -70,7 +82,8 @@ double silhouette_score(const at::Tensor& x, const std::vector<int>& labels);
 
 // Runs the generator to `tap` on options.samples seeded latents (no edits), describes each channel
 // by its mean map (area-averaged to at most max_size square, then shifted to mean 0 and scaled to
-// unit L2 norm), and clusters the descriptors for every k in range and the chosen one.
+// unit L2 norm) or, with ClusterMethod::NetworkBending, by the mean over the samples of each
+// sample's map described so; and clusters the descriptors for every k in range and the chosen one.
 // `progress` counts samples, then one unit per k.
 ClusterResult cluster_tap(const Generator& generator, const std::string& tap, const ClusterOptions& options,
                           const ProgressFn& progress = {});

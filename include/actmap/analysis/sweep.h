@@ -50,12 +50,22 @@ struct SweepResult {
   double total_ms = 0.0;
 };
 
+struct SweepOptions {
+  // Only these taps (in the model's order); empty: every tap.
+  std::vector<std::string> taps;
+  // Network Bending's sample strip (generate_sample_strips.py): its layers only, the synthesis
+  // convolutions b4.conv1, b8.conv0, b8.conv1, ...; layer 0 (b4.conv1) is shown unbent, as
+  // Network Bending never bends it. StyleGAN2 models only.
+  bool network_bending = false;
+};
+
 // Renders the session without the edit `edit_id` (the baseline), then with the edit moved to each
 // tap in turn (the session's other enabled edits stay). Taps are visited from the output back to
 // the latent, so each render re-runs only from its own tap (the renderer's cache holds the rest).
-// Progress counts taps. Throws actmap::Error naming the edit when there is none with that id.
+// Progress counts taps. Throws actmap::Error naming the edit when there is none with that id, or
+// a tap of `options.taps` the model does not have.
 SweepResult sweep_edit(Renderer& renderer, const Session& session, const std::string& edit_id,
-                       const ProgressFn& progress = {});
+                       const ProgressFn& progress = {}, const SweepOptions& options = {});
 
 // The labelled strip: the baseline, then one tile per tap (tap name, H x W x C, the mean change
 // drawn as text and as a bar under each; skipped taps greyed with the reason). `tile` is the

@@ -13,15 +13,27 @@
 namespace actmap {
 
 // Which channels of a tap an edit touches. JSON forms: 5 | [1, 4, 9] | {"range": [a, b]} (inclusive)
-// | "all" | {"cluster": k} | {"random": fraction, "seed": s}.
+// | "all" | {"cluster": k} | {"random": fraction, "seed": s} | {"random": fraction, "seed": s,
+// "rule": "network_bending"[, "draws_before": [[C, k], ...]]}.
 struct ChannelSelector {
   enum class Kind { All, List, Range, Cluster, Random };
+  // How a random selection is drawn from C channels:
+  //  Actmap          round(fraction C) channels, at least one, by a seeded Fisher-Yates shuffle on
+  //                  SplitMix64 (the meaning of every session saved without a "rule");
+  //  NetworkBending  int(fraction C) channels (truncated, maybe none) as Network Bending draws them
+  //                  (util.py, create_random_transform_dict): Python's random.seed(seed) then
+  //                  random.sample(range(C), k). Fractions from 0 to 1.
+  enum class RandomRule { Actmap, NetworkBending };
   Kind kind = Kind::All;
   std::vector<std::int64_t> list;   // List (a single index is a list of one)
   std::int64_t first = 0, last = 0; // Range
   int cluster = 0;                  // Cluster
   double fraction = 0.0;            // Random
   std::uint64_t seed = 0;           // Random
+  RandomRule rule = RandomRule::Actmap;  // Random
+  // NetworkBending: draws [C_i, k_i] Python's stream made after random.seed(seed) and before this
+  // one (Network Bending draws every random transform of a config from one stream, in order).
+  std::vector<std::array<std::int64_t, 2>> draws_before;
   bool single = false;              // written as a bare index
 
   // `where` is the selector's JSON pointer (e.g. "/edits/0/channels").
@@ -33,7 +45,10 @@ struct ChannelSelector {
   std::string to_text() const;
 
   // Sorted, distinct channel indices for a tap with `channels` channels. `cluster_labels` holds
-  // one label per channel (empty when the tap has no clusters). Errors name the tap.
+  // one label per channel (empty when the tap has no clusters; -1: the channel is in no cluster).
+  // A cluster no channel is in selects nothing (as in Network Bending), and so may a random
+  // selection with the network_bending rule; edits that select nothing change nothing. Errors
+  // name the tap.
   std::vector<std::int64_t> resolve(std::int64_t channels, const std::string& tap,
                                     const std::vector<int>& cluster_labels = {}) const;
 };

@@ -108,13 +108,15 @@ void ChannelGridPanel::draw(EditorContext& ctx) {
       const ChannelStats& st = g.stats[std::size_t(c)];
       ImGui::SetTooltip("channel %d\nmin %.4g  max %.4g  mean %.4g%s%s", c, st.min, st.max, st.mean,
                         edited.count(c) ? "\nedited" : "",
-                        labels.empty() ? "" : ("\ncluster " + std::to_string(labels[std::size_t(c)])).c_str());
+                        labels.empty() || std::size_t(c) >= labels.size() ? ""
+                        : labels[std::size_t(c)] < 0                       ? "\nin no cluster"
+                                                                           : ("\ncluster " + std::to_string(labels[std::size_t(c)])).c_str());
     }
     if (visible) {
       const int col = c % g.columns, row = c / g.columns;
       const ImVec2 p1(p0.x + cell, p0.y + cell);
       dl->AddImage(ctx.render.grid().handle(), p0, p1, ImVec2(col * cw, row * ch), ImVec2((col + 1) * cw, (row + 1) * ch));
-      if (!labels.empty() && std::size_t(c) < labels.size()) {
+      if (std::size_t(c) < labels.size() && labels[std::size_t(c)] >= 0) {  // -1: in no cluster, no bar
         dl->AddRectFilled(p0, ImVec2(p1.x, p0.y + 4.0f), cluster_colour(labels[std::size_t(c)]));
       }
       if (edited.count(c)) {  // an orange corner: some enabled edit touches this channel

@@ -16,7 +16,7 @@ namespace actmap {
 
 void sample_tap(const Generator& generator, std::size_t tap, int samples, std::uint64_t seed, int batch,
                 const std::function<void(const at::Tensor&, int)>& fn, const ProgressFn& progress,
-                std::int64_t done_before, std::int64_t total) {
+                std::int64_t done_before, std::int64_t total, const SynthesisOptions& synthesis) {
   if (samples < 1) throw Error("samples must be at least 1, got " + std::to_string(samples));
   if (tap >= generator.taps().size()) throw Error("tap index " + std::to_string(tap) + " out of range");
   c10::InferenceMode guard;
@@ -27,7 +27,7 @@ void sample_tap(const Generator& generator, std::size_t tap, int samples, std::u
     const int n = std::min(batch, samples - first);
     const at::Tensor z = latents_from_seeds(generator.card().latent, seed + static_cast<std::uint64_t>(first), n,
                                             generator.device());
-    TapState s = generator.prepare(z);
+    TapState s = generator.prepare(z, synthesis);
     for (std::size_t i = 0; i <= tap; ++i) s = generator.run_stage(i, s);
     fn(s.x, first);
     report_progress(progress, done_before + first + n, total);
@@ -37,6 +37,12 @@ void sample_tap(const Generator& generator, std::size_t tap, int samples, std::u
 int default_cluster_count(std::size_t tap_index, std::size_t tap_count, std::int64_t channels) {
   const double r = tap_count > 1 ? double(tap_index) / double(tap_count - 1) : 0.0;
   const int k = r < 1.0 / 3.0 ? 5 : r < 2.0 / 3.0 ? 4 : 3;
+  return static_cast<int>(std::max<std::int64_t>(1, std::min<std::int64_t>(k, channels)));
+}
+
+int network_bending_cluster_count(std::size_t layer, std::int64_t channels) {
+  // get_clusters.py, cluster_layer_dict: 5 clusters for layers 1-8, 4 for 9-12, 3 for 13-16.
+  const int k = layer <= 8 ? 5 : layer <= 12 ? 4 : 3;
   return static_cast<int>(std::max<std::int64_t>(1, std::min<std::int64_t>(k, channels)));
 }
 
@@ -201,6 +207,23 @@ ClusterResult cluster_tap(const Generator& generator, const std::string& tap, co
   ClusterResult result;
   result.tap = tap;
   result.default_k = default_cluster_count(index, generator.taps().size(), channels);
+  const bool nb = o.method == ClusterMethod::NetworkBending;
+  if (nb) {
+    // Network Bending's layer number: the synthesis convolutions b4.conv1, b8.conv0, b8.conv1, ...
+    std::size_t layer = 0;
+    bool found = false;
+    for (const auto& t : generator.taps()) {
+      const auto dot = t.name.rfind('.');
+      const std::string kind = dot == std::string::npos ? "" : t.name.substr(dot + 1);
+      if (kind != "conv0" && kind != "conv1") continue;
+      if (t.name == tap) {
+        found = true;
+        break;
+      }
+      ++layer;
+    }
+    if (found) result.default_k = network_bending_cluster_count(layer, channels);
+  }
   result.k = o.k > 0 ? o.k : result.default_k;
   if (result.k > channels) {
     throw Error("k " + std::to_string(result.k) + " is more than tap '" + tap + "' has channels (" + std::to_string(channels) + ")");
@@ -214,18 +237,35 @@ ClusterResult cluster_tap(const Generator& generator, const std::string& tap, co
   }
   const std::int64_t total = o.samples + static_cast<std::int64_t>(ks.size());
 
-  at::Tensor sum;
+  SynthesisOptions synthesis;
+  synthesis.truncation_psi = o.truncation_psi;
+  if (o.truncation_psi != 1.0 && !generator.has_mapping()) {
+    throw Error("truncation needs a StyleGAN2 model; " + generator.card().name + " is " + generator.card().family);
+  }
+  const std::int64_t mh = std::min<std::int64_t>(info.height, o.max_size), mw = std::min<std::int64_t>(info.width, o.max_size);
+  // A map [.., C, H, W] as descriptors [.., C, mh mw]: area-averaged, shifted to mean 0, unit L2 norm.
+  auto describe = [&](const at::Tensor& m) {
+    at::Tensor d = at::adaptive_avg_pool2d(m, {mh, mw}).flatten(-2);
+    d = d - d.mean(-1, true);
+    return d / d.norm(2, {-1}, true).clamp_min(1e-12);
+  };
+  at::Tensor sum, desc_sum;
   sample_tap(generator, index, o.samples, o.seed, o.batch,
              [&](const at::Tensor& a, int) {
-               const at::Tensor s = a.to(at::kFloat).sum(0);
+               const at::Tensor x = a.to(at::kFloat);
+               const at::Tensor s = x.sum(0);
                sum = sum.defined() ? sum + s : s;
+               if (nb) {
+                 // Network Bending (get_clusters.py, get_clusters_from_generated_average): one feature
+                 // vector per map and sample, averaged over the samples.
+                 const at::Tensor d = describe(x).sum(0);
+                 desc_sum = desc_sum.defined() ? desc_sum + d : d;
+               }
              },
-             progress, 0, total);
+             progress, 0, total, synthesis);
   const at::Tensor mean = sum / double(o.samples);  // [C, H, W]
-  const std::int64_t mh = std::min<std::int64_t>(info.height, o.max_size), mw = std::min<std::int64_t>(info.width, o.max_size);
   const at::Tensor maps = at::adaptive_avg_pool2d(mean.unsqueeze(0), {mh, mw}).squeeze(0).reshape({channels, mh * mw});
-  at::Tensor desc = maps - maps.mean(1, true);
-  desc = desc / desc.norm(2, {1}, true).clamp_min(1e-12);
+  const at::Tensor desc = nb ? desc_sum / double(o.samples) : describe(mean);
 
   result.map_height = static_cast<int>(mh);
   result.map_width = static_cast<int>(mw);

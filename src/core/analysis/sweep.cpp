@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <chrono>
+#include <map>
 #include <cmath>
 #include <cstdio>
 #include <sstream>
@@ -24,7 +25,8 @@ double map_low(double v, double ratio) { return v * ratio - 0.5; }
 double map_high(double v, double ratio) { return (v + 1.0) * ratio - 0.5; }
 
 bool spatial_op(const OpSpec& op) {
-  return op.category == "paint" || op.category == "geometry" || op.category == "filter" || op.name == "sin_disrupt";
+  return op.category == "paint" || op.category == "geometry" || op.category == "filter" || op.name == "sin_disrupt" ||
+         op.name == "sin_field";
 }
 
 // Channels of `from_channels` mapped by fraction onto `to_channels` (see move_edit).
@@ -168,7 +170,7 @@ std::optional<Edit> move_edit(const Edit& edit, const TapInfo& from, const TapIn
 }
 
 SweepResult sweep_edit(Renderer& renderer, const Session& session, const std::string& edit_id,
-                       const ProgressFn& progress) {
+                       const ProgressFn& progress, const SweepOptions& options) {
   const auto t_start = std::chrono::steady_clock::now();
   const Edit* edit = session.find_edit(edit_id);
   if (!edit) {
@@ -177,8 +179,27 @@ SweepResult sweep_edit(Renderer& renderer, const Session& session, const std::st
     throw Error("sweep: no edit '" + edit_id + "' in the session (edits: " + (ids.empty() ? "none" : ids) + ")");
   }
   const Generator& gen = renderer.generator();
-  const auto& taps = gen.taps();
-  const TapInfo& from = taps[gen.tap_index(edit->tap)];
+  const auto& all_taps = gen.taps();
+  const TapInfo& from = all_taps[gen.tap_index(edit->tap)];
+  // The taps to visit, and those shown unbent with a reason.
+  std::vector<TapInfo> taps;
+  std::map<std::string, std::string> unbent;
+  if (options.network_bending) {
+    if (!gen.has_mapping()) throw Error("sweep: Network Bending's strip needs a StyleGAN2 model; " + gen.card().name + " is " + gen.card().family);
+    for (const auto& t : all_taps) {
+      const auto dot = t.name.rfind('.');
+      const std::string layer = dot == std::string::npos ? "" : t.name.substr(dot + 1);
+      if (layer == "conv0" || layer == "conv1") taps.push_back(t);
+    }
+    if (!taps.empty()) unbent[taps.front().name] = "layer 0: Network Bending never bends it";
+  } else if (!options.taps.empty()) {
+    for (const auto& name : options.taps) gen.tap_index(name);  // names the model's taps when one is unknown
+    for (const auto& t : all_taps) {
+      if (std::find(options.taps.begin(), options.taps.end(), t.name) != options.taps.end()) taps.push_back(t);
+    }
+  } else {
+    taps = all_taps;
+  }
   const std::vector<int> labels = session.cluster_labels(edit->tap);
 
   std::vector<Edit> base;
@@ -201,8 +222,12 @@ SweepResult sweep_edit(Renderer& renderer, const Session& session, const std::st
     SweepStep& step = result.steps[k];
     step.tap = taps[k];
     std::string why;
-    const std::optional<Edit> moved = move_edit(*edit, from, taps[k], gen.has_mapping(), labels, &why);
-    if (!moved) {
+    const std::optional<Edit> moved =
+        unbent.count(taps[k].name) ? std::nullopt : move_edit(*edit, from, taps[k], gen.has_mapping(), labels, &why);
+    if (unbent.count(taps[k].name)) {
+      step.skipped = unbent.at(taps[k].name);
+      step.output = result.baseline;
+    } else if (!moved) {
       step.skipped = why;
     } else {
       std::vector<Edit> edits = base;

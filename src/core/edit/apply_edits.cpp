@@ -119,8 +119,8 @@ at::Tensor apply_edits(const at::Tensor& x, const std::vector<const Edit*>& edit
           else rest.push_back(c);
         }
         channels = std::move(rest);
-        if (channels.empty()) continue;
       }
+      if (channels.empty()) continue;  // a missing cluster or an empty random draw: nothing to do
       const bool all = static_cast<std::int64_t>(channels.size()) == channel_count;
       const at::Tensor index = all ? at::Tensor() : at::tensor(channels, at::kLong).to(x.device());
       const at::Tensor before = all ? out : out.index_select(1, index);

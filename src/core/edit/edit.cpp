@@ -14,6 +14,7 @@
 #include "actmap/io/image.h"
 #include "actmap/io/json_text.h"
 #include "actmap/model/latent.h"
+#include "edit/python_random.h"
 
 using nlohmann::json;
 
@@ -113,12 +114,42 @@ ChannelSelector ChannelSelector::from_json(const json& j, const std::string& whe
     s.kind = Kind::Cluster;
     s.cluster = j.at("cluster").get<int>();
   } else if (j.is_object() && j.contains("random")) {
-    const json& f = j.at("random");
-    if (!f.is_number() || !(f.get<double>() > 0.0) || f.get<double>() > 1.0) {
-      throw Error(where + "/random: expected a fraction in (0, 1], got " + f.dump());
+    for (const auto& [key, value] : j.items()) {
+      if (key != "random" && key != "seed" && key != "rule" && key != "draws_before") {
+        throw Error(json_pointer_join(where, key) + ": unknown key in a random selector (keys: random, seed, rule, draws_before)");
+      }
     }
     s.kind = Kind::Random;
+    if (j.contains("rule")) {
+      const json& r = j.at("rule");
+      if (r == "network_bending") {
+        s.rule = RandomRule::NetworkBending;
+      } else if (r != "actmap") {
+        throw Error(where + "/rule: expected \"actmap\" or \"network_bending\", got " + r.dump());
+      }
+    }
+    const json& f = j.at("random");
+    const bool nb = s.rule == RandomRule::NetworkBending;
+    if (!f.is_number() || !std::isfinite(f.get<double>()) || f.get<double>() > 1.0 || f.get<double>() < 0.0 ||
+        (!nb && !(f.get<double>() > 0.0))) {
+      throw Error(where + "/random: expected a fraction in " + (nb ? "[0, 1]" : "(0, 1]") + ", got " + f.dump());
+    }
     s.fraction = f.get<double>();
+    if (j.contains("draws_before")) {
+      const json& d = j.at("draws_before");
+      const std::string at = where + "/draws_before";
+      if (!nb) throw Error(at + ": only with \"rule\": \"network_bending\"");
+      if (!d.is_array() || d.size() > 100000) throw Error(at + ": expected a list of [channels, count] pairs");
+      for (std::size_t i = 0; i < d.size(); ++i) {
+        const json& pair = d[i];
+        if (!pair.is_array() || pair.size() != 2 || !pair[0].is_number_integer() || !pair[1].is_number_integer() ||
+            pair[1].get<std::int64_t>() < 0 || pair[1].get<std::int64_t>() > pair[0].get<std::int64_t>() ||
+            pair[0].get<std::int64_t>() > 65536) {
+          throw Error(json_pointer_join(at, i) + ": expected [channels, count] with 0 <= count <= channels <= 65536, got " + pair.dump());
+        }
+        s.draws_before.push_back({pair[0].get<std::int64_t>(), pair[1].get<std::int64_t>()});
+      }
+    }
     if (j.contains("seed")) {
       const json& seed = j.at("seed");
       if (!seed.is_number_integer() || (!seed.is_number_unsigned() && seed.get<std::int64_t>() < 0)) {
@@ -139,7 +170,12 @@ json ChannelSelector::to_json() const {
     case Kind::List: return single && list.size() == 1 ? json(list[0]) : json(list);
     case Kind::Range: return {{"range", {first, last}}};
     case Kind::Cluster: return {{"cluster", cluster}};
-    case Kind::Random: return {{"random", fraction}, {"seed", seed}};
+    case Kind::Random: {
+      json j = {{"random", fraction}, {"seed", seed}};
+      if (rule == RandomRule::NetworkBending) j["rule"] = "network_bending";
+      if (!draws_before.empty()) j["draws_before"] = draws_before;
+      return j;
+    }
   }
   return "all";
 }
@@ -175,9 +211,14 @@ std::vector<std::int64_t> ChannelSelector::resolve(std::int64_t channels, const 
       for (std::int64_t c = 0; c < channels; ++c) {
         if (cluster_labels[c] == cluster) out.push_back(c);
       }
-      if (out.empty()) throw Error("tap '" + tap + "' has no cluster " + std::to_string(cluster));
       break;
     case Kind::Random: {
+      if (rule == RandomRule::NetworkBending) {
+        // util.py: num_samples = int(layer_dim * percentage); random.sample(range(0, layer_dim), num_samples).
+        const auto k = static_cast<std::int64_t>(static_cast<double>(channels) * fraction);
+        out = python_random_sample(seed, channels, std::clamp<std::int64_t>(k, 0, channels), draws_before);
+        break;
+      }
       // A seeded Fisher-Yates shuffle with the same SplitMix64 as the latents: portable.
       std::vector<std::int64_t> all(static_cast<std::size_t>(channels));
       std::iota(all.begin(), all.end(), 0);

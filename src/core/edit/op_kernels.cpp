@@ -10,6 +10,8 @@
 #include "edit/op_kernels.h"
 
 #include <algorithm>
+#include <array>
+#include <climits>
 #include <cmath>
 #include <map>
 #include <numeric>
@@ -196,6 +198,179 @@ at::Tensor as_index(const std::vector<std::int64_t>& v, const at::Tensor& like) 
   return at::tensor(v, at::kLong).to(like.device());
 }
 
+// ---- Network Bending's OpenCV transforms and the report's TensorFlow ones ------------------
+
+// cv::warpAffine with INTER_LINEAR and BORDER_CONSTANT 0 (OpenCV 4.6 imgproc/src/imgwarp.cpp:
+// cv::warpAffine, hal::warpAffine, WarpAffineInvoker, remapBilinear), for the forward matrix `m`
+// as a caller passes it: the matrix is inverted in double; each output pixel's source is
+// computed in fixed point with 10 fractional bits per step (AB_BITS) and rounded to 1/32 pixel
+// (INTER_BITS = 5); the four neighbours are weighted by products of (32 - f)/32 and f/32, exact in
+// float, and summed in float in OpenCV's order; neighbours outside the map are 0.
+// a * b rounded to a double before anything is added to it: what OpenCV's code computes on a
+// machine without fused multiply-adds, whatever this compiler's contraction settings.
+double product(double a, double b) {
+  volatile double p = a * b;
+  return p;
+}
+
+at::Tensor opencv_warp_affine(const at::Tensor& x, std::array<double, 6> m) {
+  {
+    double d = product(m[0], m[4]) - product(m[1], m[3]);
+    d = d != 0 ? 1. / d : 0;
+    const double a11 = m[4] * d, a22 = m[0] * d;
+    m[0] = a11;
+    m[1] *= -d;
+    m[3] *= -d;
+    m[4] = a22;
+    const double b1 = -product(m[0], m[2]) - product(m[1], m[5]);
+    const double b2 = -product(m[3], m[2]) - product(m[4], m[5]);
+    m[2] = b1;
+    m[5] = b2;
+  }
+  constexpr int kAbBits = 10, kInterBits = 5, kTab = 1 << kInterBits;
+  constexpr double kAbScale = 1 << kAbBits;
+  constexpr std::int64_t kRoundDelta = (1 << kAbBits) / kTab / 2;
+  // saturate_cast<int>(double): cvRound (round half to even) and saturation.
+  auto round_int = [](double v) -> std::int64_t {
+    const double r = std::nearbyint(v);
+    return static_cast<std::int64_t>(std::clamp(r, double(INT_MIN), double(INT_MAX)));
+  };
+  auto to_short = [](std::int64_t v) { return std::clamp<std::int64_t>(v, -32768, 32767); };
+  const std::int64_t h = x.size(2), w = x.size(3), n = h * w;
+  std::vector<std::int64_t> adelta(static_cast<std::size_t>(w)), bdelta(static_cast<std::size_t>(w));
+  for (std::int64_t c = 0; c < w; ++c) {
+    adelta[static_cast<std::size_t>(c)] = round_int(m[0] * static_cast<double>(c) * kAbScale);
+    bdelta[static_cast<std::size_t>(c)] = round_int(m[3] * static_cast<double>(c) * kAbScale);
+  }
+  // Per neighbour k (dx, dy) = (0, 0), (1, 0), (0, 1), (1, 1): the source index (n = outside:
+  // a zero column) and the weight.
+  std::vector<std::int64_t> index(static_cast<std::size_t>(4 * n));
+  std::vector<float> weight(static_cast<std::size_t>(4 * n));
+  for (std::int64_t r = 0; r < h; ++r) {
+    const std::int64_t x0 = round_int((product(m[1], static_cast<double>(r)) + m[2]) * kAbScale) + kRoundDelta;
+    const std::int64_t y0 = round_int((product(m[4], static_cast<double>(r)) + m[5]) * kAbScale) + kRoundDelta;
+    for (std::int64_t c = 0; c < w; ++c) {
+      const std::int64_t xs = (x0 + adelta[static_cast<std::size_t>(c)]) >> (kAbBits - kInterBits);
+      const std::int64_t ys = (y0 + bdelta[static_cast<std::size_t>(c)]) >> (kAbBits - kInterBits);
+      const std::int64_t sx = to_short(xs >> kInterBits), sy = to_short(ys >> kInterBits);
+      const std::int64_t fx = xs & (kTab - 1), fy = ys & (kTab - 1);
+      const float wx[2] = {1.f - static_cast<float>(fx) * (1.f / kTab), static_cast<float>(fx) * (1.f / kTab)};
+      const float wy[2] = {1.f - static_cast<float>(fy) * (1.f / kTab), static_cast<float>(fy) * (1.f / kTab)};
+      const std::size_t p = static_cast<std::size_t>(r * w + c);
+      for (int k = 0; k < 4; ++k) {
+        const std::int64_t xx = sx + (k & 1), yy = sy + (k >> 1);
+        const bool inside = xx >= 0 && xx < w && yy >= 0 && yy < h;
+        index[static_cast<std::size_t>(k * n) + p] = inside ? yy * w + xx : n;
+        weight[static_cast<std::size_t>(k * n) + p] = wy[k >> 1] * wx[k & 1];
+      }
+    }
+  }
+  const at::ScalarType compute = x.scalar_type() == at::kDouble ? at::kDouble : at::kFloat;
+  const at::Tensor flat = at::constant_pad_nd(x.reshape({-1, n}).to(compute), {0, 1}, 0);  // column n is 0
+  const at::Tensor idx = at::tensor(index, at::kLong).to(x.device()).view({4, n});
+  const at::Tensor wts = at::tensor(weight, at::kFloat).to(x.device(), compute).view({4, n});
+  // ((v0 w0 + v1 w1) + v2 w2) + v3 w3, each product and sum rounded as OpenCV's float code does.
+  at::Tensor out = at::mul(flat.index_select(1, idx[0]), wts[0]);
+  for (int k = 1; k < 4; ++k) out = at::add(out, at::mul(flat.index_select(1, idx[k]), wts[k]));
+  return out.view(x.sizes()).to(x.scalar_type());
+}
+
+// cv::getRotationMatrix2D (imgwarp.cpp, getRotationMatrix2D_): the forward matrix of a turn by
+// `degrees` (counter-clockwise on screen) and a zoom by `scale` about (cx, cy).
+std::array<double, 6> opencv_rotation_matrix(float cx, float cy, double degrees, double scale) {
+  const double angle = degrees * (kPi / 180);
+  const double alpha = std::cos(angle) * scale, beta = std::sin(angle) * scale;
+  const double x = cx, y = cy;
+  return {alpha, beta, product(1 - alpha, x) - product(beta, y), -beta, alpha, product(beta, x) + product(1 - alpha, y)};
+}
+
+// Network Bending's centre (transforms/rotate/op.cpp, scale/op.cpp): Point2f(size(0) / 2.0,
+// size(1) / 2.0) of the [H, W] map, i.e. x = H / 2 and y = W / 2 (the same point on square maps).
+std::array<double, 6> nb_rotation(const at::Tensor& x, double degrees, double scale) {
+  return opencv_rotation_matrix(static_cast<float>(static_cast<double>(static_cast<float>(x.size(2))) / 2.0),
+                                static_cast<float>(static_cast<double>(static_cast<float>(x.size(3))) / 2.0), degrees,
+                                scale);
+}
+
+// TensorFlow Addons' image transform as the bending report calls it (tfa.image.rotate and
+// tfa.image.translate: ImageProjectiveTransformV3 with NEAREST interpolation and REFLECT fill):
+// output pixel (c, r) reads the input at (a0 c + a1 r + a2, b0 c + b1 r + b2), computed in float,
+// reflected into the map ([dcba|abcd|dcba], TensorFlow's MapCoordinate<FILL_REFLECT>), clamped and
+// rounded half away from zero.
+at::Tensor tensorflow_transform_nearest_reflect(const at::Tensor& x, const std::array<float, 6>& t) {
+  const std::int64_t h = x.size(2), w = x.size(3), n = h * w;
+  auto reflect = [](float in, std::int64_t len) {
+    if (in < 0) {
+      if (len <= 1) {
+        in = 0;
+      } else {
+        const std::int64_t sz2 = 2 * len;
+        if (in < static_cast<float>(sz2)) in = static_cast<float>(sz2 * static_cast<std::int64_t>(-in / static_cast<float>(sz2))) + in;
+        in = in < static_cast<float>(-len) ? in + static_cast<float>(sz2) : -in - 1;
+      }
+    } else if (in > static_cast<float>(len - 1)) {
+      if (len <= 1) {
+        in = 0;
+      } else {
+        const std::int64_t sz2 = 2 * len;
+        in -= static_cast<float>(sz2 * static_cast<std::int64_t>(in / static_cast<float>(sz2)));
+        if (in >= static_cast<float>(len)) in = static_cast<float>(sz2) - in - 1;
+      }
+    }
+    return std::clamp(in, 0.0f, static_cast<float>(len - 1));
+  };
+  std::vector<std::int64_t> index(static_cast<std::size_t>(n));
+  for (std::int64_t r = 0; r < h; ++r) {
+    for (std::int64_t c = 0; c < w; ++c) {
+      const float fc = static_cast<float>(c), fr = static_cast<float>(r);
+      const float sx = reflect(t[0] * fc + t[1] * fr + t[2], w), sy = reflect(t[3] * fc + t[4] * fr + t[5], h);
+      index[static_cast<std::size_t>(r * w + c)] = static_cast<std::int64_t>(std::round(sy)) * w + static_cast<std::int64_t>(std::round(sx));
+    }
+  }
+  return x.reshape({-1, n}).index_select(1, at::tensor(index, at::kLong).to(x.device())).view(x.sizes());
+}
+
+// Half widths of OpenCV's elliptical structuring element of size (2r + 1) x (2r + 1)
+// (cv::getStructuringElement(MORPH_ELLIPSE, ...), imgproc/src/morph.dispatch.cpp): row dy = -r..r
+// covers columns -dx..dx with dx = cvRound(r sqrt((r^2 - dy^2) / r^2)). r = 1 is a cross.
+std::vector<std::int64_t> ellipse_half_widths(std::int64_t r) {
+  std::vector<std::int64_t> out;
+  const double inv_r2 = r ? 1. / (static_cast<double>(r) * static_cast<double>(r)) : 0;
+  for (std::int64_t dy = -r; dy <= r; ++dy) {
+    const double v = static_cast<double>(r) * std::sqrt(static_cast<double>(r * r - dy * dy) * inv_r2);
+    out.push_back(std::min(r, static_cast<std::int64_t>(std::nearbyint(v))));
+  }
+  return out;
+}
+
+// Row y of the result takes row clamp(y + dy) of x (repeating the edge rows).
+at::Tensor shift_rows_clamped(const at::Tensor& x, std::int64_t dy) {
+  const std::int64_t h = x.size(2);
+  if (dy == 0) return x;
+  if (dy > 0) return pad_replicate(x.narrow(2, dy, h - dy), 2, 0, dy);
+  return pad_replicate(x.narrow(2, 0, h + dy), 2, -dy, 0);
+}
+
+// Grey-scale erosion (Min) or dilation (Max) over the elliptical element, counting only pixels
+// inside the map (OpenCV's default border for erode and dilate). Each row of the element is a
+// horizontal window; rows beyond the map may repeat the edge row because the element's rows get
+// no wider away from its centre (the edge row with a wider window is in the set already).
+at::Tensor morph_ellipse(const at::Tensor& x, std::int64_t r, Reduce kind) {
+  if (r <= 0) return x;
+  const auto widths = ellipse_half_widths(r);
+  const std::int64_t reach = std::min(r, x.size(2) - 1);
+  std::map<std::int64_t, at::Tensor> rows;  // half width -> the horizontal reduction
+  at::Tensor out;
+  for (std::int64_t dy = -reach; dy <= reach; ++dy) {
+    const std::int64_t dx = widths[static_cast<std::size_t>(dy + r)];
+    auto it = rows.find(dx);
+    if (it == rows.end()) it = rows.emplace(dx, window_reduce(x, 3, dx, kind)).first;
+    const at::Tensor part = shift_rows_clamped(it->second, dy);
+    out = out.defined() ? combine(kind, out, part) : part;
+  }
+  return out;
+}
+
 // ---- Kernels --------------------------------------------------------------------------------
 
 at::Tensor brush(const OpArgs& a) {
@@ -225,10 +400,27 @@ at::Tensor rect(const OpArgs& a) {
   return at::addcmul(inside * num(a.params, "value"), a.sel, 1.0 - inside);  // x * 1 + 0 outside, x * 0 + v inside
 }
 
+// The rotate, scale and translate ops' `convention` (docs/research.md, "Conventions"):
+//  actmap           about ((W - 1) / 2, (H - 1) / 2), the centre of the pixel grid, exact bilinear
+//                   sampling, quarter turns exact, translate by fractions of W and H;
+//  network_bending  Network Bending's OpenCV ops (transforms/{rotate,scale,translate}/op.cpp);
+//  tensorflow       TensorFlow Addons' rotate and translate as the bending report calls them
+//                   (NetworkOperations.py): nearest neighbour, reflected borders.
+std::string convention(const OpArgs& a) { return a.params.contains("convention") ? text(a.params, "convention") : "actmap"; }
+
 at::Tensor rotate(const OpArgs& a) {
+  const std::string conv = convention(a);
+  if (conv == "network_bending") return opencv_warp_affine(a.sel, nb_rotation(a.sel, num(a.params, "degrees"), 1.0));
+  const std::int64_t h = a.sel.size(2), w = a.sel.size(3);
+  if (conv == "tensorflow") {
+    // tfa.image.rotate: angles_to_projective_transforms, in float.
+    const float t = static_cast<float>(num(a.params, "degrees") * (kPi / 180.0));
+    const float cs = std::cos(t), sn = std::sin(t), fw = static_cast<float>(w) - 1.0f, fh = static_cast<float>(h) - 1.0f;
+    const float x_offset = (fw - (cs * fw - sn * fh)) / 2.0f, y_offset = (fh - (sn * fw + cs * fh)) / 2.0f;
+    return tensorflow_transform_nearest_reflect(a.sel, {cs, -sn, x_offset, sn, cs, y_offset});
+  }
   double degrees = std::fmod(num(a.params, "degrees"), 360.0);
   if (degrees < 0) degrees += 360.0;
-  const std::int64_t h = a.sel.size(2), w = a.sel.size(3);
   if (degrees == 0.0) return a.sel;
   if (degrees == 180.0) return at::flip(a.sel, {2, 3});
   // at::rot90 turns from the row axis towards the column axis: k = 1 is counter-clockwise on screen.
@@ -243,6 +435,7 @@ at::Tensor rotate(const OpArgs& a) {
 
 at::Tensor scale(const OpArgs& a) {
   const double f = num(a.params, "factor");
+  if (convention(a) == "network_bending") return opencv_warp_affine(a.sel, nb_rotation(a.sel, 0.0, f));
   if (f == 1.0) return a.sel;
   const double cx = 0.5 * static_cast<double>(a.sel.size(3) - 1), cy = 0.5 * static_cast<double>(a.sel.size(2) - 1);
   return bilinear_sample(a.sel, cx + (columns(a.sel) - cx) / f, cy + (rows(a.sel) - cy) / f);
@@ -255,6 +448,20 @@ at::Tensor shifted(const at::Tensor& x, std::int64_t dx, std::int64_t dy) {
 }
 
 at::Tensor translate(const OpArgs& a) {
+  const std::string conv = convention(a);
+  if (conv == "network_bending") {
+    // transforms/translate/op.cpp: Matx23f(1, 0, tx * (float)size(0), 0, 1, ty * (float)size(1)),
+    // the products in double, stored as float: x moves by dx H, y by dy W (the same on square maps).
+    const double tx = static_cast<float>(num(a.params, "dx") * static_cast<double>(static_cast<float>(a.sel.size(2))));
+    const double ty = static_cast<float>(num(a.params, "dy") * static_cast<double>(static_cast<float>(a.sel.size(3))));
+    return opencv_warp_affine(a.sel, {1.0, 0.0, tx, 0.0, 1.0, ty});
+  }
+  if (conv == "tensorflow") {
+    // tfa.image.translate: translations_to_projective_transforms, [1, 0, -dx, 0, 1, -dy] in pixels.
+    const float tx = static_cast<float>(num(a.params, "dx") * static_cast<double>(a.sel.size(3)));
+    const float ty = static_cast<float>(num(a.params, "dy") * static_cast<double>(a.sel.size(2)));
+    return tensorflow_transform_nearest_reflect(a.sel, {1.0f, 0.0f, -tx, 0.0f, 1.0f, -ty});
+  }
   const double sx = num(a.params, "dx") * static_cast<double>(a.sel.size(3));
   const double sy = num(a.params, "dy") * static_cast<double>(a.sel.size(2));
   if (sx == 0.0 && sy == 0.0) return a.sel;
@@ -299,18 +506,55 @@ at::Tensor threshold(const OpArgs& a) {
 at::Tensor clamp(const OpArgs& a) { return at::clamp(a.sel, num(a.params, "lo"), num(a.params, "hi")); }
 at::Tensor ablate(const OpArgs& a) { return at::zeros_like(a.sel); }
 
+// `shape`: square (2r+1)^2, separable; or ellipse, OpenCV's MORPH_ELLIPSE of size 2r+1 as Network
+// Bending's transforms/erode/op.cpp and dilate/op.cpp build it.
+bool ellipse_shape(const OpArgs& a) { return a.params.contains("shape") && text(a.params, "shape") == "ellipse"; }
+
 at::Tensor erode(const OpArgs& a) {
   const std::int64_t r = whole(a.params, "radius");
+  if (ellipse_shape(a)) return morph_ellipse(a.sel, r, Reduce::Min);
   return window_reduce(window_reduce(a.sel, 3, r, Reduce::Min), 2, r, Reduce::Min);
 }
 
 at::Tensor dilate(const OpArgs& a) {
   const std::int64_t r = whole(a.params, "radius");
+  if (ellipse_shape(a)) return morph_ellipse(a.sel, r, Reduce::Max);
   return window_reduce(window_reduce(a.sel, 3, r, Reduce::Max), 2, r, Reduce::Max);
+}
+
+// Indices 0..n-1 extended by r on each side by reflection without repeating the edge
+// ([c b | a b c d | c b], TensorFlow's REFLECT padding), repeated for windows wider than the map.
+at::Tensor reflected_indices(std::int64_t n, std::int64_t r, const at::Tensor& like) {
+  std::vector<std::int64_t> idx;
+  const std::int64_t period = 2 * (n - 1);
+  for (std::int64_t i = -r; i < n + r; ++i) {
+    std::int64_t j = period > 0 ? ((i % period) + period) % period : 0;
+    if (j >= n) j = period - j;
+    idx.push_back(j);
+  }
+  return at::tensor(idx, at::kLong).to(like.device());
+}
+
+// Mean over a size x size window of the map padded by reflection (tfa.image.mean_filter2d's
+// default, as the bending report calls it): the window sums along each axis, then / size^2.
+at::Tensor mean_filter_reflect(const at::Tensor& x, std::int64_t size) {
+  const std::int64_t r = size / 2;
+  at::Tensor y = x;
+  for (const std::int64_t dim : {std::int64_t(2), std::int64_t(3)}) {
+    const std::int64_t n = y.size(dim);
+    const at::Tensor padded = y.index_select(dim, reflected_indices(n, r, y));
+    at::Tensor sum = padded.narrow(dim, 0, n).clone();
+    for (std::int64_t k = 1; k < size; ++k) sum.add_(padded.narrow(dim, k, n));
+    y = sum;
+  }
+  return y.div_(static_cast<double>(size * size));
 }
 
 at::Tensor mean_filter(const OpArgs& a) {
   const std::int64_t r = whole(a.params, "size") / 2;
+  if (a.params.contains("border") && text(a.params, "border") == "reflect") {
+    return r == 0 ? a.sel : mean_filter_reflect(a.sel, whole(a.params, "size"));
+  }
   if (r == 0 || (a.sel.size(2) == 1 && a.sel.size(3) == 1)) return a.sel;
   // Only pixels inside the map count, so the square's mean is the product of the two axes' means.
   at::Tensor y = window_reduce(a.sel, 3, r, Reduce::Sum);
@@ -372,9 +616,20 @@ at::Tensor vanish(const OpArgs& a) {
     }
   }
   if (others.empty()) throw Error("vanish needs at least one channel outside the selection");
-  SplitMix64 rng(a.params.at("seed").get<std::uint64_t>());
   std::vector<std::int64_t> source(a.channels.size());
-  for (auto& s : source) s = others[rng.next() % others.size()];
+  if (a.params.contains("pick") && text(a.params, "pick") == "repeat") {
+    // The bending report's vanish (NetworkOperations.py, Block): the U unselected channels, each
+    // repeated C // U times in order, then the first C % U of them once more, make a list of C
+    // channels; selected channel c takes entry c of that list.
+    const auto channel_count = static_cast<std::size_t>(a.current.size(1));
+    std::vector<std::int64_t> full;
+    for (const auto o : others) full.insert(full.end(), channel_count / others.size(), o);
+    for (std::size_t i = 0; full.size() < channel_count; ++i) full.push_back(others[i]);
+    for (std::size_t i = 0; i < source.size(); ++i) source[i] = full[static_cast<std::size_t>(a.channels[i])];
+  } else {
+    SplitMix64 rng(a.params.at("seed").get<std::uint64_t>());
+    for (auto& s : source) s = others[rng.next() % others.size()];
+  }
   return a.current.index_select(1, as_index(source, a.sel));
 }
 
@@ -383,6 +638,15 @@ at::Tensor sin_disrupt(const OpArgs& a) {
   const at::Tensor wave = at::sin(2.0 * kPi * (num(a.params, "fx") / w * columns(a.sel) + num(a.params, "fy") / h * rows(a.sel)) +
                                   num(a.params, "phase"));
   return a.sel * wave.to(a.sel.scalar_type());
+}
+
+at::Tensor sin_field(const OpArgs& a) {
+  // amplitude (sin(2 pi fy (r - y0) / H) + sin(2 pi fx (c - x0) / W)): the map is replaced.
+  const double w = static_cast<double>(a.sel.size(3)), h = static_cast<double>(a.sel.size(2));
+  const at::Tensor field = num(a.params, "amplitude") *
+                           (at::sin(2.0 * kPi * num(a.params, "fy") * (rows(a.sel) - num(a.params, "y0")) / h) +
+                            at::sin(2.0 * kPi * num(a.params, "fx") * (columns(a.sel) - num(a.params, "x0")) / w));
+  return field.to(a.sel.scalar_type()).expand(a.sel.sizes()).contiguous();
 }
 
 }  // namespace
@@ -401,7 +665,7 @@ OpKernel find_op_kernel(const std::string& op) {
       {"mean_filter", mean_filter}, {"gaussian_blur", gaussian_blur},
       {"sharpen", sharpen},     {"sobel", sobel},
       {"shuffle", shuffle},     {"vanish", vanish},
-      {"sin_disrupt", sin_disrupt},
+      {"sin_disrupt", sin_disrupt}, {"sin_field", sin_field},
   };
   const auto it = kernels.find(op);
   return it == kernels.end() ? find_latent_op_kernel(op) : it->second;

@@ -66,6 +66,12 @@ ParamSpec edge_param() {
                 "soft: weight falls linearly from 1 at the stroke to 0 at the radius; hard: 1 within the radius");
 }
 
+ParamSpec shape_param() {
+  return choice("shape", {"square", "ellipse"},
+                "square: every pixel of the (2r+1) x (2r+1) square; ellipse: OpenCV's elliptical element of that size "
+                "(Network Bending's; a cross at r = 1)");
+}
+
 std::string fmt(double v) { return json(v).dump(); }
 
 void check_order(const json& p, const char* lo, const char* hi, const std::string& where, const char* what) {
@@ -101,14 +107,35 @@ std::vector<OpSpec> build_registry() {
       {"erase", "paint", "Restore the unedited activation under a stroke (weighted like the brush).",
        {points("The stroke, as [x, y] points in tap pixels"), radius_param(), edge_param()}, {}},
 
-      // Geometry: about the map's centre, bilinear, zeros where nothing maps.
-      {"rotate", "geometry", "Rotate about the centre, counter-clockwise as seen on screen (bilinear; zeros outside).",
-       {number("degrees", -3600.0, 3600.0, 0.0, -180.0, 180.0, "Angle in degrees, counter-clockwise")}, {}},
-      {"scale", "geometry", "Zoom about the centre: 2 doubles the size, 0.5 halves it (bilinear; zeros outside).",
-       {number("factor", 0.01, 100.0, 1.0, 0.25, 4.0, "Zoom factor")}, {}},
+      // Geometry: about the map's centre, zeros where nothing maps (the `convention` says whose
+      // centre and sampling; docs/research.md).
+      {"rotate", "geometry", "Rotate about the centre, counter-clockwise as seen on screen (zeros outside).",
+       {number("degrees", -3600.0, 3600.0, 0.0, -180.0, 180.0, "Angle in degrees, counter-clockwise"),
+        choice("convention", {"actmap", "network_bending", "tensorflow"},
+               "actmap: about the pixel grid's centre ((W-1)/2, (H-1)/2), exact bilinear, quarter turns exact; "
+               "network_bending: Network Bending's OpenCV rotate about (W/2, H/2) (warpAffine: bilinear on a "
+               "1/32-pixel grid, zeros outside); tensorflow: the bending report's tfa.image.rotate (nearest, "
+               "reflected borders)")},
+       {}},
+      {"scale", "geometry", "Zoom about the centre: 2 doubles the size, 0.5 halves it, negative turns it 180 degrees too "
+       "(zeros outside).",
+       {number("factor", -100.0, 100.0, 1.0, 0.25, 4.0, "Zoom factor (at least 0.01 in size with the actmap convention)"),
+        choice("convention", {"actmap", "network_bending"},
+               "actmap: about the pixel grid's centre, exact bilinear; network_bending: Network Bending's OpenCV "
+               "scale about (W/2, H/2) (warpAffine: bilinear on a 1/32-pixel grid, zeros outside)")},
+       [](const json& p, const std::string& where) {
+         if (p.at("convention") == "actmap" && std::abs(p.at("factor").get<double>()) < 0.01) {
+           throw Error(where + "/params/factor: " + fmt(p.at("factor").get<double>()) +
+                       " is too small: the actmap convention needs |factor| >= 0.01");
+         }
+       }},
       {"translate", "geometry", "Shift by fractions of the map (as in Network Bending); zeros move in.",
        {number("dx", -10.0, 10.0, 0.0, -1.0, 1.0, "Rightwards, as a fraction of the width"),
-        number("dy", -10.0, 10.0, 0.0, -1.0, 1.0, "Downwards, as a fraction of the height")},
+        number("dy", -10.0, 10.0, 0.0, -1.0, 1.0, "Downwards, as a fraction of the height"),
+        choice("convention", {"actmap", "network_bending", "tensorflow"},
+               "actmap: exact bilinear shift; network_bending: Network Bending's OpenCV translate (warpAffine by "
+               "dx H and dy W pixels on a 1/32-pixel grid); tensorflow: the bending report's tfa.image.translate "
+               "(nearest, reflected borders)")},
        {}},
       {"flip", "geometry", "Mirror the whole map.",
        {choice("axis", {"horizontal", "vertical"}, "horizontal: left and right swap; vertical: top and bottom swap")}, {}},
@@ -132,12 +159,16 @@ std::vector<OpSpec> build_registry() {
       {"ablate", "value", "Zero the selected channels (switch the units off).", {}, {}},
 
       // Morphology and filters; borders use only the pixels inside the map (edge values repeat).
-      {"erode", "filter", "Grey-scale erosion: the minimum over a (2r+1) x (2r+1) square.",
-       {integer("radius", 1, 64, 1, 8, "Half the square's side")}, {}},
-      {"dilate", "filter", "Grey-scale dilation: the maximum over a (2r+1) x (2r+1) square.",
-       {integer("radius", 1, 64, 1, 8, "Half the square's side")}, {}},
-      {"mean_filter", "filter", "Mean over a size x size square (only pixels inside the map count).",
-       {integer("size", 1, 129, 3, 15, "Odd side length", /*odd=*/true)}, {}},
+      {"erode", "filter", "Grey-scale erosion: the minimum over a (2r+1) x (2r+1) square or ellipse.",
+       {integer("radius", 0, 64, 1, 8, "Half the element's side (0: unchanged)"), shape_param()}, {}},
+      {"dilate", "filter", "Grey-scale dilation: the maximum over a (2r+1) x (2r+1) square or ellipse.",
+       {integer("radius", 0, 64, 1, 8, "Half the element's side (0: unchanged)"), shape_param()}, {}},
+      {"mean_filter", "filter", "Mean over a size x size square.",
+       {integer("size", 1, 129, 3, 15, "Odd side length", /*odd=*/true),
+        choice("border", {"inside", "reflect"},
+               "inside: only pixels inside the map count; reflect: the map reflected beyond its edges, without "
+               "repeating them (tfa.image.mean_filter2d, as the bending report calls it)")},
+       {}},
       {"gaussian_blur", "filter", "Gaussian blur (kernel radius ceil(3 sigma), edges repeat).",
        {number("sigma", 0.01, 64.0, 1.0, 0.1, 8.0, "Standard deviation in tap pixels")}, {}},
       {"sharpen", "filter", "x + amount * (4x - the four neighbours); amount 1 is the classic sharpen kernel.",
@@ -147,13 +178,26 @@ std::vector<OpSpec> build_registry() {
       // Channel-level.
       {"shuffle", "channel", "Permute the selected channels among themselves (seeded).",
        {seed("Seed of the permutation")}, {}},
-      {"vanish", "channel", "Replace each selected channel by an unselected one chosen with the seed.",
-       {seed("Seed of the choice")}, {}},
+      {"vanish", "channel", "Replace each selected channel by an unselected one.",
+       {seed("Seed of the choice"),
+        choice("pick", {"seeded", "repeat"},
+               "seeded: an unselected channel chosen with the seed; repeat: the bending report's order (the "
+               "unselected channels each repeated C // U times, then the first C % U; channel c takes entry c)")},
+       {}},
       {"sin_disrupt", "channel",
        "Multiply by a sinusoid: x * sin(2 pi (fx * column / width + fy * row / height) + phase).",
        {number("fx", -1000.0, 1000.0, 1.0, -8.0, 8.0, "Cycles across the width"),
         number("fy", -1000.0, 1000.0, 0.0, -8.0, 8.0, "Cycles down the height"),
         number("phase", -1000.0, 1000.0, 0.0, -3.14159, 3.14159, "Phase in radians")},
+       {}},
+      {"sin_field", "channel",
+       "Replace the map by amplitude * (sin(2 pi fy (row - y0) / height) + sin(2 pi fx (column - x0) / width)) "
+       "(the bending report's sin_disrupt).",
+       {number("amplitude", -kBig, kBig, 1.0, -8.0, 8.0, "Amplitude of each sinusoid"),
+        number("fx", -1000.0, 1000.0, 1.0, -8.0, 8.0, "Cycles across the width"),
+        number("fy", -1000.0, 1000.0, 1.0, -8.0, 8.0, "Cycles down the height"),
+        number("x0", -kBig, kBig, 0.0, -16.0, 16.0, "Column where the horizontal sinusoid is 0"),
+        number("y0", -kBig, kBig, 0.0, -16.0, 16.0, "Row where the vertical sinusoid is 0")},
        {}},
 
       // Weights: the kernels of the layer that produces the tap, for the selected output channels.

@@ -23,6 +23,7 @@ at::Tensor apply_weight_edits(const at::Tensor& weight, int out_dim, const std::
                     std::to_string(tap.channels) + "; its weights cannot be edited per channel");
       }
       const std::vector<std::int64_t> channels = e->channels.resolve(outputs, tap.name, cluster_labels);
+      if (channels.empty()) continue;  // a missing cluster or an empty random draw: nothing to do
       const at::Tensor index = at::tensor(channels, at::kLong).to(w.device());
       at::Tensor sel = w.index_select(out_dim, index);
       const bool spatial = sel.dim() == 4;

@@ -166,8 +166,9 @@ std::map<std::string, std::vector<int>> parse_clusters(const json& j) {
     std::vector<int> v;
     for (std::size_t i = 0; i < labels.size(); ++i) {
       const json& x = labels[i];
-      if (!x.is_number_integer() || x.get<std::int64_t>() < 0 || x.get<std::int64_t>() > 1000000) {
-        throw Error(json_pointer_join(at, i) + ": expected a cluster label (a non-negative integer), got " + x.dump());
+      if (!x.is_number_integer() || x.get<std::int64_t>() < -1 || x.get<std::int64_t>() > 1000000) {
+        throw Error(json_pointer_join(at, i) + ": expected a cluster label (a non-negative integer, or -1 for a channel "
+                    "in no cluster), got " + x.dump());
       }
       v.push_back(x.get<int>());
     }
