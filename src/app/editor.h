@@ -49,7 +49,7 @@ class Editor {
   bool quit_requested() const { return quit_now_; }
   // SIGTERM, SIGINT, SIGHUP: unsaved work goes to the recovery file before the process ends.
   void keep_unsaved_work();
-  // Files dropped on the window: sessions open, model cards switch the model.
+  // Files dropped on the window: sessions open, model cards and checkpoint files switch the model.
   void drop_files(const std::vector<std::string>& paths);
 
   // For scripted screenshots: whether the latest session state has been rendered and shown.
@@ -65,7 +65,11 @@ class Editor {
   // Session and files (editor_session.cpp).
   void open_model(const std::string& name_or_path);
   void new_session(const std::string& model);
-  void open_session(const std::string& path);
+  // `convert`: a model that is a checkpoint not converted yet is converted first (then the session
+  // opens again, with `convert` false).
+  void open_session(const std::string& path, bool convert = true);
+  // A session whose model is a checkpoint file not converted yet: convert it, then open the session.
+  void convert_then_open_session(const std::string& checkpoint, const std::string& session_path);
   void adopt(Session session, const std::string& path, bool dirty);
   bool save(const std::string& path);
   void save_or_save_as();

@@ -74,6 +74,8 @@ class EditorContext {
   const std::string& card_error() const { return card_error_; }
   bool is_stylegan() const { return !taps_.empty() && taps_.front().name == "mapping"; }
   const std::string& family() const { return family_; }  // the card's ("" when it did not load)
+  // The number of classes of a conditional generator (its label c has c_dim values); 0 otherwise.
+  std::int64_t c_dim() const { return c_dim_; }
 
   Selection selection;
   const TapInfo* selected_tap() const { return selection.tap < taps_.size() ? &taps_[selection.tap] : nullptr; }
@@ -113,6 +115,7 @@ class EditorContext {
   std::unique_ptr<SessionHistory> history_;
   std::vector<TapInfo> taps_;
   std::string family_;
+  std::int64_t c_dim_ = 0;
   std::string card_error_;
   std::deque<std::string> log_;
   std::string status_message_;

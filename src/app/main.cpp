@@ -19,7 +19,7 @@ int main(int argc, char** argv) {
   std::string ui_map, size = "1600x1000";
   bool no_recovery = false;
   int threads = 0;
-  cli.add_option("-m,--model", opts.model, "Model card: a path, or a name found in models/ or on ACTMAP_MODEL_PATH (default: the default model)");
+  cli.add_option("-m,--model", opts.model, "Model: a card (a path, or a name found in models/ or on ACTMAP_MODEL_PATH), or a checkpoint file (.pkl, .pt, .pth, .ckpt, .safetensors; converted once into the cache) (default: the default model)");
   // Not checked here: a session that cannot be opened is reported in the window (and by
   // --screenshot, which then exits 1), which opens on the default model.
   cli.add_option("-s,--session", opts.session_path, "Open this session file");
