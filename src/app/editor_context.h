@@ -26,6 +26,7 @@ struct EditorOptions {
   std::string device = "cpu";
   bool offer_recovery = true;
   int seed_strip = 4;        // seeds in the strip under the output (0: off)
+  int import_delay_ms = 0;   // GUI tests: slow a checkpoint's conversion down to watch it
 };
 
 // Which channels the slice editor's tools apply to.

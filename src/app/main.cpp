@@ -34,6 +34,9 @@ int main(int argc, char** argv) {
   cli.add_option("--ui-map", ui_map, "For GUI tests: keep a JSON map of widget positions and state in this file");
   cli.add_option("--frame-delay", window.frame_delay_ms, "For GUI tests: sleep this many milliseconds after every frame")
       ->group("");  // hidden from --help
+  cli.add_option("--import-delay", opts.import_delay_ms,
+                 "For GUI tests: sleep this many milliseconds at each progress step of a checkpoint's conversion")
+      ->group("");  // hidden from --help
   cli.add_option("--stats-out", window.stats_out, "On exit, write frame times and change-to-screen latencies (JSON) to this file");
   CLI11_PARSE(cli, argc, argv);
   opts.offer_recovery = !no_recovery && window.screenshot.empty();

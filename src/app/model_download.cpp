@@ -60,13 +60,16 @@ void ModelDownload::start(const Registry& registry, const std::string& name) {
   });
 }
 
-void ModelDownload::start_file(const std::string& path) {
-  launch(Kind::CheckpointFile, path, [this, path](State& end) {
+void ModelDownload::start_file(const std::string& path, int delay_ms) {
+  launch(Kind::CheckpointFile, path, [this, path, delay_ms](State& end) {
     ModelFileOptions o;
     o.cancel = &cancel_;
-    o.progress = [this](const ModelFileProgress& p) {
-      std::lock_guard<std::mutex> lock(mutex_);
-      state_.file = p;
+    o.progress = [this, delay_ms](const ModelFileProgress& p) {
+      {
+        std::lock_guard<std::mutex> lock(mutex_);
+        state_.file = p;
+      }
+      if (delay_ms > 0) std::this_thread::sleep_for(std::chrono::milliseconds(delay_ms));
     };
     const OpenedModelFile r = open_model_file(path, o);
     end.phase = r.cancelled ? Phase::Cancelled : Phase::Done;

@@ -42,8 +42,9 @@ class ModelDownload {
   // Starts downloading `name` (only when nothing is running).
   void start(const Registry& registry, const std::string& name);
   // Starts converting the checkpoint file `path` into the cache, or finding it there (only when
-  // nothing is running).
-  void start_file(const std::string& path);
+  // nothing is running). `delay_ms` (GUI tests) sleeps at each progress report, so that a small
+  // file's stages can be watched and cancelled.
+  void start_file(const std::string& path, int delay_ms = 0);
   void cancel();
   bool running() const;
   State state() const;

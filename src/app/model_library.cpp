@@ -74,7 +74,7 @@ bool ModelLibrary::open_file(EditorContext& ctx, const std::string& checkpoint, 
   download_.dismiss();  // a finished job's window gives way
   announced_.clear();
   after_file_ = std::move(then);
-  download_.start_file(fs::absolute(checkpoint).lexically_normal().string());
+  download_.start_file(fs::absolute(checkpoint).lexically_normal().string(), ctx.options.import_delay_ms);
   download_window_ = true;
   return true;
 }
@@ -93,6 +93,7 @@ void ModelLibrary::draw_file_job(EditorContext& ctx, const ModelDownload::State&
     last_seconds_ = s.seconds;
     download_window_ = false;
     download_.dismiss();
+    remember(s.name);
     if (auto then = std::exchange(after_file_, nullptr)) then(s.name);
     for (const auto& line : s.report) ctx.report(file + ": " + line);
     char summary[512];
@@ -155,10 +156,19 @@ void ModelLibrary::remember(const std::string& card) {
   if (std::find(extra_.begin(), extra_.end(), path) == extra_.end()) extra_.push_back(path);
 }
 
+std::string ModelLibrary::label(const std::string& path) {
+  return is_checkpoint_path(path) ? fs::path(path).filename().string() : fs::path(path).stem().string();
+}
+
 void ModelLibrary::refresh() {
   std::vector<std::string> out;
   std::set<std::string> names;
   auto consider = [&](const std::string& path) {
+    if (is_checkpoint_path(path)) {  // opened this run: opening it again finds it in the cache
+      std::error_code ec;
+      if (fs::is_regular_file(path, ec) && names.insert(path).second) out.push_back(path);
+      return;
+    }
     try {
       const ModelCard card = load_model_card(path);
       resolve_weights_path(card);
@@ -193,12 +203,17 @@ void ModelLibrary::refresh() {
 
 void ModelLibrary::draw_items(EditorContext& ctx) {
   if (ImGui::IsWindowAppearing()) refresh();  // once per opening, not every frame it stays open
-  const std::string current = normalize_path(ctx.session().card_path);
+  const std::string current = normalize_path(ctx.session().card_path), model = normalize_path(ctx.session().model);
   for (const auto& card : models_) {
-    if (ImGui::MenuItem(fs::path(card).stem().string().c_str(), nullptr, normalize_path(card) == current)) {
-      ctx.requests.new_session_on = card;
+    const bool checkpoint = is_checkpoint_path(card);
+    if (ImGui::MenuItem(label(card).c_str(), nullptr, normalize_path(card) == (checkpoint ? model : current))) {
+      if (checkpoint) {
+        ctx.requests.open_model = card;
+      } else {
+        ctx.requests.new_session_on = card;
+      }
     }
-    probe::item("model/" + fs::path(card).stem().string());
+    probe::item("model/" + label(card));
     if (ImGui::IsItemHovered()) ImGui::SetTooltip("%s", card.c_str());
   }
   if (!downloadable_.empty() || !registry_error_.empty()) ImGui::Separator();

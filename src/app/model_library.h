@@ -38,8 +38,10 @@ class ModelLibrary {
   bool open_file(EditorContext& ctx, const std::string& checkpoint, std::function<void(const std::string&)> then);
   bool converting() const;  // a checkpoint file is being converted now
 
-  // A card opened or dropped this run: offered in the list from now on.
+  // A card or checkpoint file opened or dropped this run: offered in the list from now on.
   void remember(const std::string& card);
+  // How the list names a model: a card by its file's stem, a checkpoint file by its file name.
+  static std::string label(const std::string& path);
   // The card a new editor opens: the project's default model, else the first with its weights.
   std::string default_model();
 

@@ -25,6 +25,7 @@ import gui_driver as g  # noqa: E402
 
 GENUINE = os.path.join(HERE, "..", "fixtures", "checkpoints", "genuine")
 START_CARD = os.path.join(HERE, "..", "fixtures", "dcgan32", "card.json")  # the model in use before
+DELAY_MS = 250
 
 
 def read_npy_image(path):
@@ -68,8 +69,8 @@ def open_model(ed, path):
 
 
 def watch_import(ed, done_before, display=None, shot=None):
-    """Polls the conversion until it ends; returns the stages seen and the last state."""
-    stages, shot_taken = [], False
+    """Polls the conversion until it ends; returns the stages and fractions seen and the last state."""
+    stages, fractions, shot_taken = [], [], False
     deadline = time.time() + 120
     while time.time() < deadline:
         ui = ed.ui()
@@ -77,11 +78,12 @@ def watch_import(ed, done_before, display=None, shot=None):
         if s.get("import") == "running" and s.get("import_stage"):
             if not stages or stages[-1] != s["import_stage"]:
                 stages.append(s["import_stage"])
+            fractions.append(s.get("import_fraction", -1))
             if shot and not shot_taken and "import/progress" in ui.get("items", {}):
                 g.screenshot(display, shot)
                 shot_taken = True
         if s.get("imports_done", 0) > done_before or s.get("import") in ("failed", "cancelled"):
-            return stages, s
+            return stages, fractions, s
         if ed.proc.poll() is not None:
             raise AssertionError("actmap exited while converting")
         time.sleep(0.02)
@@ -104,13 +106,14 @@ def export_output(ed, path):
 
 
 def cache_entries(cache):
+    """The converted models' files (not the index of remembered hashes) and their mtimes."""
     root = os.path.join(cache, "actmap", "models", "converted")
     out = {}
     for dirpath, _, files in os.walk(root):
         for name in files:
-            p = os.path.join(dirpath, name)
-            if name.endswith((".json", ".safetensors")):
-                out[os.path.relpath(p, root)] = os.stat(p).st_mtime_ns
+            p = os.path.relpath(os.path.join(dirpath, name), root)
+            if name.endswith((".json", ".safetensors")) and "index" not in p.split(os.sep):
+                out[p] = os.stat(os.path.join(root, p)).st_mtime_ns
     return out
 
 
@@ -121,7 +124,9 @@ def drive(app, out_dir, work, cache):
     figures = {}
     display = g.Display()
     try:
-        ed = g.Editor(app, display, ["--model", os.path.abspath(START_CARD), "--no-recovery"], work).ready()
+        # Each progress step of a conversion sleeps DELAY_MS, so the small fixtures' stages can be seen.
+        ed = g.Editor(app, display, ["--model", os.path.abspath(START_CARD), "--no-recovery",
+                                     "--import-delay", str(DELAY_MS)], work).ready()
     except BaseException:
         display.close()
         raise
@@ -129,11 +134,24 @@ def drive(app, out_dir, work, cache):
         ed.settle()
         start_model = ed.state("model")
 
+        # Cancelled while it converts: nothing in the cache, the model in use stays.
+        open_model(ed, uncond)
+        ed.wait("the conversion window", lambda u: u["state"].get("import") == "running" and "import/cancel" in u["items"])
+        ed.click("import/cancel")
+        _, _, s = watch_import(ed, 0)
+        assert s["import"] == "cancelled", s
+        ed.wait("the note", lambda u: "import/close" in u["items"])
+        assert cache_entries(cache) == {}, cache_entries(cache)
+        assert ed.state("model") == start_model, ed.state("model")
+        ed.click("import/close")
+        ed.wait("the window to close", lambda u: u["state"].get("import") == "idle")
+
         # First opening: converted, with its stages in the window; the render is NVIDIA's.
         open_model(ed, uncond)
-        stages, s = watch_import(ed, 0, display, os.path.join(out_dir, "checkpoint-progress.png"))
+        stages, fractions, s = watch_import(ed, 0, display, os.path.join(out_dir, "checkpoint-progress.png"))
         assert s.get("import_error", "") == "" and s["imports_done"] == 1, s
         assert s["import_from_cache"] is False, "the first opening came from a cache that should be empty"
+        assert len(stages) >= 2 and stages[0].startswith("reading"), stages
         figures["first"] = s["import_seconds"]
         ed.wait("the new session on the pickle", lambda u: u["state"].get("model") == uncond)
         ed.settle()
@@ -151,7 +169,7 @@ def drive(app, out_dir, work, cache):
 
         # Again: from the cache, nothing converted, the entry untouched.
         open_model(ed, uncond)
-        _, s = watch_import(ed, 1)
+        _, _, s = watch_import(ed, 1)
         assert s["imports_done"] == 2 and s["import_from_cache"] is True, s
         figures["cached"] = s["import_seconds"]
         assert cache_entries(cache) == entries, "opening the file again wrote to the cache"
@@ -159,9 +177,9 @@ def drive(app, out_dir, work, cache):
 
         # Not a generator: the error in the window, the model in use stays.
         open_model(ed, d_only)
-        _, s = watch_import(ed, 2)
+        _, _, s = watch_import(ed, 2)
         assert s["import"] == "failed" and "d_only.pkl" in s["import_error"], s
-        ui = ed.wait("the error in the window", lambda u: "import/error" in u["items"])
+        ed.wait("the error in the window", lambda u: "import/error" in u["items"])
         ed.move(*ed.centre("import/error"))
         time.sleep(0.3)
         g.screenshot(display, os.path.join(out_dir, "checkpoint-error.png"))
@@ -172,7 +190,7 @@ def drive(app, out_dir, work, cache):
 
         # The conditional pickle: the class picker, one undo step per class.
         open_model(ed, cond)
-        _, s = watch_import(ed, 2)
+        _, _, s = watch_import(ed, 2)
         assert s["imports_done"] == 3 and s["import_from_cache"] is False, s
         ed.wait("the session on the conditional pickle", lambda u: u["state"].get("model") == cond)
         ed.settle()
@@ -191,7 +209,7 @@ def drive(app, out_dir, work, cache):
         ed.wait("class 2", lambda u: u["state"].get("synthesis", {}).get("class") == 2)
         assert ed.state("history_position") == position + 1, "choosing a class is not one undo step"
         ed.settle()
-        ed.move(*ed.centre("sg/class"))
+        ed.move(*ed.centre("output/edited"))
         time.sleep(0.3)
         g.screenshot(display, os.path.join(out_dir, "checkpoint-class.png"))
         class2 = export_output(ed, os.path.join(work, "class2.png"))
@@ -220,7 +238,8 @@ def main():
     cache = os.path.join(work, "cache")
     os.environ["XDG_CACHE_HOME"] = cache  # a private cache: the first opening converts
     start, figures, error, stages, changed = drive(app, out_dir, work, cache)
-    print(f"started on {os.path.basename(start)}; ada_uncond_fp16.pkl converted in {figures['first']:.2f} s "
+    print(f"started on {os.path.basename(start)}; cancelled once, nothing cached; ada_uncond_fp16.pkl converted in "
+          f"{figures['first']:.2f} s with a {DELAY_MS} ms pause at each progress step "
           f"(stages seen: {stages}), matches NVIDIA's render; again from the cache in {figures['cached']:.3f} s, "
           f"nothing written; d_only.pkl refused: {error.splitlines()[0][:120]}; ada_cond.pkl: class 2 "
           f"(mean |diff| {changed:.1f} from class 0) matches NVIDIA's, undo restores class 0")
