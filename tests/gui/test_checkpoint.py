@@ -55,17 +55,22 @@ def reference(name, predicate):
     raise AssertionError(f"index.json has no such case of {name}")
 
 
-def open_model(ed, path):
-    """File > Open model..., the path typed into the file browser, Enter."""
-    ed.click("menu/file")
-    ed.wait("the File menu", lambda u: u["state"].get("popup_open") is True and "file/open-model" in u["items"])
-    ed.click("file/open-model")
+def type_into_browser(ed, path):
+    """Once the file browser shows: the path typed into its name field, Enter."""
     ed.wait("the file browser", lambda u: u["state"].get("browser_open") is True)
     time.sleep(0.2)
     ed.key("ctrl+a")
     ed.type(path)
     ed.key("Return")
     ed.wait("the file browser to close", lambda u: u["state"].get("browser_open") is False)
+
+
+def open_model(ed, path):
+    """File > Open model..., the path typed into the file browser."""
+    ed.click("menu/file")
+    ed.wait("the File menu", lambda u: u["state"].get("popup_open") is True and "file/open-model" in u["items"])
+    ed.click("file/open-model")
+    type_into_browser(ed, path)
 
 
 def watch_import(ed, done_before, display=None, shot=None):
@@ -93,12 +98,7 @@ def watch_import(ed, done_before, display=None, shot=None):
 def export_output(ed, path):
     """Output > Export PNG to `path` (typed into the file browser)."""
     ed.click("output/export")
-    ed.wait("the file browser", lambda u: u["state"].get("browser_open") is True)
-    time.sleep(0.2)
-    ed.key("ctrl+a")
-    ed.type(path)
-    ed.key("Return")
-    ed.wait("the file browser to close", lambda u: u["state"].get("browser_open") is False)
+    type_into_browser(ed, path)
     deadline = time.time() + 10
     while not os.path.exists(path) and time.time() < deadline:
         time.sleep(0.05)
