@@ -248,6 +248,8 @@ void Editor::write_probe_values() {
   probe::value("jobs_running", jobs_running());
   probe::value("startup_error", startup_error_);
   probe::value("status_message", ctx_.status_message());
+  const auto& log = ctx_.log();
+  probe::value("log", std::vector<std::string>(log.end() - std::min<std::ptrdiff_t>(log.size(), 20), log.end()));
   probe::value("seed", ctx_.session().latent.kind == SessionLatent::Kind::Seed ? nlohmann::json(ctx_.session().latent.seed)
                                                                                 : nlohmann::json());
 }

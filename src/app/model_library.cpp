@@ -98,7 +98,7 @@ void ModelLibrary::draw_file_job(EditorContext& ctx, const ModelDownload::State&
     for (const auto& line : s.report) ctx.report(file + ": " + line);
     char summary[512];
     std::snprintf(summary, sizeof summary, s.from_cache ? "%s: from the cache (converted before), %.2f s: %s"
-                                                        : "%s: converted into the cache in %.1f s: %s",
+                                                        : "%s: converted into the cache in %.2f s: %s",
                   file.c_str(), s.seconds, s.card.c_str());
     ctx.report(summary);
     return;

@@ -223,6 +223,17 @@ def drive(app, out_dir, work, cache):
         ed.settle()
         undone = export_output(ed, os.path.join(work, "undone.png"))
         assert undone == class0, f"undo did not restore class 0's pixels (mean |diff| {g.mean_abs_diff(undone, class0):.2f})"
+
+        # The conversion's report, in the log (clicking the status bar opens it).
+        log = "\n".join(ed.state("log"))
+        for words in ("ada_cond.pkl: a stylegan2-ada-pytorch network pickle", "using G_ema", "16x16",
+                      "conditional: 3 classes", "average W (for truncation): stored in the checkpoint"):
+            assert words in log, (words, log)
+        ed.click("status/message")
+        ed.wait("the log", lambda u: "log/window" in u["items"])
+        ed.move(*ed.centre("output/edited"))
+        time.sleep(0.3)
+        g.screenshot(display, os.path.join(out_dir, "checkpoint-log.png"))
     finally:
         ed.close()
         display.close()
