@@ -260,7 +260,6 @@ bool Editor::jobs_running() const {
 }
 
 bool Editor::settled() const {
-  if (models_.converting()) return false;  // the model asked for is still to come
   if (!ctx_.card_error().empty() || ctx_.session().card_path.empty()) return true;  // nothing will render
   return ctx_.render.settled(ctx_.history().revision());
 }

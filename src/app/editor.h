@@ -54,6 +54,8 @@ class Editor {
 
   // For scripted screenshots: whether the latest session state has been rendered and shown.
   bool settled() const;
+  // Whether a checkpoint file is being converted (the model asked for is still to come).
+  bool converting_model() const { return models_.converting(); }
   // The latency from a change to its result on screen, per shown result (milliseconds).
   const std::vector<double>& latencies_ms() const { return ctx_.render.latencies_ms(); }
   void note_frame_presented() { ctx_.render.note_frame_presented(); }  // after the buffer swap

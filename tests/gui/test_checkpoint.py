@@ -25,7 +25,7 @@ import gui_driver as g  # noqa: E402
 
 GENUINE = os.path.join(HERE, "..", "fixtures", "checkpoints", "genuine")
 START_CARD = os.path.join(HERE, "..", "fixtures", "dcgan32", "card.json")  # the model in use before
-DELAY_MS = 250
+DELAY_MS = 600
 
 
 def read_npy_image(path):
@@ -134,9 +134,16 @@ def drive(app, out_dir, work, cache):
         ed.settle()
         start_model = ed.state("model")
 
-        # Cancelled while it converts: nothing in the cache, the model in use stays.
+        # While it converts, the model in use stays usable (the next seed renders); Cancel leaves
+        # nothing in the cache and that model open.
         open_model(ed, uncond)
         ed.wait("the conversion window", lambda u: u["state"].get("import") == "running" and "import/cancel" in u["items"])
+        seed = ed.state("seed")
+        ed.key("n", over="output/edited")
+        ed.wait("the next seed rendered during the conversion", lambda u: u["state"].get("seed") == seed + 1 and
+                u["state"].get("settled") is True and u["state"].get("import") == "running")
+        ed.key("ctrl+z", over="output/edited")
+        ed.wait("the seed back", lambda u: u["state"].get("seed") == seed and u["state"].get("import") == "running")
         ed.click("import/cancel")
         _, _, s = watch_import(ed, 0)
         assert s["import"] == "cancelled", s
