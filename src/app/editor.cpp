@@ -50,10 +50,12 @@ Editor::Editor(EditorOptions options)
     if (checkpoint.empty()) startup_error_ = error;  // no default model is no error while a checkpoint opens
   }
   if (!checkpoint.empty()) {
+    // A conversion that fails is the start's error (--screenshot then exits 1).
+    auto failed = [this](const std::string& error) { startup_error_ = error; };
     if (o.session_path.empty()) {
-      open_model(checkpoint);
+      open_model(checkpoint, failed);
     } else {
-      convert_then_open_session(checkpoint, o.session_path);
+      convert_then_open_session(checkpoint, o.session_path, failed);
     }
   }
   if (o.offer_recovery) check_recovery();

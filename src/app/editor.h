@@ -65,13 +65,15 @@ class Editor {
 
  private:
   // Session and files (editor_session.cpp).
-  void open_model(const std::string& name_or_path);
+  // A card or a checkpoint file (converted in the background; `failed` is told when that fails).
+  void open_model(const std::string& name_or_path, std::function<void(const std::string&)> failed = {});
   void new_session(const std::string& model);
   // `convert`: a model that is a checkpoint not converted yet is converted first (then the session
   // opens again, with `convert` false).
   void open_session(const std::string& path, bool convert = true);
   // A session whose model is a checkpoint file not converted yet: convert it, then open the session.
-  void convert_then_open_session(const std::string& checkpoint, const std::string& session_path);
+  void convert_then_open_session(const std::string& checkpoint, const std::string& session_path,
+                                 std::function<void(const std::string&)> failed = {});
   void adopt(Session session, const std::string& path, bool dirty);
   bool save(const std::string& path);
   void save_or_save_as();

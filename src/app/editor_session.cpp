@@ -47,10 +47,10 @@ void Editor::adopt(Session session, const std::string& path, bool dirty) {
   if (!path.empty()) recent_.add(path);
 }
 
-void Editor::open_model(const std::string& name_or_path) {
+void Editor::open_model(const std::string& name_or_path, std::function<void(const std::string&)> failed) {
   if (is_checkpoint_path(name_or_path)) {
     // Converted in the background (or found in the cache); the current model stays in use meanwhile.
-    models_.open_file(ctx_, name_or_path, [this](const std::string& checkpoint) { new_session(checkpoint); });
+    models_.open_file(ctx_, name_or_path, [this](const std::string& checkpoint) { new_session(checkpoint); }, std::move(failed));
     return;
   }
   try {
@@ -92,9 +92,11 @@ void Editor::open_session(const std::string& path, bool convert) {
   });
 }
 
-void Editor::convert_then_open_session(const std::string& checkpoint, const std::string& session_path) {
+void Editor::convert_then_open_session(const std::string& checkpoint, const std::string& session_path,
+                                       std::function<void(const std::string&)> failed) {
   ctx_.report(session_path + ": its model " + checkpoint + " is converted first (once)");
-  models_.open_file(ctx_, checkpoint, [this, session_path](const std::string&) { open_session(session_path, false); });
+  models_.open_file(ctx_, checkpoint, [this, session_path](const std::string&) { open_session(session_path, false); },
+                    std::move(failed));
 }
 
 bool Editor::save(const std::string& path) {
@@ -152,9 +154,7 @@ void Editor::keep_unsaved_work() {
 
 void Editor::drop_files(const std::vector<std::string>& paths) {
   for (const auto& p : paths) {
-    if (is_checkpoint_path(p) && !looks_like_card(p)) {
-      open_model(p);
-    } else if (looks_like_card(p)) {
+    if (is_checkpoint_path(p) || looks_like_card(p)) {
       open_model(p);
     } else if (fs::path(p).extension() == ".json") {
       open_session(p);
@@ -245,8 +245,7 @@ void Editor::draw_menu() {
     }
     if (ImGui::MenuItem("Open model...")) ModelLibrary::ask_open_model(ctx_);
     probe::item("file/open-model");
-    tip("A model card (.json) or a checkpoint file: .pkl (stylegan2-ada-pytorch, StyleGAN3, TensorFlow), .pt/.pth/.ckpt "
-        "(rosinality), .safetensors; a checkpoint is converted once into the cache, in the background");
+    tip(ModelLibrary::kOpenModelTip);
     ImGui::Separator();
     if (ImGui::MenuItem("Save", "Ctrl+S")) save_or_save_as();
     if (ImGui::MenuItem("Save as...", "Ctrl+Shift+S")) {

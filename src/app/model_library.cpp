@@ -64,16 +64,20 @@ bool ModelLibrary::converting() const {
   return download_.running() && download_.state().kind == ModelDownload::Kind::CheckpointFile;
 }
 
-bool ModelLibrary::open_file(EditorContext& ctx, const std::string& checkpoint, std::function<void(const std::string&)> then) {
+bool ModelLibrary::open_file(EditorContext& ctx, const std::string& checkpoint, std::function<void(const std::string&)> then,
+                             std::function<void(const std::string&)> failed) {
   if (download_.running()) {
     const ModelDownload::State s = download_.state();
-    ctx.report("wait for " + fs::path(s.name).filename().string() + " to finish (or cancel it) before opening " +
-               fs::path(checkpoint).filename().string());
+    const std::string error = "wait for " + fs::path(s.name).filename().string() + " to finish (or cancel it) before opening " +
+                              fs::path(checkpoint).filename().string();
+    ctx.report(error);
+    if (failed) failed(error);
     return false;
   }
   download_.dismiss();  // a finished job's window gives way
   announced_.clear();
   after_file_ = std::move(then);
+  file_failed_ = std::move(failed);
   download_.start_file(fs::absolute(checkpoint).lexically_normal().string(), ctx.options.import_delay_ms);
   download_window_ = true;
   return true;
@@ -94,6 +98,7 @@ void ModelLibrary::draw_file_job(EditorContext& ctx, const ModelDownload::State&
     download_window_ = false;
     download_.dismiss();
     remember(s.name);
+    file_failed_ = nullptr;
     if (auto then = std::exchange(after_file_, nullptr)) then(s.name);
     for (const auto& line : s.report) ctx.report(file + ": " + line);
     char summary[512];
@@ -102,6 +107,14 @@ void ModelLibrary::draw_file_job(EditorContext& ctx, const ModelDownload::State&
                   file.c_str(), s.seconds, s.card.c_str());
     ctx.report(summary);
     return;
+  }
+  if ((s.phase == ModelDownload::Phase::Failed || s.phase == ModelDownload::Phase::Cancelled) && announced_ != s.name) {
+    announced_ = s.name;  // once per ended conversion
+    const std::string error = s.phase == ModelDownload::Phase::Failed ? "could not open " + file + ": " + s.error
+                                                                      : file + ": cancelled; nothing was added to the cache";
+    ctx.report(error);
+    after_file_ = nullptr;
+    if (auto failed = std::exchange(file_failed_, nullptr)) failed(error);
   }
   if (!download_window_) return;
   if (!begin_job_window("Open model file")) return ImGui::End();
@@ -144,10 +157,9 @@ void ModelLibrary::draw_file_job(EditorContext& ctx, const ModelDownload::State&
   }
   ImGui::End();
   if (close) {
-    if (s.phase == ModelDownload::Phase::Failed) ctx.report("could not open " + file + ": " + s.error);
     download_window_ = false;
     download_.dismiss();
-    after_file_ = nullptr;
+    announced_.clear();
   }
 }
 
@@ -238,8 +250,7 @@ void ModelLibrary::draw_items(EditorContext& ctx) {
   ImGui::Separator();
   if (ImGui::MenuItem("Open model...")) ask_open_model(ctx);
   probe::item("model/open-file");
-  tip("A model card (.json) or a checkpoint file: .pkl (stylegan2-ada-pytorch, StyleGAN3, TensorFlow), .pt/.pth/.ckpt "
-      "(rosinality), .safetensors; a checkpoint is converted once into the cache");
+  tip(kOpenModelTip);
 }
 
 void ModelLibrary::draw_download_window(EditorContext& ctx) {

@@ -18,6 +18,9 @@ namespace actmap::app {
 class ModelLibrary {
  public:
   static constexpr const char* kOpenModelTitle = "Open model";
+  static constexpr const char* kOpenModelTip =
+      "A model card (.json) or a checkpoint file: .pkl (stylegan2-ada-pytorch, StyleGAN3, TensorFlow), .pt/.pth/.ckpt "
+      "(rosinality), .safetensors; a checkpoint is converted once into the cache, in the background";
   // What File > Open model and the Model menu's Open model offer: cards and checkpoint files.
   static const std::vector<std::string>& model_extensions();
   // Asks for a card or checkpoint file; the Editor opens the one chosen (requests.open_model).
@@ -33,9 +36,10 @@ class ModelLibrary {
   bool busy() const { return download_.running() || download_window_; }
 
   // Converts a checkpoint file into the cache in the background (or finds it there) and then
-  // calls `then` with the file's path on the UI thread. False (reported) while another download
-  // or conversion runs.
-  bool open_file(EditorContext& ctx, const std::string& checkpoint, std::function<void(const std::string&)> then);
+  // calls `then` with the file's path on the UI thread; `failed` (when given) with the error when
+  // it fails or is cancelled. False (reported) while another download or conversion runs.
+  bool open_file(EditorContext& ctx, const std::string& checkpoint, std::function<void(const std::string&)> then,
+                 std::function<void(const std::string&)> failed = {});
   bool converting() const;  // a checkpoint file is being converted now
 
   // A card or checkpoint file opened or dropped this run: offered in the list from now on.
@@ -54,7 +58,7 @@ class ModelLibrary {
   ModelDownload download_;
   bool download_window_ = false;
   std::string announced_;  // the finished download already reported
-  std::function<void(const std::string&)> after_file_;  // of the conversion running now
+  std::function<void(const std::string&)> after_file_, file_failed_;  // of the conversion running now
   int files_opened_ = 0;       // conversions ended well this run (for GUI tests)
   bool last_from_cache_ = false;
   double last_seconds_ = 0;
