@@ -100,7 +100,7 @@ void ModelLibrary::draw_file_job(EditorContext& ctx, const ModelDownload::State&
     remember(s.name);
     file_failed_ = nullptr;
     if (auto then = std::exchange(after_file_, nullptr)) then(s.name);
-    for (const auto& line : s.report) ctx.report(file + ": " + line);
+    for (const auto& line : s.report) ctx.report(line.rfind(file + ":", 0) == 0 ? line : file + ": " + line);
     char summary[512];
     std::snprintf(summary, sizeof summary, s.from_cache ? "%s: from the cache (converted before), %.2f s: %s"
                                                         : "%s: converted into the cache in %.2f s: %s",

@@ -6,7 +6,8 @@ watch the conversion's window, check the render against the reference image; ope
 it come from the cache without converting (the cache entry untouched); a file that holds no
 generator shows its error in the window and the model in use stays; the conditional pickle shows
 the class picker in the StyleGAN2 tab (c_dim 3), picking class 2 renders the reference of class 2,
-and Ctrl+Z restores class 0's pixels. The cache is private (XDG_CACHE_HOME in the test's folder).
+and Ctrl+Z restores class 0's pixels; a session naming the TensorFlow pickle, opened with Ctrl+O,
+converts it first and then opens with its settings. The cache is private (XDG_CACHE_HOME in the test's folder).
 Screenshots go to OUT_DIR for people to look at.
 
 usage: test_checkpoint.py ACTMAP OUT_DIR
@@ -121,6 +122,11 @@ def drive(app, out_dir, work, cache):
     uncond = os.path.join(work, "ada_uncond_fp16.pkl")
     cond = os.path.join(work, "ada_cond.pkl")
     d_only = os.path.join(work, "d_only.pkl")
+    tf = os.path.join(work, "tf_stylegan2.pkl")
+    session = os.path.join(work, "tf-session.json")
+    with open(session, "w") as f:
+        json.dump({"actmap_session": 1, "model": "tf_stylegan2.pkl", "latent": {"seed": 1},
+                   "synthesis": {"truncation_psi": 0.7, "noise_mode": "none"}, "edits": []}, f)
     figures = {}
     display = g.Display()
     try:
@@ -241,6 +247,23 @@ def drive(app, out_dir, work, cache):
         ed.move(*ed.centre("output/edited"))
         time.sleep(0.3)
         g.screenshot(display, os.path.join(out_dir, "checkpoint-log.png"))
+
+        # A session whose model is a checkpoint not converted yet (File > Open session): converted
+        # first, then the session opens with its settings, rendered as NVIDIA's TensorFlow code does.
+        ed.key("Escape")  # the log stays; the keys go to the window under the pointer
+        ed.key("ctrl+o", over="output/edited")
+        type_into_browser(ed, session)
+        if ed.wait("the session or the prompt", lambda u: u["state"].get("imports_done") == 4 or
+                   "prompt/discard" in u["items"] or u["state"].get("import") == "running")["items"].get("prompt/discard"):
+            ed.click("prompt/discard")
+        _, _, s = watch_import(ed, 3)
+        assert s["imports_done"] == 4 and s["import_from_cache"] is False, s
+        ed.wait("the session", lambda u: u["state"].get("session_path") == session and u["state"].get("model") == os.path.basename(tf))
+        ed.settle()
+        assert ed.state("synthesis")["truncation_psi"] == 0.7, ed.state("synthesis")
+        tf_out = export_output(ed, os.path.join(work, "tf.png"))
+        want_tf = reference("tf_stylegan2.pkl", lambda c: c["seed"] == 1 and c["psi"] == 0.7 and c["noise"] == "none")
+        assert g.mean_abs_diff(tf_out, want_tf) < 1.0, g.mean_abs_diff(tf_out, want_tf)
     finally:
         ed.close()
         display.close()
@@ -251,7 +274,7 @@ def main():
     app, out_dir = os.path.abspath(sys.argv[1]), sys.argv[2]
     os.makedirs(out_dir, exist_ok=True)
     work = g.workdir()
-    for name in ("ada_uncond_fp16.pkl", "ada_cond.pkl", "d_only.pkl"):
+    for name in ("ada_uncond_fp16.pkl", "ada_cond.pkl", "d_only.pkl", "tf_stylegan2.pkl"):
         shutil.copy(os.path.join(GENUINE, name), work)
     cache = os.path.join(work, "cache")
     os.environ["XDG_CACHE_HOME"] = cache  # a private cache: the first opening converts
@@ -260,7 +283,8 @@ def main():
           f"{figures['first']:.2f} s with a {DELAY_MS} ms pause at each progress step "
           f"(stages seen: {stages}), matches NVIDIA's render; again from the cache in {figures['cached']:.3f} s, "
           f"nothing written; d_only.pkl refused: {error.splitlines()[0][:120]}; ada_cond.pkl: class 2 "
-          f"(mean |diff| {changed:.1f} from class 0) matches NVIDIA's, undo restores class 0")
+          f"(mean |diff| {changed:.1f} from class 0) matches NVIDIA's, undo restores class 0; a session naming "
+          "tf_stylegan2.pkl converts it, then opens and renders as NVIDIA's TensorFlow code")
     return 0
 
 
