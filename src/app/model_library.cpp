@@ -100,7 +100,13 @@ void ModelLibrary::draw_file_job(EditorContext& ctx, const ModelDownload::State&
     remember(s.name);
     file_failed_ = nullptr;
     if (auto then = std::exchange(after_file_, nullptr)) then(s.name);
-    for (const auto& line : s.report) ctx.report(line.rfind(file + ":", 0) == 0 ? line : file + ": " + line);
+    for (std::string line : s.report) {
+      // The command line's advice on conditional models, in the editor's terms.
+      if (const auto at = line.find("; pick one with --class"); at != std::string::npos) {
+        line = line.substr(0, at) + "; pick the class in the StyleGAN2 tab (class 0 until then)";
+      }
+      ctx.report(line.rfind(file + ":", 0) == 0 ? line : file + ": " + line);
+    }
     char summary[512];
     std::snprintf(summary, sizeof summary, s.from_cache ? "%s: from the cache (converted before), %.2f s: %s"
                                                         : "%s: converted into the cache in %.2f s: %s",

@@ -240,7 +240,7 @@ def drive(app, out_dir, work, cache):
         # The conversion's report, in the log (clicking the status bar opens it).
         log = "\n".join(ed.state("log"))
         for words in ("ada_cond.pkl: a stylegan2-ada-pytorch network pickle", "using G_ema", "16x16",
-                      "conditional: 3 classes", "average W (for truncation): stored in the checkpoint"):
+                      "conditional: 3 classes (c_dim 3); pick the class in the StyleGAN2 tab", "average W (for truncation): stored in the checkpoint"):
             assert words in log, (words, log)
         ed.click("status/message")
         ed.wait("the log", lambda u: "log/window" in u["items"])
