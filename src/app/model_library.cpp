@@ -39,13 +39,18 @@ bool begin_job_window(const char* title) {
   return ImGui::Begin(title, nullptr, flags);
 }
 
-// An error or note in the job's window, wrapped at its width.
-void job_text(const std::string& text, bool error) {
+// How a job ended (an error in red, probed as `probe_prefix`/error), wrapped at the window's
+// width, and its Close button: true when it is clicked.
+bool job_end(const std::string& text, bool error, const std::string& probe_prefix) {
   if (error) ImGui::PushStyleColor(ImGuiCol_Text, IM_COL32(255, 110, 110, 255));
   ImGui::PushTextWrapPos(ImGui::GetFontSize() * 28);
   ImGui::TextUnformatted(text.c_str());
   ImGui::PopTextWrapPos();
   if (error) ImGui::PopStyleColor();
+  if (error) probe::item(probe_prefix + "/error");
+  const bool close = ImGui::Button("Close");
+  probe::item(probe_prefix + "/close");
+  return close;
 }
 
 }  // namespace
@@ -95,8 +100,7 @@ void ModelLibrary::draw_file_job(EditorContext& ctx, const ModelDownload::State&
     ++files_opened_;
     last_from_cache_ = s.from_cache;
     last_seconds_ = s.seconds;
-    download_window_ = false;
-    download_.dismiss();
+    close_job_window();
     remember(s.name);
     file_failed_ = nullptr;
     if (auto then = std::exchange(after_file_, nullptr)) then(s.name);
@@ -145,16 +149,9 @@ void ModelLibrary::draw_file_job(EditorContext& ctx, const ModelDownload::State&
       probe::item("import/cancel");
       break;
     }
-    case ModelDownload::Phase::Failed:
-      job_text(s.error, true);
-      probe::item("import/error");
-      close = ImGui::Button("Close");
-      probe::item("import/close");
-      break;
+    case ModelDownload::Phase::Failed: close = job_end(s.error, true, "import"); break;
     case ModelDownload::Phase::Cancelled:
-      job_text("Cancelled: nothing was added to the cache, and the model in use stays open.", false);
-      close = ImGui::Button("Close");
-      probe::item("import/close");
+      close = job_end("Cancelled: nothing was added to the cache, and the model in use stays open.", false, "import");
       break;
     case ModelDownload::Phase::Done:
     case ModelDownload::Phase::Idle:
@@ -162,11 +159,13 @@ void ModelLibrary::draw_file_job(EditorContext& ctx, const ModelDownload::State&
       break;
   }
   ImGui::End();
-  if (close) {
-    download_window_ = false;
-    download_.dismiss();
-    announced_.clear();
-  }
+  if (close) close_job_window();
+}
+
+void ModelLibrary::close_job_window() {
+  download_window_ = false;
+  download_.dismiss();
+  announced_.clear();
 }
 
 void ModelLibrary::remember(const std::string& card) {
@@ -322,29 +321,16 @@ void ModelLibrary::draw_download_window(EditorContext& ctx) {
       close |= ImGui::Button("Close");
       probe::item("download/close");
       break;
-    case ModelDownload::Phase::Failed:
-      job_text(s.error, true);
-      probe::item("download/error");
-      close = ImGui::Button("Close");
-      probe::item("download/close");
-      break;
+    case ModelDownload::Phase::Failed: close = job_end(s.error, true, "download"); break;
     case ModelDownload::Phase::Cancelled:
-      ImGui::PushTextWrapPos(ImGui::GetFontSize() * 28);
-      ImGui::TextWrapped("Cancelled. The partial file is kept; downloading again resumes it:\n%s", s.part.c_str());
-      ImGui::PopTextWrapPos();
-      close = ImGui::Button("Close");
-      probe::item("download/close");
+      close = job_end("Cancelled. The partial file is kept; downloading again resumes it:\n" + s.part, false, "download");
       break;
     case ModelDownload::Phase::Idle:
       close = true;
       break;
   }
   ImGui::End();
-  if (close) {
-    download_window_ = false;
-    download_.dismiss();
-    announced_.clear();
-  }
+  if (close) close_job_window();
 }
 
 std::string ModelLibrary::default_model() {

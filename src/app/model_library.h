@@ -64,6 +64,7 @@ class ModelLibrary {
   double last_seconds_ = 0;
 
   void draw_file_job(EditorContext& ctx, const ModelDownload::State& s);
+  void close_job_window();  // and forget the job that ended
 };
 
 }  // namespace actmap::app

@@ -187,10 +187,18 @@ def drive(app, out_dir, work, cache):
         figures["cached"] = s["import_seconds"]
         assert cache_entries(cache) == entries, "opening the file again wrote to the cache"
         ed.settle()
+        # The Model menu lists the file from now on, by its name; choosing it opens it from the cache.
+        ed.click("menu/model")
+        ed.wait("the file in the Model menu", lambda u: "model/ada_uncond_fp16.pkl" in u["items"])
+        ed.click("model/ada_uncond_fp16.pkl")
+        _, _, s = watch_import(ed, 2)
+        assert s["imports_done"] == 3 and s["import_from_cache"] is True, s
+        assert cache_entries(cache) == entries, "opening the file from the Model menu wrote to the cache"
+        ed.settle()
 
         # Not a generator: the error in the window, the model in use stays.
         open_model(ed, d_only)
-        _, _, s = watch_import(ed, 2)
+        _, _, s = watch_import(ed, 3)
         assert s["import"] == "failed" and "d_only.pkl" in s["import_error"], s
         ed.wait("the error in the window", lambda u: "import/error" in u["items"])
         ed.move(*ed.centre("import/error"))
@@ -203,8 +211,8 @@ def drive(app, out_dir, work, cache):
 
         # The conditional pickle: the class picker, one undo step per class.
         open_model(ed, cond)
-        _, _, s = watch_import(ed, 2)
-        assert s["imports_done"] == 3 and s["import_from_cache"] is False, s
+        _, _, s = watch_import(ed, 3)
+        assert s["imports_done"] == 4 and s["import_from_cache"] is False, s
         ed.wait("the session on the conditional pickle", lambda u: u["state"].get("model") == cond)
         ed.settle()
         ed.click("tab/stylegan")
@@ -253,11 +261,11 @@ def drive(app, out_dir, work, cache):
         ed.key("Escape")  # the log stays; the keys go to the window under the pointer
         ed.key("ctrl+o", over="output/edited")
         type_into_browser(ed, session)
-        if ed.wait("the session or the prompt", lambda u: u["state"].get("imports_done") == 4 or
+        if ed.wait("the session or the prompt", lambda u: u["state"].get("imports_done") == 5 or
                    "prompt/discard" in u["items"] or u["state"].get("import") == "running")["items"].get("prompt/discard"):
             ed.click("prompt/discard")
-        _, _, s = watch_import(ed, 3)
-        assert s["imports_done"] == 4 and s["import_from_cache"] is False, s
+        _, _, s = watch_import(ed, 4)
+        assert s["imports_done"] == 5 and s["import_from_cache"] is False, s
         ed.wait("the session", lambda u: u["state"].get("session_path") == session and u["state"].get("model") == os.path.basename(tf))
         ed.settle()
         assert ed.state("synthesis")["truncation_psi"] == 0.7, ed.state("synthesis")
