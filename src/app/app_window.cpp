@@ -191,7 +191,8 @@ int run_editor_window(const EditorOptions& opts, const WindowOptions& w) {
       probe::end_frame();
 
       if (!screenshot.empty()) {
-        settled_frames = editor.settled() ? settled_frames + 1 : 0;
+        // A checkpoint file asked for (--model, or the session's model) converts first.
+        settled_frames = editor.settled() && !editor.converting_model() ? settled_frames + 1 : 0;
         if (settled_frames >= std::max(1, frames)) {
           try {
             write_png(screenshot, read_framebuffer(fb_w, fb_h));

@@ -8,6 +8,7 @@
 #include <imgui.h>
 
 #include "actmap/io/error.h"
+#include "actmap/model/checkpoint_cache.h"
 #include "ui_probe.h"
 
 namespace actmap::app {
@@ -23,11 +24,19 @@ Editor::Editor(EditorOptions options)
        ("session-" + std::to_string(std::time(nullptr)) + "-" + std::to_string(reinterpret_cast<std::uintptr_t>(this) % 100000) + ".json"))
           .string());
   const EditorOptions& o = ctx_.options;
+  // A checkpoint file (asked for directly or named by the session) not converted yet: the window
+  // opens on the default model while it converts, then switches to it.
+  std::string checkpoint = is_checkpoint_path(o.model) && o.session_path.empty() ? o.model : "";
   try {
     if (!o.session_path.empty()) {
-      adopt(load_session(o.session_path), o.session_path, false);
+      try {
+        adopt(load_session(o.session_path), o.session_path, false);
+      } catch (const CheckpointNotConverted& e) {
+        checkpoint = e.checkpoint();
+        adopt(actmap::new_session(models_.default_model()), "", false);
+      }
     } else {
-      adopt(actmap::new_session(o.model.empty() ? models_.default_model() : o.model), "", false);
+      adopt(actmap::new_session(o.model.empty() || !checkpoint.empty() ? models_.default_model() : o.model), "", false);
     }
   } catch (const std::exception& e) {
     // The window still opens, on the default model where it can, and shows what went wrong.
@@ -38,7 +47,16 @@ Editor::Editor(EditorOptions options)
     }
     if (!ctx_.has_session()) ctx_.adopt(Session{}, "", false);
     ctx_.report(error);
-    startup_error_ = error;
+    if (checkpoint.empty()) startup_error_ = error;  // no default model is no error while a checkpoint opens
+  }
+  if (!checkpoint.empty()) {
+    // A conversion that fails is the start's error (--screenshot then exits 1).
+    auto failed = [this](const std::string& error) { startup_error_ = error; };
+    if (o.session_path.empty()) {
+      open_model(checkpoint, failed);
+    } else {
+      convert_then_open_session(checkpoint, o.session_path, failed);
+    }
   }
   if (o.offer_recovery) check_recovery();
 }
@@ -213,6 +231,7 @@ void Editor::write_probe_values() {
   probe::value("revision", h.revision());
   probe::value("dirty", h.dirty());
   probe::value("session_path", ctx_.session_path);
+  probe::value("model", ctx_.session().model);
   probe::value("settled", settled());
   probe::value("edits", ctx_.session().edits.size());
   nlohmann::json order = nlohmann::json::array();
@@ -231,6 +250,8 @@ void Editor::write_probe_values() {
   probe::value("jobs_running", jobs_running());
   probe::value("startup_error", startup_error_);
   probe::value("status_message", ctx_.status_message());
+  const auto& log = ctx_.log();
+  probe::value("log", std::vector<std::string>(log.end() - std::min<std::ptrdiff_t>(log.size(), 20), log.end()));
   probe::value("seed", ctx_.session().latent.kind == SessionLatent::Kind::Seed ? nlohmann::json(ctx_.session().latent.seed)
                                                                                 : nlohmann::json());
 }

@@ -49,11 +49,13 @@ class Editor {
   bool quit_requested() const { return quit_now_; }
   // SIGTERM, SIGINT, SIGHUP: unsaved work goes to the recovery file before the process ends.
   void keep_unsaved_work();
-  // Files dropped on the window: sessions open, model cards switch the model.
+  // Files dropped on the window: sessions open, model cards and checkpoint files switch the model.
   void drop_files(const std::vector<std::string>& paths);
 
   // For scripted screenshots: whether the latest session state has been rendered and shown.
   bool settled() const;
+  // Whether a checkpoint file is being converted (the model asked for is still to come).
+  bool converting_model() const { return models_.converting(); }
   // The latency from a change to its result on screen, per shown result (milliseconds).
   const std::vector<double>& latencies_ms() const { return ctx_.render.latencies_ms(); }
   void note_frame_presented() { ctx_.render.note_frame_presented(); }  // after the buffer swap
@@ -63,9 +65,15 @@ class Editor {
 
  private:
   // Session and files (editor_session.cpp).
-  void open_model(const std::string& name_or_path);
+  // A card or a checkpoint file (converted in the background; `failed` is told when that fails).
+  void open_model(const std::string& name_or_path, std::function<void(const std::string&)> failed = {});
   void new_session(const std::string& model);
-  void open_session(const std::string& path);
+  // `convert`: a model that is a checkpoint not converted yet is converted first (then the session
+  // opens again, with `convert` false).
+  void open_session(const std::string& path, bool convert = true);
+  // A session whose model is a checkpoint file not converted yet: convert it, then open the session.
+  void convert_then_open_session(const std::string& checkpoint, const std::string& session_path,
+                                 std::function<void(const std::string&)> failed = {});
   void adopt(Session session, const std::string& path, bool dirty);
   bool save(const std::string& path);
   void save_or_save_as();

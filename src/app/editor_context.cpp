@@ -27,11 +27,13 @@ std::string EditorContext::adopt(Session session, const std::string& path, bool 
   card_error_.clear();
   taps_.clear();
   family_.clear();
+  c_dim_ = 0;
   try {
     const ModelCard card = load_model_card(session.card_path);
     check_session_against_card(session, card);
     taps_ = card_taps(card);
     family_ = card.family;
+    c_dim_ = card.stylegan2 ? card.stylegan2->c_dim : card.stylegan3 ? card.stylegan3->c_dim : 0;
   } catch (const std::exception& e) {
     card_error_ = e.what();
   }

@@ -26,6 +26,7 @@ struct EditorOptions {
   std::string device = "cpu";
   bool offer_recovery = true;
   int seed_strip = 4;        // seeds in the strip under the output (0: off)
+  int import_delay_ms = 0;   // GUI tests: slow a checkpoint's conversion down to watch it
 };
 
 // Which channels the slice editor's tools apply to.
@@ -74,6 +75,8 @@ class EditorContext {
   const std::string& card_error() const { return card_error_; }
   bool is_stylegan() const { return !taps_.empty() && taps_.front().name == "mapping"; }
   const std::string& family() const { return family_; }  // the card's ("" when it did not load)
+  // The number of classes of a conditional generator (its label c has c_dim values); 0 otherwise.
+  std::int64_t c_dim() const { return c_dim_; }
 
   Selection selection;
   const TapInfo* selected_tap() const { return selection.tap < taps_.size() ? &taps_[selection.tap] : nullptr; }
@@ -113,6 +116,7 @@ class EditorContext {
   std::unique_ptr<SessionHistory> history_;
   std::vector<TapInfo> taps_;
   std::string family_;
+  std::int64_t c_dim_ = 0;
   std::string card_error_;
   std::deque<std::string> log_;
   std::string status_message_;

@@ -13,6 +13,7 @@
 
 #include "actmap/io/error.h"
 #include "actmap/io/files.h"
+#include "actmap/model/checkpoint_cache.h"
 #include "editor.h"
 #include "model_library.h"
 #include "ui_probe.h"
@@ -46,7 +47,12 @@ void Editor::adopt(Session session, const std::string& path, bool dirty) {
   if (!path.empty()) recent_.add(path);
 }
 
-void Editor::open_model(const std::string& name_or_path) {
+void Editor::open_model(const std::string& name_or_path, std::function<void(const std::string&)> failed) {
+  if (is_checkpoint_path(name_or_path)) {
+    // Converted in the background (or found in the cache); the current model stays in use meanwhile.
+    models_.open_file(ctx_, name_or_path, [this](const std::string& checkpoint) { new_session(checkpoint); }, std::move(failed));
+    return;
+  }
   try {
     const std::string card = find_model_card(name_or_path);
     if (is_card_path(name_or_path)) models_.remember(card);
@@ -69,15 +75,28 @@ void Editor::new_session(const std::string& model) {
   });
 }
 
-void Editor::open_session(const std::string& path) {
-  run_or_confirm([this, path] {
+void Editor::open_session(const std::string& path, bool convert) {
+  run_or_confirm([this, path, convert] {
     try {
       adopt(load_session(path), path, false);
       ctx_.report("opened " + path);
+    } catch (const CheckpointNotConverted& e) {
+      if (convert) {
+        convert_then_open_session(e.checkpoint(), path);
+      } else {
+        ctx_.report(e.what());
+      }
     } catch (const std::exception& e) {
       ctx_.report(e.what());
     }
   });
+}
+
+void Editor::convert_then_open_session(const std::string& checkpoint, const std::string& session_path,
+                                       std::function<void(const std::string&)> failed) {
+  ctx_.report(session_path + ": its model " + checkpoint + " is converted first (once)");
+  models_.open_file(ctx_, checkpoint, [this, session_path](const std::string&) { open_session(session_path, false); },
+                    std::move(failed));
 }
 
 bool Editor::save(const std::string& path) {
@@ -135,13 +154,13 @@ void Editor::keep_unsaved_work() {
 
 void Editor::drop_files(const std::vector<std::string>& paths) {
   for (const auto& p : paths) {
-    if (looks_like_card(p)) {
+    if (is_checkpoint_path(p) || looks_like_card(p)) {
       open_model(p);
     } else if (fs::path(p).extension() == ".json") {
       open_session(p);
       break;  // one session at a time
     } else {
-      ctx_.report(p + ": not a session or model card (.json)");
+      ctx_.report(p + ": not a session, a model card (.json) or a checkpoint file (.pkl, .pt, .pth, .ckpt, .safetensors)");
     }
   }
 }
@@ -210,7 +229,9 @@ void Editor::handle_keys(const std::vector<KeyPress>& presses) {
 
 void Editor::draw_menu() {
   if (!ImGui::BeginMainMenuBar()) return;
-  if (ImGui::BeginMenu("File")) {
+  const bool file_menu = ImGui::BeginMenu("File");
+  probe::item("menu/file");
+  if (file_menu) {
     if (ImGui::MenuItem("New session", nullptr)) new_session(ctx_.session().card_path);
     if (ImGui::MenuItem("Open session...", "Ctrl+O")) {
       ctx_.ask_for_file(kOpenSession, FileBrowser::Mode::Open, dir_of(ctx_.session_path), "", {".json"},
@@ -222,6 +243,10 @@ void Editor::draw_menu() {
       }
       ImGui::EndMenu();
     }
+    if (ImGui::MenuItem("Open model...")) ModelLibrary::ask_open_model(ctx_);
+    probe::item("file/open-model");
+    tip(ModelLibrary::kOpenModelTip);
+    ImGui::Separator();
     if (ImGui::MenuItem("Save", "Ctrl+S")) save_or_save_as();
     if (ImGui::MenuItem("Save as...", "Ctrl+Shift+S")) {
       ask_save_as();
@@ -387,7 +412,7 @@ void Editor::draw_prompts() {
         ImGui::TextUnformatted(r[1]);
       }
       ImGui::Separator();
-      ImGui::TextWrapped("Drop a session or a model card on the window to open it.");
+      ImGui::TextWrapped("Drop a session, a model card or a checkpoint file (.pkl, .pt, ...) on the window to open it.");
     }
     ImGui::End();
   }

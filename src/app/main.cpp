@@ -19,7 +19,7 @@ int main(int argc, char** argv) {
   std::string ui_map, size = "1600x1000";
   bool no_recovery = false;
   int threads = 0;
-  cli.add_option("-m,--model", opts.model, "Model card: a path, or a name found in models/ or on ACTMAP_MODEL_PATH (default: the default model)");
+  cli.add_option("-m,--model", opts.model, "Model: a card (a path, or a name found in models/ or on ACTMAP_MODEL_PATH), or a checkpoint file (.pkl, .pt, .pth, .ckpt, .safetensors; converted once into the cache) (default: the default model)");
   // Not checked here: a session that cannot be opened is reported in the window (and by
   // --screenshot, which then exits 1), which opens on the default model.
   cli.add_option("-s,--session", opts.session_path, "Open this session file");
@@ -33,6 +33,9 @@ int main(int argc, char** argv) {
   cli.add_flag("--no-recovery", no_recovery, "Do not offer to recover unsaved work from a crash at start");
   cli.add_option("--ui-map", ui_map, "For GUI tests: keep a JSON map of widget positions and state in this file");
   cli.add_option("--frame-delay", window.frame_delay_ms, "For GUI tests: sleep this many milliseconds after every frame")
+      ->group("");  // hidden from --help
+  cli.add_option("--import-delay", opts.import_delay_ms,
+                 "For GUI tests: sleep this many milliseconds at each progress step of a checkpoint's conversion")
       ->group("");  // hidden from --help
   cli.add_option("--stats-out", window.stats_out, "On exit, write frame times and change-to-screen latencies (JSON) to this file");
   CLI11_PARSE(cli, argc, argv);

@@ -5,26 +5,187 @@
 #include <cstdio>
 #include <filesystem>
 #include <set>
+#include <utility>
 
 #include <imgui.h>
 
 #include "actmap/fetch/fetch.h"
 #include "actmap/io/error.h"
+#include "actmap/model/checkpoint_cache.h"
 #include "actmap/model/model_card.h"
 #include "ui_probe.h"
 
 namespace actmap::app {
 namespace fs = std::filesystem;
 
+namespace {
+
+const char* phase_name(ModelDownload::Phase p) {
+  switch (p) {
+    case ModelDownload::Phase::Running: return "running";
+    case ModelDownload::Phase::Done: return "done";
+    case ModelDownload::Phase::Failed: return "failed";
+    case ModelDownload::Phase::Cancelled: return "cancelled";
+    case ModelDownload::Phase::Idle: break;
+  }
+  return "idle";
+}
+
+// The job's small window, centred when it appears; false when it is collapsed (then End it).
+bool begin_job_window(const char* title) {
+  ImGui::SetNextWindowPos(ImGui::GetMainViewport()->GetCenter(), ImGuiCond_Appearing, ImVec2(0.5f, 0.5f));
+  ImGui::SetNextWindowSize(ImVec2(ImGui::GetFontSize() * 30, 0), ImGuiCond_Appearing);
+  const ImGuiWindowFlags flags = ImGuiWindowFlags_NoCollapse | ImGuiWindowFlags_NoSavedSettings | ImGuiWindowFlags_AlwaysAutoResize;
+  return ImGui::Begin(title, nullptr, flags);
+}
+
+// How a job ended (an error in red, probed as `probe_prefix`/error), wrapped at the window's
+// width, and its Close button: true when it is clicked.
+bool job_end(const std::string& text, bool error, const std::string& probe_prefix) {
+  if (error) ImGui::PushStyleColor(ImGuiCol_Text, IM_COL32(255, 110, 110, 255));
+  ImGui::PushTextWrapPos(ImGui::GetFontSize() * 28);
+  ImGui::TextUnformatted(text.c_str());
+  ImGui::PopTextWrapPos();
+  if (error) ImGui::PopStyleColor();
+  if (error) probe::item(probe_prefix + "/error");
+  const bool close = ImGui::Button("Close");
+  probe::item(probe_prefix + "/close");
+  return close;
+}
+
+}  // namespace
+
+const std::vector<std::string>& ModelLibrary::model_extensions() {
+  static const std::vector<std::string> e = {".json", ".pkl", ".pt", ".pth", ".ckpt", ".safetensors"};
+  return e;
+}
+
+void ModelLibrary::ask_open_model(EditorContext& ctx) {
+  ctx.ask_for_file(kOpenModelTitle, FileBrowser::Mode::Open, dir_of(ctx.session().card_path), "", model_extensions(),
+                   [&ctx](const std::string& path) { ctx.requests.open_model = path; });
+}
+
+bool ModelLibrary::converting() const {
+  return download_.running() && download_.state().kind == ModelDownload::Kind::CheckpointFile;
+}
+
+bool ModelLibrary::open_file(EditorContext& ctx, const std::string& checkpoint, std::function<void(const std::string&)> then,
+                             std::function<void(const std::string&)> failed) {
+  if (download_.running()) {
+    const ModelDownload::State s = download_.state();
+    const std::string error = "wait for " + fs::path(s.name).filename().string() + " to finish (or cancel it) before opening " +
+                              fs::path(checkpoint).filename().string();
+    ctx.report(error);
+    if (failed) failed(error);
+    return false;
+  }
+  download_.dismiss();  // a finished job's window gives way
+  announced_.clear();
+  after_file_ = std::move(then);
+  file_failed_ = std::move(failed);
+  download_.start_file(fs::absolute(checkpoint).lexically_normal().string(), ctx.options.import_delay_ms);
+  download_window_ = true;
+  return true;
+}
+
+void ModelLibrary::draw_file_job(EditorContext& ctx, const ModelDownload::State& s) {
+  probe::value("import", phase_name(s.phase));
+  probe::value("import_stage", s.file.text);
+  probe::value("import_fraction", s.file.fraction);
+  probe::value("import_error", s.error);
+  const std::string file = fs::path(s.name).filename().string();
+  if (s.phase == ModelDownload::Phase::Done) {
+    // The model opens and the window closes; what the conversion found goes to the log, its
+    // summary last (the status bar shows it).
+    ++files_opened_;
+    last_from_cache_ = s.from_cache;
+    last_seconds_ = s.seconds;
+    close_job_window();
+    remember(s.name);
+    file_failed_ = nullptr;
+    if (auto then = std::exchange(after_file_, nullptr)) then(s.name);
+    for (std::string line : s.report) {
+      // The command line's advice on conditional models, in the editor's terms.
+      if (const auto at = line.find("; pick one with --class"); at != std::string::npos) {
+        line = line.substr(0, at) + "; pick the class in the StyleGAN2 tab (class 0 until then)";
+      }
+      ctx.report(line.rfind(file + ":", 0) == 0 ? line : file + ": " + line);
+    }
+    char summary[512];
+    std::snprintf(summary, sizeof summary, s.from_cache ? "%s: from the cache (converted before), %.2f s: %s"
+                                                        : "%s: converted into the cache in %.2f s: %s",
+                  file.c_str(), s.seconds, s.card.c_str());
+    ctx.report(summary);
+    return;
+  }
+  if ((s.phase == ModelDownload::Phase::Failed || s.phase == ModelDownload::Phase::Cancelled) && announced_ != s.name) {
+    announced_ = s.name;  // once per ended conversion
+    const std::string error = s.phase == ModelDownload::Phase::Failed ? "could not open " + file + ": " + s.error
+                                                                      : file + ": cancelled; nothing was added to the cache";
+    ctx.report(error);
+    after_file_ = nullptr;
+    if (auto failed = std::exchange(file_failed_, nullptr)) failed(error);
+  }
+  if (!download_window_) return;
+  if (!begin_job_window("Open model file")) return ImGui::End();
+  ImGui::TextUnformatted(file.c_str());
+  ImGui::TextDisabled("%s", s.name.c_str());
+  bool close = false;
+  switch (s.phase) {
+    case ModelDownload::Phase::Running: {
+      char overlay[256];
+      if (s.file.fraction >= 0) {
+        std::snprintf(overlay, sizeof overlay, "%s  %.0f%%", s.file.text.c_str(), s.file.fraction * 100.0);
+      } else {
+        std::snprintf(overlay, sizeof overlay, "%s", s.file.text.empty() ? "starting" : s.file.text.c_str());
+      }
+      // A stage of unknown length shows a bar moving to and fro.
+      const float fraction = s.file.fraction >= 0 ? float(s.file.fraction)
+                                                  : float(0.5 + 0.5 * std::sin(ImGui::GetTime() * 3.0)) * 0.15f;
+      ImGui::ProgressBar(fraction, ImVec2(ImGui::GetFontSize() * 28, 0), overlay);
+      probe::item("import/progress");
+      ImGui::TextDisabled("Converted once into the cache; opening it again is instant.");
+      if (ImGui::Button("Cancel")) download_.cancel();
+      probe::item("import/cancel");
+      break;
+    }
+    case ModelDownload::Phase::Failed: close = job_end(s.error, true, "import"); break;
+    case ModelDownload::Phase::Cancelled:
+      close = job_end("Cancelled: nothing was added to the cache, and the model in use stays open.", false, "import");
+      break;
+    case ModelDownload::Phase::Done:
+    case ModelDownload::Phase::Idle:
+      close = true;
+      break;
+  }
+  ImGui::End();
+  if (close) close_job_window();
+}
+
+void ModelLibrary::close_job_window() {
+  download_window_ = false;
+  download_.dismiss();
+  announced_.clear();
+}
+
 void ModelLibrary::remember(const std::string& card) {
   const std::string path = fs::absolute(card).string();
   if (std::find(extra_.begin(), extra_.end(), path) == extra_.end()) extra_.push_back(path);
+}
+
+std::string ModelLibrary::label(const std::string& path) {
+  return is_checkpoint_path(path) ? fs::path(path).filename().string() : fs::path(path).stem().string();
 }
 
 void ModelLibrary::refresh() {
   std::vector<std::string> out;
   std::set<std::string> names;
   auto consider = [&](const std::string& path) {
+    if (is_checkpoint_path(path)) {  // opened this run: opening it again finds it in the cache
+      std::error_code ec;
+      if (fs::is_regular_file(path, ec) && names.insert(path).second) out.push_back(path);
+      return;
+    }
     try {
       const ModelCard card = load_model_card(path);
       resolve_weights_path(card);
@@ -59,12 +220,17 @@ void ModelLibrary::refresh() {
 
 void ModelLibrary::draw_items(EditorContext& ctx) {
   if (ImGui::IsWindowAppearing()) refresh();  // once per opening, not every frame it stays open
-  const std::string current = normalize_path(ctx.session().card_path);
+  const std::string current = normalize_path(ctx.session().card_path), model = normalize_path(ctx.session().model);
   for (const auto& card : models_) {
-    if (ImGui::MenuItem(fs::path(card).stem().string().c_str(), nullptr, normalize_path(card) == current)) {
-      ctx.requests.new_session_on = card;
+    const bool checkpoint = is_checkpoint_path(card);
+    if (ImGui::MenuItem(label(card).c_str(), nullptr, normalize_path(card) == (checkpoint ? model : current))) {
+      if (checkpoint) {
+        ctx.requests.open_model = card;
+      } else {
+        ctx.requests.new_session_on = card;
+      }
     }
-    probe::item("model/" + fs::path(card).stem().string());
+    probe::item("model/" + label(card));
     if (ImGui::IsItemHovered()) ImGui::SetTooltip("%s", card.c_str());
   }
   if (!downloadable_.empty() || !registry_error_.empty()) ImGui::Separator();
@@ -87,19 +253,22 @@ void ModelLibrary::draw_items(EditorContext& ctx) {
     if (ImGui::IsItemHovered(ImGuiHoveredFlags_AllowWhenDisabled)) ImGui::SetTooltip("%s", registry_error_.c_str());
   }
   ImGui::Separator();
-  if (ImGui::MenuItem("Open model card...")) {
-    ctx.ask_for_file(kOpenCardTitle, FileBrowser::Mode::Open, dir_of(ctx.session().card_path), "", {".json"},
-                     [&ctx](const std::string& path) { ctx.requests.open_model = path; });
-  }
+  if (ImGui::MenuItem("Open model...")) ask_open_model(ctx);
+  probe::item("model/open-file");
+  tip(kOpenModelTip);
 }
 
 void ModelLibrary::draw_download_window(EditorContext& ctx) {
   const ModelDownload::State s = download_.state();
-  const char* phase = s.phase == ModelDownload::Phase::Running     ? "running"
-                      : s.phase == ModelDownload::Phase::Done      ? "done"
-                      : s.phase == ModelDownload::Phase::Failed    ? "failed"
-                      : s.phase == ModelDownload::Phase::Cancelled ? "cancelled"
-                                                                   : "idle";
+  probe::value("imports_done", files_opened_);
+  probe::value("import_from_cache", last_from_cache_);
+  probe::value("import_seconds", last_seconds_);
+  if (s.kind == ModelDownload::Kind::CheckpointFile) {
+    probe::value("download", "idle");
+    return draw_file_job(ctx, s);
+  }
+  probe::value("import", "idle");
+  const char* phase = phase_name(s.phase);
   probe::value("download", phase);
   probe::value("download_bytes", s.progress.bytes);
   probe::value("download_error", s.error);
@@ -109,10 +278,7 @@ void ModelLibrary::draw_download_window(EditorContext& ctx) {
     ctx.report("downloaded " + s.name + " (size and sha256 verified): " + s.card);
   }
   if (!download_window_) return;
-  ImGui::SetNextWindowPos(ImGui::GetMainViewport()->GetCenter(), ImGuiCond_Appearing, ImVec2(0.5f, 0.5f));
-  ImGui::SetNextWindowSize(ImVec2(ImGui::GetFontSize() * 30, 0), ImGuiCond_Appearing);
-  const ImGuiWindowFlags flags = ImGuiWindowFlags_NoCollapse | ImGuiWindowFlags_NoSavedSettings | ImGuiWindowFlags_AlwaysAutoResize;
-  if (!ImGui::Begin("Download model", nullptr, flags)) return ImGui::End();
+  if (!begin_job_window("Download model")) return ImGui::End();
   ImGui::Text("%s", s.name.c_str());
   const double total = static_cast<double>(s.progress.total), got = static_cast<double>(s.progress.bytes);
   // "1.2 / 3.5 MB" (or kB for small files), then what happens now.
@@ -155,33 +321,16 @@ void ModelLibrary::draw_download_window(EditorContext& ctx) {
       close |= ImGui::Button("Close");
       probe::item("download/close");
       break;
-    case ModelDownload::Phase::Failed:
-      ImGui::PushStyleColor(ImGuiCol_Text, IM_COL32(255, 110, 110, 255));
-      ImGui::PushTextWrapPos(ImGui::GetFontSize() * 28);
-      ImGui::TextUnformatted(s.error.c_str());
-      ImGui::PopTextWrapPos();
-      ImGui::PopStyleColor();
-      probe::item("download/error");
-      close = ImGui::Button("Close");
-      probe::item("download/close");
-      break;
+    case ModelDownload::Phase::Failed: close = job_end(s.error, true, "download"); break;
     case ModelDownload::Phase::Cancelled:
-      ImGui::PushTextWrapPos(ImGui::GetFontSize() * 28);
-      ImGui::TextWrapped("Cancelled. The partial file is kept; downloading again resumes it:\n%s", s.part.c_str());
-      ImGui::PopTextWrapPos();
-      close = ImGui::Button("Close");
-      probe::item("download/close");
+      close = job_end("Cancelled. The partial file is kept; downloading again resumes it:\n" + s.part, false, "download");
       break;
     case ModelDownload::Phase::Idle:
       close = true;
       break;
   }
   ImGui::End();
-  if (close) {
-    download_window_ = false;
-    download_.dismiss();
-    announced_.clear();
-  }
+  if (close) close_job_window();
 }
 
 std::string ModelLibrary::default_model() {
@@ -196,7 +345,7 @@ std::string ModelLibrary::default_model() {
   }
   refresh();
   if (models_.empty()) throw Error("no model card with its weights found in " + join_dirs(model_card_dirs()) +
-                                  "; open one with File > Open model card, or set ACTMAP_MODEL_PATH");
+                                  "; open one with File > Open model (a card or a checkpoint file), or set ACTMAP_MODEL_PATH");
   return models_.front();
 }
 

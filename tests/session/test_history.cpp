@@ -121,6 +121,29 @@ TEST(History, LatentAndClusterChangesAreUndoable) {
   EXPECT_EQ(h.descriptions(), (Ids{"Latent: explicit z"}));
 }
 
+// The class picker of conditional StyleGAN2 models: each class is one step, named by its class.
+TEST(History, ClassChangesAreNamedStepsOfTheirOwn) {
+  SessionHistory h{Session{}};
+  SynthesisOptions o;
+  o.class_index = 2;
+  h.set_synthesis(o);
+  o.class_index.reset();
+  o.c = {0.0f, 0.5f, 0.5f};
+  h.set_synthesis(o);
+  o.c.clear();
+  o.class_index = 1;
+  h.set_synthesis(o);
+  o.truncation_psi = 0.5;
+  h.set_synthesis(o);
+  EXPECT_EQ(h.descriptions(), (Ids{"Class 2", "Label c (3 values)", "Class 1", "Truncation 0.50, noise const"}));
+  h.undo();
+  h.undo();
+  h.undo();
+  EXPECT_EQ(h.session().synthesis.class_index, std::optional<std::int64_t>(2));
+  h.undo();
+  EXPECT_FALSE(h.session().synthesis.has_label());
+}
+
 TEST(History, DirtyTracksTheSavedState) {
   SessionHistory h{Session{}};
   EXPECT_FALSE(h.dirty());

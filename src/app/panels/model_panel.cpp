@@ -8,20 +8,21 @@
 
 #include <imgui.h>
 
+#include "actmap/model/checkpoint_cache.h"
 #include "ui_probe.h"
 
 namespace actmap::app {
 
 void ModelPanel::draw(EditorContext& ctx, ModelLibrary& models) {
   const Session& s = ctx.session();
-  const std::string current = std::filesystem::path(s.card_path).stem().string();
+  const std::string current = ModelLibrary::label(is_checkpoint_path(s.model) ? s.model : s.card_path);
   ImGui::SetNextItemWidth(-ImGui::GetFontSize() * 4);
   if (ImGui::BeginCombo("Model", current.empty() ? "(none)" : current.c_str())) {
     models.draw_items(ctx);
     ImGui::EndCombo();
   }
-  tip("Models found in models/, on ACTMAP_MODEL_PATH and among downloaded ones, and cards opened or dropped "
-              "on the window; models of the registry not yet here can be downloaded from this list. "
+  tip("Models found in models/, on ACTMAP_MODEL_PATH and among downloaded ones, and cards and checkpoint "
+              "files opened or dropped on the window; models of the registry not yet here can be downloaded from this list. "
               "Switching starts a new session on that model.");
   if (!ctx.card_error().empty()) {
     ImGui::PushStyleColor(ImGuiCol_Text, IM_COL32(255, 110, 110, 255));

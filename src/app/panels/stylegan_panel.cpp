@@ -38,6 +38,44 @@ void StyleGanPanel::add_w_edit(EditorContext& ctx, const std::string& op, nlohma
   }
 }
 
+void StyleGanPanel::draw_class_picker(EditorContext& ctx) {
+  const std::int64_t c_dim = ctx.c_dim();
+  const SynthesisOptions& o = ctx.session().synthesis;
+  const bool vector = !o.c.empty();  // an explicit c vector from the session file
+  const std::int64_t current = o.class_index.value_or(0);
+  // One undo step per choice; the class replaces a c vector.
+  auto choose = [&ctx, &o](std::int64_t k) {
+    SynthesisOptions n = o;
+    n.class_index = k;
+    n.c.clear();
+    ctx.history().set_synthesis(n);
+  };
+  ImGui::TextUnformatted("Class");
+  ImGui::SameLine();
+  if (ImGui::ArrowButton("##class-prev", ImGuiDir_Left) && !vector && current > 0) choose(current - 1);
+  probe::item("sg/class-prev");
+  ImGui::SameLine(0, ImGui::GetStyle().ItemInnerSpacing.x);
+  ImGui::SetNextItemWidth(ImGui::GetFontSize() * 7);
+  const std::string preview = vector ? "c vector" : "class " + std::to_string(current);
+  if (ImGui::BeginCombo("##class", preview.c_str())) {
+    for (std::int64_t k = 0; k < c_dim; ++k) {
+      const bool selected = !vector && k == current;
+      if (ImGui::Selectable(("class " + std::to_string(k)).c_str(), selected) && !selected) choose(k);
+      probe::item("sg/class/" + std::to_string(k));
+      if (selected) ImGui::SetItemDefaultFocus();
+    }
+    ImGui::EndCombo();
+  }
+  probe::item("sg/class");
+  tip("The label of this conditional generator: class k is the one-hot c with a 1 at k");
+  ImGui::SameLine(0, ImGui::GetStyle().ItemInnerSpacing.x);
+  if (ImGui::ArrowButton("##class-next", ImGuiDir_Right) && (vector || current + 1 < c_dim)) choose(vector ? 0 : current + 1);
+  probe::item("sg/class-next");
+  ImGui::SameLine();
+  ImGui::TextDisabled("c_dim %lld%s", static_cast<long long>(c_dim), vector ? ", c vector from the session" : "");
+  probe::value("c_dim", c_dim);
+}
+
 void StyleGanPanel::draw(EditorContext& ctx) {
   if (!ctx.is_stylegan()) {
     ImGui::TextWrapped("Truncation, noise and W+ edits are for StyleGAN models; this model has no mapping network.");
@@ -53,6 +91,8 @@ void StyleGanPanel::draw(EditorContext& ctx) {
     }
     probe::value("ws_rows", ticked);
   }
+
+  if (ctx.c_dim() > 0) draw_class_picker(ctx);
 
   // Synthesis settings: one undo step per slider drag.
   SynthesisOptions o = ctx.session().synthesis;

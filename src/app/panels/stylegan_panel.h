@@ -1,4 +1,5 @@
-// The StyleGAN2 tab: truncation and noise (session settings), and W+ edits at the tap "mapping":
+// The StyleGAN2 tab: the class of a conditional generator, truncation and noise (session
+// settings), and W+ edits at the tap "mapping":
 // style mixing from a second seed with per-row checkboxes, swap, interpolate, negate, noise.
 #pragma once
 
@@ -17,6 +18,7 @@ class StyleGanPanel {
   void draw(EditorContext& ctx);
 
  private:
+  void draw_class_picker(EditorContext& ctx);  // conditional generators (c_dim > 0)
   void add_w_edit(EditorContext& ctx, const std::string& op, nlohmann::json params);  // at the ticked rows
 
   std::vector<bool> rows_;  // ticked W+ rows

@@ -214,6 +214,12 @@ void SessionHistory::set_synthesis(const SynthesisOptions& options, const std::s
   if (options.input_rotate != session_.synthesis.input_rotate || options.input_translate != session_.synthesis.input_translate) {
     std::snprintf(text, sizeof text, "Input transform: rotate %.1f, translate %.3f, %.3f", options.input_rotate,
                   options.input_translate[0], options.input_translate[1]);
+  } else if (options.class_index != session_.synthesis.class_index || options.c != session_.synthesis.c) {
+    if (options.c.empty()) {
+      std::snprintf(text, sizeof text, "Class %lld", static_cast<long long>(options.class_index.value_or(0)));
+    } else {
+      std::snprintf(text, sizeof text, "Label c (%zu values)", options.c.size());
+    }
   } else {
     std::snprintf(text, sizeof text, "Truncation %.2f%s, noise %s", options.truncation_psi,
                   options.truncation_cutoff ? (" (first " + std::to_string(*options.truncation_cutoff) + " rows)").c_str() : "",
