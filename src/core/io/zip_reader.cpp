@@ -114,12 +114,12 @@ void ZipReader::check_no_overlap() const {
   std::vector<Span> spans;
   spans.reserve(entries_.size());
   for (const auto& e : entries_) {
-    std::uint64_t end = e.local_header + kLocalSize;  // a header past the file is reported when read
-    if (e.local_header <= size_ && size_ - e.local_header >= kLocalSize) {
-      end += load_u16(bytes_ + e.local_header + 26) + std::uint64_t{load_u16(bytes_ + e.local_header + 28)};
-      end += std::min<std::uint64_t>(e.compressed_size, size_);
-    }
-    spans.push_back({e.local_header, end, &e});
+    // An entry that does not fit in the file is reported, more precisely, when it is read.
+    if (e.local_header > size_ || size_ - e.local_header < kLocalSize) continue;
+    const std::uint64_t data = e.local_header + kLocalSize + load_u16(bytes_ + e.local_header + 26) +
+                               std::uint64_t{load_u16(bytes_ + e.local_header + 28)};
+    if (data > size_ || e.compressed_size > size_ - data) continue;
+    spans.push_back({e.local_header, data + e.compressed_size, &e});
   }
   std::sort(spans.begin(), spans.end(), [](const Span& a, const Span& b) { return a.begin < b.begin; });
   for (std::size_t i = 1; i < spans.size(); ++i) {
