@@ -234,6 +234,21 @@ TEST_F(Fetch, CliInterruptKeepsAResumablePart) {
   EXPECT_EQ(read_file_bytes(cached("fetchtest/weights.safetensors")), served());
 }
 
+// Two processes fetching the same model at once: one downloads (a lock per target), the other
+// waits and then finds it; both succeed, with one good copy and no partial file left.
+TEST_F(Fetch, TwoProcessesFetchingTheSameModelEndWithOneGoodCopy) {
+  registry("slow-60000");  // the 69 KB file takes about a second: the two overlap
+  const std::string cmd = std::string(ACTMAP_CLI_PATH) + " fetch fetchtest --registry " + dir_ + "/registry/registry.json";
+  const test::CommandRun r = test::run_command("sh -c '" + cmd + " > " + dir_ + "/a.log 2>&1 & a=$!; " + cmd + " > " + dir_ +
+                                               "/b.log 2>&1 & b=$!; wait $a; ea=$?; wait $b; eb=$?; echo exit=$ea,$eb' 2>&1");
+  EXPECT_NE(r.out.find("exit=0,0"), std::string::npos) << r.out << read_file_text(dir_ + "/a.log") << read_file_text(dir_ + "/b.log");
+  EXPECT_EQ(read_file_bytes(cached("fetchtest/weights.safetensors")), served());
+  EXPECT_FALSE(fs::exists(cached("fetchtest/weights.safetensors.part")));
+  // One of them downloaded; the other found the model already there.
+  const std::string logs = read_file_text(dir_ + "/a.log") + read_file_text(dir_ + "/b.log");
+  EXPECT_NE(logs.find("already"), std::string::npos) << logs;
+}
+
 // The pytorch path runs the real importer on the shared celeba32 checkpoint and compares with the
 // safetensors converted independently (../shared/models). It skips while the importer is the
 // stub of branch `fetch` (until branch `import` is merged).

@@ -1,15 +1,18 @@
 // fetch_model: a registry model into the cache, verified before use (docs/models.md).
 #include <cstdio>
 #include <filesystem>
+#include <memory>
 
 #include "actmap/fetch/fetch.h"
 #include "actmap/io/checkpoint_import.h"
 #include "actmap/io/error.h"
 #include "actmap/io/files.h"
+#include "actmap/io/progress.h"
 #include "actmap/io/safetensors.h"
 #include "actmap/model/model_card.h"
 #include "actmap/model/registry.h"
 #include "fetch/download.h"
+#include "fetch/file_lock.h"
 
 namespace fs = std::filesystem;
 
@@ -92,6 +95,16 @@ FetchResult fetch_model(const Registry& registry, const std::string& name, const
   if (ec) throw Error(weights.parent_path().string() + ": cannot create the cache directory: " + ec.message());
 
   FetchResult r;
+  // One process downloads a model at a time; another fetching it meanwhile waits, then finds it.
+  std::unique_ptr<FileLock> lock;
+  try {
+    lock = std::make_unique<FileLock>(download.string() + ".lock", "fetching " + e.name, nullptr,
+                                      [&] { return options.cancel && options.cancel->load() != 0; });
+  } catch (const Cancelled&) {
+    r.cancelled = true;
+    r.part = part;
+    return r;
+  }
   r.card = (cache / (e.name + ".json")).string();
   r.weights = weights.string();
   // The card goes beside the weights so the model is found by name with any registry.

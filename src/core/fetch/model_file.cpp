@@ -24,6 +24,7 @@
 #include "actmap/model/model_card.h"
 #include "actmap/model/stylegan3_config.h"
 #include "actmap/model/w_average.h"
+#include "fetch/file_lock.h"
 
 namespace fs = std::filesystem;
 using nlohmann::json;
@@ -294,39 +295,6 @@ std::vector<std::string> write_model(Converted& c, const std::string& source_pat
   return report;
 }
 
-// An exclusive lock on a file, held while the object lives (flock: released by the kernel when
-// the process ends, so a crashed conversion never blocks the next one).
-class FileLock {
- public:
-  FileLock(const std::string& path, const Reporter& rep, const std::string& file) {
-    fd_ = ::open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644);
-    if (fd_ < 0) throw Error(path + ": cannot create the lock for converting " + file + ": " + std::strerror(errno));
-    bool said = false;
-    while (::flock(fd_, LOCK_EX | LOCK_NB) != 0) {
-      if (errno != EWOULDBLOCK && errno != EINTR) {
-        const std::string why = std::strerror(errno);
-        ::close(fd_);
-        throw Error(path + ": cannot lock: " + why);
-      }
-      if (!said) rep.say(FileStage::Wait, -1, "waiting for another actmap process converting " + file);
-      said = true;
-      if (rep.cancelled()) {
-        ::close(fd_);
-        throw Cancelled();
-      }
-      std::this_thread::sleep_for(std::chrono::milliseconds(50));
-    }
-  }
-  ~FileLock() {
-    if (fd_ >= 0) ::close(fd_);
-  }
-  FileLock(const FileLock&) = delete;
-  FileLock& operator=(const FileLock&) = delete;
-
- private:
-  int fd_ = -1;
-};
-
 std::vector<std::string> cached_report(const std::string& card) {
   std::vector<std::string> out;
   try {
@@ -361,7 +329,9 @@ OpenedModelFile open_model_file(const std::string& path, const ModelFileOptions&
     const fs::path root = converted_models_dir();
     fs::create_directories(root, ec);
     if (ec) throw Error(root.string() + ": cannot create the cache of converted models: " + ec.message());
-    const FileLock lock((root / (out.source_sha256 + ".lock")).string(), rep, file);
+    const FileLock lock((root / (out.source_sha256 + ".lock")).string(), "converting " + file,
+                        [&] { rep.say(FileStage::Wait, -1, "waiting for another actmap process converting " + file); },
+                        [&] { return rep.cancelled(); });
     out.card = find_converted_card(out.source_sha256);  // another process may have finished it meanwhile
     if (!out.card.empty()) {
       out.from_cache = true;
