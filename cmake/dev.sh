@@ -5,6 +5,8 @@
 #   bash cmake/dev.sh test   install what is missing, build, and run every test
 #   bash cmake/dev.sh build  install and build only
 #   bash cmake/dev.sh fuzz   build the libFuzzer targets (clang) and run each for ACTMAP_FUZZ_SECONDS (20)
+#   bash cmake/dev.sh sanitize  build the asan (ASan + UBSan) and tsan presets and run their tests
+#                            (ACTMAP_SANITIZE_TESTS: a ctest -R filter; default every test)
 # Environment: ACTMAP_PRESET (default: default; see CMakePresets.json), ACTMAP_MODEL_PATH
 # (defaults to ../shared/models beside the checkout when that exists), ACTMAP_DATA_PATH (likewise
 # ../shared/datasets: the training data some tests compare with).
@@ -24,7 +26,21 @@ case "$what" in
     ctest --preset fuzz
     exit 0
     ;;
-  *) sed -n '2,10p' "$0" | sed 's/^# \{0,1\}//'; exit 2 ;;
+  sanitize)
+    bash cmake/install-deps.sh --no-gui
+    if [ -z "${ACTMAP_MODEL_PATH:-}" ] && [ -d "$root/../shared/models" ]; then
+      export ACTMAP_MODEL_PATH="$(cd "$root/../shared/models" && pwd)"
+    fi
+    for p in asan tsan; do
+      start=$(date +%s)
+      cmake --preset "$p"
+      cmake --build --preset "$p"
+      ctest --preset "$p" ${ACTMAP_SANITIZE_TESTS:+-R "$ACTMAP_SANITIZE_TESTS"}
+      echo "sanitize: $p built and tested in $(( $(date +%s) - start )) s"
+    done
+    exit 0
+    ;;
+  *) sed -n '2,12p' "$0" | sed 's/^# \{0,1\}//'; exit 2 ;;
 esac
 
 gui_flag=""
