@@ -57,7 +57,7 @@ void register_bench_edits(CLI::App& app) {
   CLI::App* cmd = app.add_subcommand("bench-edits", "Time each edit op alone and a chain of ten on a random activation");
   cmd->add_option("--device", opts->device, "cpu, cuda or cuda:N (available: " + available_devices() + ")")
       ->capture_default_str();
-  cmd->add_option("--threads", opts->threads, "CPU threads (0: every core)")->check(CLI::NonNegativeNumber);
+  cmd->add_option("--threads", opts->threads, "CPU threads (0: every core, or OMP_NUM_THREADS when set)")->check(CLI::NonNegativeNumber);
   cmd->add_option("--iters", opts->iters, "Timed iterations per measurement")->check(CLI::Range(1, 100000))->capture_default_str();
   cmd->add_option("--warmup", opts->warmup, "Untimed iterations first")->check(CLI::Range(0, 100000))->capture_default_str();
   cmd->add_option("--batch", opts->batch, "N")->check(CLI::Range(1, 64))->capture_default_str();

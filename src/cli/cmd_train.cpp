@@ -86,7 +86,7 @@ void register_train(CLI::App& app, const std::vector<std::string>& argv) {
   cmd->add_option("--batch", opts->batch, "Images per step")->check(CLI::Range(2, 65536))->capture_default_str();
   cmd->add_option("--seed", opts->seed, "Seed of the initial weights, data order, latents and sample grid")->capture_default_str();
   cmd->add_option("--device", opts->device, "cpu, cuda or cuda:N (available: " + available_devices() + ")")->capture_default_str();
-  cmd->add_option("--threads", opts->threads, "CPU threads of LibTorch (0: every core); resume with the same number")
+  cmd->add_option("--threads", opts->threads, "CPU threads of LibTorch (0: every core, or OMP_NUM_THREADS when set); resume with the same number")
       ->check(CLI::NonNegativeNumber);
   cmd->add_option("--loader-threads", opts->loader_threads, "Threads decoding images ahead of training")
       ->check(CLI::Range(1, 64))->capture_default_str();

@@ -30,7 +30,7 @@ void add_model_options(CLI::App& cmd, ModelOptions& opts) {
 void add_device_options(CLI::App& cmd, ModelOptions& opts) {
   cmd.add_option("--device", opts.device, "cpu, cuda or cuda:N (available: " + available_devices() + ")")
       ->capture_default_str();
-  cmd.add_option("--threads", opts.threads, "CPU threads (0: every core)")->check(CLI::NonNegativeNumber);
+  cmd.add_option("--threads", opts.threads, "CPU threads (0: every core, or OMP_NUM_THREADS when set)")->check(CLI::NonNegativeNumber);
   cmd.add_option("--w-avg", opts.w_avg, "StyleGAN2: the average W for truncation, a .npy [w_dim] (instead of the model's)")
       ->check(CLI::ExistingFile);
 }

@@ -91,7 +91,7 @@ void bind_io(py::module_& m) {
       py::arg("path"), "SHA-256 of a file as lowercase hex (how sessions and cards name weights).");
 
   m.def("set_threads", &set_cpu_threads, py::arg("threads"),
-        "CPU threads LibTorch uses within one computation (0: every core), as actmap-cli's --threads.");
+        "CPU threads LibTorch uses within one computation (0: every core, or OMP_NUM_THREADS when set), as actmap-cli's --threads.");
   m.def("threads", &cpu_threads, "CPU threads LibTorch uses within one computation.");
   m.def("devices", &available_devices, "The compute devices this build of LibTorch offers, e.g. \"cpu\".");
 }

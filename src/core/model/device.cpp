@@ -90,8 +90,13 @@ std::string blas_in_use() {
 int cpu_threads() { return at::get_num_threads(); }
 
 void set_cpu_threads(int threads) {
-  // LibTorch's own default is sometimes a single thread; 0 means every core.
-  if (threads <= 0) threads = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
+  // LibTorch's own default is sometimes a single thread; 0 means every core, or OMP_NUM_THREADS
+  // when it is set (a job scheduler's share of the machine; the tsan preset's single thread).
+  if (threads <= 0) {
+    const char* omp = std::getenv("OMP_NUM_THREADS");
+    const int from_env = omp ? std::atoi(omp) : 0;
+    threads = from_env > 0 ? from_env : static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
+  }
   at::set_num_threads(threads);
 }
 
