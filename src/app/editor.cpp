@@ -1,6 +1,9 @@
 #include "editor.h"
 
+#include <unistd.h>
+
 #include <algorithm>
+#include <atomic>
 #include <cmath>
 #include <ctime>
 #include <filesystem>
@@ -19,9 +22,13 @@ Editor::Editor(EditorOptions options)
       recent_((std::filesystem::path(config_dir()) / "recent.json").string()) {
   recent_.load();
   layout_ = PanelLayout::load(layout_path());
+  // One recovery file per editor: the start time, the process id (unique among running editors,
+  // so two started in the same second never share one) and a count within the process.
+  static std::atomic<int> editors_in_process{0};
   autosaver_ = std::make_unique<Autosaver>(
       (std::filesystem::path(recovery_dir()) /
-       ("session-" + std::to_string(std::time(nullptr)) + "-" + std::to_string(reinterpret_cast<std::uintptr_t>(this) % 100000) + ".json"))
+       ("session-" + std::to_string(std::time(nullptr)) + "-" + std::to_string(::getpid()) + "-" +
+        std::to_string(editors_in_process++) + ".json"))
           .string());
   const EditorOptions& o = ctx_.options;
   // A checkpoint file (asked for directly or named by the session) not converted yet: the window
