@@ -142,5 +142,29 @@ TEST(FullDisk, AConversionThatCannotBeWrittenLeavesNothingInTheCache) {
   EXPECT_TRUE(fs::exists(opened.card));
 }
 
+// A recovery file cut short (or damaged otherwise) is reported and set aside, and the good ones
+// are still offered.
+TEST(Recovery, ADamagedRecoveryFileIsReportedAndSetAside) {
+  const std::string dir = test::temp_dir("damaged_recovery");
+  const std::string session_path = dir + "/work.json";
+  write_file_atomic(session_path, session_text(1));
+  Autosaver saver(dir + "/recovery/good.json", 0.0);
+  ASSERT_TRUE(saver.flush(load_session(session_path), 1, session_path));
+  const std::string text = read_file_text(saver.path());
+  write_file_atomic(dir + "/recovery/cut.json", text.substr(0, text.size() / 2));
+  std::vector<std::string> warnings;
+  set_warning_sink([&](const std::string& w) { warnings.push_back(w); });
+  const std::vector<RecoveryFile> found = list_recovery_files(dir + "/recovery");
+  set_warning_sink({});
+  ASSERT_EQ(found.size(), 1u);
+  EXPECT_EQ(found[0].session_path, session_path);
+  ASSERT_EQ(warnings.size(), 1u);
+  EXPECT_NE(warnings[0].find("recovery file " + dir + "/recovery/cut.json is damaged"), std::string::npos) << warnings[0];
+  EXPECT_NE(warnings[0].find("set aside as " + dir + "/recovery/cut.json.corrupt"), std::string::npos) << warnings[0];
+  EXPECT_EQ(read_file_text(dir + "/recovery/cut.json.corrupt"), text.substr(0, text.size() / 2));  // kept, not lost
+  EXPECT_FALSE(fs::exists(dir + "/recovery/cut.json"));
+  EXPECT_EQ(list_recovery_files(dir + "/recovery").size(), 1u);  // and not reported again
+}
+
 }  // namespace
 }  // namespace actmap

@@ -507,8 +507,15 @@ std::vector<RecoveryFile> list_recovery_files(const std::string& dir) {
       const json j = json::parse(read_file_text(it->path().string()));
       const json& r = j.at("recovery");
       out.push_back({it->path().string(), r.value("session_path", std::string()), r.value("saved_unix", std::int64_t(0))});
-    } catch (const std::exception&) {
-      // Not a readable recovery file; leave it alone.
+    } catch (const std::exception& e) {
+      // A damaged recovery file (truncated by a crash mid-write on a filesystem without atomic
+      // rename, or edited by hand) is reported and set aside under .corrupt: never offered, never
+      // deleted, never in the way of the next start.
+      const std::string from = it->path().string(), to = from + ".corrupt";
+      std::error_code rename_ec;
+      fs::rename(from, to, rename_ec);
+      warn("recovery file " + from + " is damaged (" + std::string(e.what()).substr(0, 200) + "); " +
+           (rename_ec ? "it could not be set aside: " + rename_ec.message() : "set aside as " + to));
     }
   }
   std::sort(out.begin(), out.end(), [](const RecoveryFile& a, const RecoveryFile& b) { return a.saved_unix > b.saved_unix; });
