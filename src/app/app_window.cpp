@@ -92,9 +92,38 @@ GLFWwindow* create_window(int width, int height, const char** glsl) {
   return nullptr;
 }
 
+double seconds_since(Clock::time_point t) { return std::chrono::duration<double>(Clock::now() - t).count(); }
+
 }  // namespace
 
 namespace actmap::app {
+
+namespace {
+
+// Frame pacing. No vsync under Xvfb or a software GL, so without it frames would run as fast as
+// the cores allow, taking them from the model. Waits for input, a worker's wake-up, or the
+// editor's next frame; then keeps at least 1/60 s between frames, except when a render's result
+// is waiting (so it reaches the screen at once). Key presses are queued by GLFW's callbacks
+// meanwhile (KeyQueue), so none is lost however long the wait.
+void wait_for_next_frame(const Editor& editor, Clock::time_point last_frame) {
+  constexpr double kMinFrame = 1.0 / 60.0;
+  const double interval = editor.frame_interval_s();
+  const double since = seconds_since(last_frame);
+  if (interval <= 0.0) {
+    glfwWaitEventsTimeout(0.25);  // idle: input or a worker's empty event wakes us
+  } else if (since < interval) {
+    glfwWaitEventsTimeout(interval - since);
+  } else {
+    glfwPollEvents();
+  }
+  const double after = seconds_since(last_frame);
+  if (after < kMinFrame && !editor.result_waiting()) {
+    std::this_thread::sleep_for(std::chrono::duration<double>(kMinFrame - after));
+    glfwPollEvents();
+  }
+}
+
+}  // namespace
 
 int run_editor_window(const EditorOptions& opts, const WindowOptions& w) {
   const std::string& screenshot = w.screenshot;
@@ -151,6 +180,7 @@ int run_editor_window(const EditorOptions& opts, const WindowOptions& w) {
     Editor editor(opts);
     int settled_frames = 0;
     const auto start = Clock::now();
+    Clock::time_point last_frame = start;
     for (int sig : {SIGTERM, SIGINT, SIGHUP}) std::signal(sig, on_signal);
     while (true) {
       if (g_signal) {
@@ -165,12 +195,13 @@ int run_editor_window(const EditorOptions& opts, const WindowOptions& w) {
       }
       if (editor.quit_requested()) break;
       keys.begin_frame();
-      if (!screenshot.empty() || editor.wants_continuous_frames()) {
+      if (!screenshot.empty()) {
         glfwPollEvents();
       } else {
-        glfwWaitEventsTimeout(0.25);  // idle: the render worker wakes us with an empty event
+        wait_for_next_frame(editor, last_frame);
       }
       const auto t0 = Clock::now();
+      last_frame = t0;
       if (!g_dropped.empty()) {
         editor.drop_files(g_dropped);
         g_dropped.clear();
@@ -185,7 +216,8 @@ int run_editor_window(const EditorOptions& opts, const WindowOptions& w) {
       int fb_w = 0, fb_h = 0;
       glfwGetFramebufferSize(window, &fb_w, &fb_h);
       glViewport(0, 0, fb_w, fb_h);
-      glClearColor(0.08f, 0.08f, 0.09f, 1.0f);
+      const ImVec4 bg = ImGui::GetStyle().Colors[ImGuiCol_WindowBg];  // the panels' background (they draw none)
+      glClearColor(bg.x, bg.y, bg.z, 1.0f);
       glClear(GL_COLOR_BUFFER_BIT);
       ImGui_ImplOpenGL3_RenderDrawData(ImGui::GetDrawData());
       probe::end_frame();
@@ -222,6 +254,7 @@ int run_editor_window(const EditorOptions& opts, const WindowOptions& w) {
     }
     if (!stats_out.empty()) {
       const auto& lat = editor.latencies_ms();
+      const auto& vlat = editor.views_latencies_ms();
       // The first frames include opening the window and loading the model: reported apart.
       const std::size_t warmup = std::min<std::size_t>(10, frame_ms.size());
       const std::vector<double> first(frame_ms.begin(), frame_ms.begin() + long(warmup));
@@ -233,7 +266,8 @@ int run_editor_window(const EditorOptions& opts, const WindowOptions& w) {
                           {"threads", cpu_threads()},
                           {"ui_build_ms", {{"median", percentile(ui_ms, 0.5)}, {"p95", percentile(ui_ms, 0.95)}, {"max", percentile(ui_ms, 1.0)}}},
                           {"frame_ms", {{"median", percentile(frame_ms, 0.5)}, {"p95", percentile(frame_ms, 0.95)}, {"p99", percentile(frame_ms, 0.99)}, {"max", percentile(frame_ms, 1.0)}}},
-                          {"latency_ms", {{"count", lat.size()}, {"median", percentile(lat, 0.5)}, {"p95", percentile(lat, 0.95)}, {"max", percentile(lat, 1.0)}}}};
+                          {"latency_ms", {{"count", lat.size()}, {"median", percentile(lat, 0.5)}, {"p95", percentile(lat, 0.95)}, {"max", percentile(lat, 1.0)}}},
+                          {"views_latency_ms", {{"count", vlat.size()}, {"median", percentile(vlat, 0.5)}, {"p95", percentile(vlat, 0.95)}, {"max", percentile(vlat, 1.0)}}}};
       try {
         write_file_atomic(stats_out, j.dump(2) + "\n");
       } catch (const std::exception& e) {

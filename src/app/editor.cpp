@@ -115,8 +115,11 @@ void Editor::layout_windows() {
   const float model_h = std::round(h * L.model);
   const float grid_h = std::round(h * L.grid);
   const float output_h = std::round(h * L.output);
-  const ImGuiWindowFlags fixed =
-      ImGuiWindowFlags_NoMove | ImGuiWindowFlags_NoResize | ImGuiWindowFlags_NoCollapse | ImGuiWindowFlags_NoSavedSettings;
+  // The panels tile the window and draw no background of their own: the window is cleared to
+  // their colour (app_window.cpp). Under a software GL every pixel drawn costs, and a background is
+  // a blended quad over the whole window, every frame.
+  const ImGuiWindowFlags fixed = ImGuiWindowFlags_NoMove | ImGuiWindowFlags_NoResize | ImGuiWindowFlags_NoCollapse |
+                                 ImGuiWindowFlags_NoSavedSettings | ImGuiWindowFlags_NoBackground;
   auto place = [&](float x, float y, float w, float hh) {
     ImGui::SetNextWindowPos(ImVec2(x0 + x, top + y));
     ImGui::SetNextWindowSize(ImVec2(w, hh));
@@ -273,12 +276,18 @@ bool Editor::settled() const {
   return ctx_.render.settled(ctx_.history().revision());
 }
 
-bool Editor::wants_continuous_frames() const {
-  // Not the seed strip: its worker wakes the loop when a seed is done, and idle frames cost a
-  // core under a software GL.
-  return ctx_.render.busy() || jobs_running() || models_.busy() || ctx_.render.waiting_to_present() ||
-         ctx_.render.predict_now || ImGui::IsAnyMouseDown() ||
-         (ctx_.status_time() > 0 && ImGui::GetTime() - ctx_.status_time() < 6.0);
+double Editor::frame_interval_s() const {
+  // Something done by hand, or a result to show: every frame (at most 60 a second).
+  if (ctx_.render.waiting_to_present() || ctx_.render.predict_now || ctx_.render.result_waiting() ||
+      ImGui::IsAnyMouseDown())
+    return 1.0 / 60.0;
+  // Only a marker to animate (a render or job in progress, a message to take down): a few frames a
+  // second, so the model keeps the cores. Under a software GL (llvmpipe) a frame costs both cores
+  // for several milliseconds. Not the seed strip: its worker wakes the loop when a seed is done.
+  if (ctx_.render.busy() || jobs_running() || models_.busy() ||
+      (ctx_.status_time() > 0 && ImGui::GetTime() - ctx_.status_time() < 6.0))
+    return 1.0 / 15.0;
+  return 0.0;
 }
 
 }  // namespace actmap::app

@@ -56,12 +56,17 @@ class Editor {
   bool settled() const;
   // Whether a checkpoint file is being converted (the model asked for is still to come).
   bool converting_model() const { return models_.converting(); }
-  // The latency from a change to its result on screen, per shown result (milliseconds).
+  // The latency from a change to its result on screen, per shown result (milliseconds): to its
+  // output, and to its views as well.
   const std::vector<double>& latencies_ms() const { return ctx_.render.latencies_ms(); }
+  const std::vector<double>& views_latencies_ms() const { return ctx_.render.views_latencies_ms(); }
+  // Whether the render worker has a result waiting to be taken (it then woke the event loop).
+  bool result_waiting() const { return ctx_.render.result_waiting(); }
   void note_frame_presented() { ctx_.render.note_frame_presented(); }  // after the buffer swap
 
-  // Called with the time the app wants the UI to keep animating (e.g. while rendering).
-  bool wants_continuous_frames() const;
+  // How soon the next frame should come when no input arrives, in seconds (0: only on input or
+  // a wake-up from a worker).
+  double frame_interval_s() const;
 
  private:
   // Session and files (editor_session.cpp).

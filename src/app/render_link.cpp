@@ -36,7 +36,15 @@ std::string RenderLink::take_reply() {
   std::optional<RenderReply> r = worker_.take();
   if (!r) return "";
   const auto sent = submit_times_.find(r->stamp);
-  if (sent != submit_times_.end()) awaiting_present_ = sent->second;
+  if (sent != submit_times_.end()) {
+    awaiting_present_ = sent->second;
+    if (r->partial) views_sent_ = {r->stamp, sent->second};
+  }
+  if (!r->partial) {
+    if (sent != submit_times_.end()) awaiting_views_present_ = sent->second;
+    else if (views_sent_ && views_sent_->first == r->stamp) awaiting_views_present_ = views_sent_->second;
+    views_sent_.reset();
+  }
   submit_times_.erase(submit_times_.begin(), submit_times_.upper_bound(r->stamp));
   shown_stamp_ = r->stamp;
   error_ = r->error;
@@ -57,6 +65,17 @@ std::string RenderLink::take_reply() {
   } else {
     mean_change_ = -1.0;
   }
+  if (r->partial) {
+    // The picture is new; the views of the last whole reply stay until this one's follow (of
+    // the same model: another model's views are dropped).
+    if (good_reply_ && good_reply_->card_path == r->card_path && good_reply_->taps.size() == r->taps.size()) {
+      r->views = std::move(good_reply_->views);
+      r->overview = std::move(good_reply_->overview);
+      r->view_ms = good_reply_->view_ms;
+    }
+    good_reply_ = std::move(r);
+    return "";
+  }
   if (!r->views.empty()) {
     grid_tex_.upload(r->views[0].grid.atlas);
     if (r->views[0].focus.width > 0) focus_tex_.upload(r->views[0].focus);
@@ -73,9 +92,15 @@ double RenderLink::pending_ms() const {
 }
 
 void RenderLink::note_frame_presented() {
-  if (!awaiting_present_) return;
-  latencies_ms_.push_back(std::chrono::duration<double, std::milli>(Clock::now() - *awaiting_present_).count());
-  awaiting_present_.reset();
+  const auto now = Clock::now();
+  if (awaiting_present_) {
+    latencies_ms_.push_back(std::chrono::duration<double, std::milli>(now - *awaiting_present_).count());
+    awaiting_present_.reset();
+  }
+  if (awaiting_views_present_) {
+    views_latencies_ms_.push_back(std::chrono::duration<double, std::milli>(now - *awaiting_views_present_).count());
+    awaiting_views_present_.reset();
+  }
 }
 
 bool RenderLink::settled(std::uint64_t revision) const {

@@ -34,6 +34,7 @@ class RenderLink {
   const RenderReply* reply() const { return good_reply_ ? &*good_reply_ : nullptr; }  // what stays on screen
   const std::string& error() const { return error_; }  // of the latest reply
   bool busy() const { return worker_.busy(); }
+  bool result_waiting() const { return worker_.has_reply(); }  // a reply not taken yet
   // Milliseconds since the oldest request not yet answered was sent (0 when none is pending): the
   // picture on screen is older than the session while this is above 0.
   double pending_ms() const;
@@ -41,9 +42,12 @@ class RenderLink {
   double mean_change() const { return mean_change_; }
   bool started() const { return shown_stamp_ > 0; }  // a reply came, good or not
   bool settled(std::uint64_t revision) const;
-  bool waiting_to_present() const { return awaiting_present_.has_value(); }
+  bool waiting_to_present() const { return awaiting_present_.has_value() || awaiting_views_present_.has_value(); }
   void note_frame_presented();
+  // From a change to the frame that first shows its output (the picture), and to the frame that
+  // shows its views as well (the channel grid, the slice and the layer previews).
   const std::vector<double>& latencies_ms() const { return latencies_ms_; }
+  const std::vector<double>& views_latencies_ms() const { return views_latencies_ms_; }
 
   const Texture& output() const { return output_tex_; }
   const Texture& original() const { return original_tex_; }
@@ -66,8 +70,10 @@ class RenderLink {
   std::uint64_t shown_stamp_ = 0;          // of the latest reply taken (0: none yet)
   std::string error_;                      // of the latest reply ("" when it rendered)
   std::optional<RenderReply> good_reply_;  // the latest reply without error
-  std::optional<std::chrono::steady_clock::time_point> awaiting_present_;
-  std::vector<double> latencies_ms_;
+  std::optional<std::chrono::steady_clock::time_point> awaiting_present_, awaiting_views_present_;
+  // The request whose partial reply is on screen and whose views are still coming.
+  std::optional<std::pair<std::uint64_t, std::chrono::steady_clock::time_point>> views_sent_;
+  std::vector<double> latencies_ms_, views_latencies_ms_;
   Texture output_tex_, original_tex_, diff_tex_, grid_tex_, focus_tex_;
   std::vector<Texture> overview_tex_;
   Image diff_image_;

@@ -1,6 +1,7 @@
 // The editor's renderer thread: newest request wins, stamps, errors in replies, same pixels as
 // render_session. Also run under ThreadSanitizer (the tsan preset).
 #include <atomic>
+#include <mutex>
 #include <thread>
 
 #include "actmap/render/render_worker.h"
@@ -110,6 +111,69 @@ TEST(RenderWorker, InterruptedRendersAndKeptOriginalsAndPreviews) {
   }
 }
 
+TEST(RenderWorker, TheOutputComesFirstAndTheViewsFollowUnderTheSameStamp) {
+  // The worker's reply callback runs on its thread: take each reply there, as soon as it is kept.
+  std::vector<RenderReply> seen;
+  RenderWorker* worker = nullptr;
+  std::mutex m;
+  RenderWorker w([&] {
+    std::lock_guard<std::mutex> lock(m);
+    if (worker)
+      if (auto r = worker->take()) seen.push_back(std::move(*r));
+  });
+  {
+    std::lock_guard<std::mutex> lock(m);
+    worker = &w;
+  }
+  Session s = fixture_session(7);
+  s.edits.push_back(Edit::from_json({{"id", "a"}, {"tap", "main.5"}, {"op", "multiply"}, {"params", {{"factor", 3.0}}}, {"channels", 2}}, "e"));
+  // The callback runs after the worker turns idle: wait for it as well.
+  const auto replies_seen = [&](std::size_t n) {
+    EXPECT_TRUE(w.wait_idle(60.0));
+    for (int i = 0; i < 5000; ++i) {
+      {
+        std::lock_guard<std::mutex> lock(m);
+        if (seen.size() >= n) return seen.size();
+      }
+      std::this_thread::sleep_for(std::chrono::milliseconds(1));
+    }
+    std::lock_guard<std::mutex> lock(m);
+    return seen.size();
+  };
+  const std::uint64_t stamp = w.submit(request_for(s));
+  ASSERT_EQ(replies_seen(2), 2u);
+  std::lock_guard<std::mutex> lock(m);
+  const RenderReply& first = seen[0];
+  const RenderReply& whole = seen[1];
+  EXPECT_EQ(first.stamp, stamp);
+  EXPECT_EQ(whole.stamp, stamp);
+  EXPECT_TRUE(first.partial);
+  EXPECT_FALSE(whole.partial);
+  EXPECT_TRUE(first.views.empty());
+  EXPECT_TRUE(first.overview.empty());
+  EXPECT_EQ(whole.views.size(), 1u);
+  EXPECT_EQ(whole.overview.size(), whole.taps.size());
+  EXPECT_EQ(first.output.pixels, whole.output.pixels);
+  EXPECT_EQ(first.original.pixels, whole.original.pixels);
+  EXPECT_EQ(first.latent, whole.latent);
+  EXPECT_FALSE(w.take().has_value());
+}
+
+TEST(RenderWorker, WithoutViewsThereIsOneReply) {
+  std::atomic<int> replies{0};
+  RenderWorker w([&] { ++replies; });
+  RenderRequest bare;
+  bare.session = fixture_session(7);
+  bare.overview = false;
+  w.submit(bare);
+  const RenderReply r = wait_reply(w);
+  ASSERT_TRUE(r.ok()) << r.error;
+  EXPECT_FALSE(r.partial);
+  for (int i = 0; i < 5000 && replies == 0; ++i) std::this_thread::sleep_for(std::chrono::milliseconds(1));
+  std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  EXPECT_EQ(replies, 1);
+}
+
 TEST(RenderWorker, NewestRequestWinsAndStaleRepliesAreDropped) {
   RenderWorker w;
   std::uint64_t last = 0;
@@ -152,10 +216,14 @@ TEST(RenderWorker, SubmitFromOneThreadTakeFromAnother) {
   std::atomic<std::uint64_t> newest_taken{0};
   std::atomic<bool> monotonic{true};
   std::thread reader([&] {
+    bool last_partial = false;
     while (!done) {
       if (auto r = w.take()) {
-        if (r->stamp <= newest_taken) monotonic = false;
+        // A stamp comes back at most twice: its partial reply, then its whole one.
+        const bool again_after_partial = r->stamp == newest_taken && last_partial && !r->partial;
+        if (r->stamp < newest_taken || (r->stamp == newest_taken && !again_after_partial)) monotonic = false;
         newest_taken = r->stamp;
+        last_partial = r->partial;
       }
       std::this_thread::yield();
     }

@@ -32,6 +32,10 @@ struct RenderRequest {
   std::vector<TapViewRequest> views;
   bool overview = true;  // a small channel-mean map of every tap (the layer list's previews)
   bool original = true;  // also the output with no edits
+  // When views or the overview are asked for, first send a reply with only the output, the
+  // original and the latent (`partial`), then the whole reply under the same stamp: the picture
+  // reaches the screen without waiting for the colour mapping of every layer.
+  bool output_first = true;
 };
 
 struct TapView {
@@ -57,6 +61,7 @@ struct RenderReply {
   double render_ms = 0.0;       // the forward pass with edits
   double view_ms = 0.0;         // colour mapping of what is visible
   double total_ms = 0.0;        // from the worker picking the request up to the reply
+  bool partial = false;         // output, original and latent only: the views follow, same stamp
   bool ok() const { return error.empty(); }
 };
 
@@ -73,10 +78,13 @@ class RenderWorker {
   // Queues a request and returns its stamp (1, 2, ...). A pending request not yet started is
   // dropped in its favour.
   std::uint64_t submit(RenderRequest request);
-  // The newest reply not taken yet. Replies older than one already taken are never returned.
+  // The newest reply not taken yet. Replies older than one already taken are never returned; the
+  // whole reply of a stamp may follow its partial one (RenderRequest::output_first).
   std::optional<RenderReply> take();
   // Whether a request is pending or running.
   bool busy() const;
+  // Whether a reply waits for take().
+  bool has_reply() const;
   // Blocks until nothing is pending or running, or `timeout_s` passed; true when idle.
   bool wait_idle(double timeout_s) const;
   std::uint64_t dropped() const;  // requests replaced before they started

@@ -55,7 +55,10 @@ ViewOptions overview_options() {
   return o;
 }
 
-void render_into(Model& model, const RenderRequest& req, RenderReply& reply) {
+// `early` receives the reply with the output alone before the views are mapped (when they are
+// asked for and req.output_first).
+void render_into(Model& model, const RenderRequest& req, RenderReply& reply,
+                 const std::function<void(const RenderReply&)>& early) {
   const Generator& gen = *model.generator;
   reply.taps = gen.taps();
 
@@ -80,6 +83,11 @@ void render_into(Model& model, const RenderRequest& req, RenderReply& reply) {
   reply.latent = tensor_to_floats(latent);
   auto t1 = Clock::now();
   reply.render_ms = ms_between(t0, t1);
+  if (req.output_first && (!req.views.empty() || req.overview) && early) {
+    RenderReply first = reply;
+    first.partial = true;
+    early(first);
+  }
 
   c10::InferenceMode guard;  // thread-local: this thread needs its own
   for (const TapViewRequest& v : req.views) {
@@ -122,6 +130,7 @@ struct RenderWorker::State {
   std::optional<std::pair<std::uint64_t, RenderRequest>> pending;
   std::optional<RenderReply> ready;
   std::uint64_t next_stamp = 1, taken_stamp = 0, dropped = 0;
+  bool taken_partial = false;  // the reply taken last was a partial one
   bool running = false, stop = false;
   std::function<void()> on_reply;
   std::function<bool()> interrupt;  // under mutex; copied for each render
@@ -145,12 +154,20 @@ struct RenderWorker::State {
       std::function<bool()> stop_check = interrupt;
       lock.unlock();
 
-      RenderReply reply = process(request, stop_check);
+      RenderReply reply = process(request, stop_check, [&](const RenderReply& first) {
+        RenderReply r = first;
+        r.stamp = stamp;
+        {
+          std::lock_guard<std::mutex> guard(mutex);
+          keep(std::move(r));
+        }
+        if (on_reply) on_reply();
+      });
       reply.stamp = stamp;
 
       lock.lock();
-      running = false;
-      if (stamp > taken_stamp && (!ready || ready->stamp < stamp)) ready = std::move(reply);
+      running = false;  // with the whole reply kept in the same step: never idle without it
+      keep(std::move(reply));
       if (!pending) idle.notify_all();
       if (on_reply) {
         lock.unlock();
@@ -160,7 +177,17 @@ struct RenderWorker::State {
     }
   }
 
-  RenderReply process(const RenderRequest& req, const std::function<bool()>& stop_check) {
+  // Under `mutex`: keeps `reply` for take() unless a newer one was taken or is waiting (the whole
+  // reply of a stamp replaces its partial one).
+  void keep(RenderReply reply) {
+    const std::uint64_t stamp = reply.stamp;
+    const bool newer = stamp > taken_stamp || (stamp == taken_stamp && taken_partial && !reply.partial);
+    const bool over_ready = !ready || ready->stamp < stamp || (ready->stamp == stamp && ready->partial);
+    if (newer && over_ready) ready = std::move(reply);
+  }
+
+  RenderReply process(const RenderRequest& req, const std::function<bool()>& stop_check,
+                      const std::function<void(const RenderReply&)>& early) {
     RenderReply reply;
     reply.card_path = req.session.card_path;
     reply.device = req.device;
@@ -175,7 +202,7 @@ struct RenderWorker::State {
         reply.load_ms = ms_between(t0, Clock::now());
       }
       model.edited->set_interrupt(stop_check);
-      render_into(model, req, reply);
+      render_into(model, req, reply, early);
     } catch (const Cancelled&) {
       reply.error = "interrupted";
       model.overview.clear();
@@ -225,12 +252,18 @@ std::optional<RenderReply> RenderWorker::take() {
   std::optional<RenderReply> out = std::move(state_->ready);
   state_->ready.reset();
   state_->taken_stamp = out->stamp;
+  state_->taken_partial = out->partial;
   return out;
 }
 
 bool RenderWorker::busy() const {
   std::lock_guard<std::mutex> lock(state_->mutex);
   return state_->running || state_->pending.has_value();
+}
+
+bool RenderWorker::has_reply() const {
+  std::lock_guard<std::mutex> lock(state_->mutex);
+  return state_->ready.has_value();
 }
 
 bool RenderWorker::wait_idle(double timeout_s) const {
