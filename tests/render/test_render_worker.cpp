@@ -1,8 +1,12 @@
 // The editor's renderer thread: newest request wins, stamps, errors in replies, same pixels as
 // render_session. Also run under ThreadSanitizer (the tsan preset).
+#include <algorithm>
 #include <atomic>
+#include <cstdlib>
 #include <mutex>
 #include <thread>
+
+#include <ATen/Context.h>
 
 #include "actmap/render/render_worker.h"
 #include "actmap/render/renderer.h"
@@ -240,6 +244,40 @@ TEST(RenderWorker, SubmitFromOneThreadTakeFromAnother) {
   reader.join();
   EXPECT_TRUE(monotonic);
   EXPECT_EQ(newest_taken, last);
+}
+
+
+// The editor's `--device cuda`: the worker's replies on the GPU are the CPU's within one 8-bit
+// step for images (the GPU computes in float32 with TF32 off; docs/building.md) and three for
+// colour-mapped views (a colormap index may move by one at a rounding edge, as in
+// ChannelViewDevices.CpuAndCudaAgree). Runs in tools/device/cuda-check.sh; skips here.
+TEST(RenderWorkerCuda, RepliesMatchTheCpu) {
+  if (!at::hasCUDA()) GTEST_SKIP() << "this LibTorch has no CUDA (or no GPU is present): nothing to compare";
+  Session s = fixture_session(11);
+  s.edits.push_back(Edit::from_json({{"id", "a"}, {"tap", "main.5"}, {"op", "multiply"}, {"params", {{"factor", -1.5}}}, {"channels", 4}}, "e"));
+  RenderReply replies[2];
+  const char* devices[2] = {"cpu", "cuda"};
+  for (int i = 0; i < 2; ++i) {
+    RenderWorker w;
+    RenderRequest r = request_for(s);
+    r.device = devices[i];
+    w.submit(r);
+    replies[i] = wait_reply(w);
+    ASSERT_TRUE(replies[i].ok()) << devices[i] << ": " << replies[i].error;
+  }
+  const auto within = [](const Image& a, const Image& b, int most, const char* what) {
+    ASSERT_EQ(a.pixels.size(), b.pixels.size()) << what;
+    int worst = 0;
+    for (std::size_t i = 0; i < a.pixels.size(); ++i) worst = std::max(worst, std::abs(int(a.pixels[i]) - int(b.pixels[i])));
+    EXPECT_LE(worst, most) << what;
+  };
+  within(replies[0].output, replies[1].output, 1, "output");
+  within(replies[0].original, replies[1].original, 1, "original");
+  ASSERT_EQ(replies[1].views.size(), 1u);
+  within(replies[0].views[0].grid.atlas, replies[1].views[0].grid.atlas, 3, "grid");
+  within(replies[0].views[0].focus, replies[1].views[0].focus, 3, "focus channel");
+  ASSERT_EQ(replies[0].overview.size(), replies[1].overview.size());
+  for (std::size_t i = 0; i < replies[0].overview.size(); ++i) within(replies[0].overview[i], replies[1].overview[i], 3, "layer preview");
 }
 
 }  // namespace
