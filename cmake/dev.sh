@@ -27,7 +27,7 @@ case "$what" in
     exit 0
     ;;
   sanitize)
-    bash cmake/install-deps.sh --no-gui
+    bash cmake/install-deps.sh
     if [ -z "${ACTMAP_MODEL_PATH:-}" ] && [ -d "$root/../shared/models" ]; then
       export ACTMAP_MODEL_PATH="$(cd "$root/../shared/models" && pwd)"
     fi

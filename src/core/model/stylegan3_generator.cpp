@@ -34,6 +34,7 @@
 #include "model/conv_kernels.h"
 #include "model/filtered_lrelu.h"
 #include "model/generator_registry.h"
+#include "model/style_latents.h"
 #include "model/torch_util.h"
 #include "model/winograd.h"
 
@@ -190,37 +191,21 @@ class StyleGAN3Generator final : public Generator {
   }
 
   const ModelCard& card() const override { return card_; }
+  StyleLatentShape latent_shape() const { return {card_.name, cfg_.z_dim, num_ws_, cfg_.w_dim}; }
   const std::vector<TapInfo>& taps() const override { return taps_; }
   const std::string& device() const override { return device_name_; }
 
   TapState prepare(const at::Tensor& latent, const SynthesisOptions& options) const override {
-    const bool z = latent.dim() == 2 && latent.size(1) == cfg_.z_dim;
-    const bool ws = latent.dim() == 3 && latent.size(1) == num_ws_ && latent.size(2) == cfg_.w_dim;
-    if (!z && !ws) {
-      throw Error(card_.name + ": latents must be z [N, " + std::to_string(cfg_.z_dim) + "] or W+ [N, " +
-                  std::to_string(num_ws_) + ", " + std::to_string(cfg_.w_dim) + "], got " + shape_string(latent.sizes()));
-    }
-    if (options.truncation_cutoff && *options.truncation_cutoff < 0) {
-      throw Error("truncation cutoff must be at least 0, got " + std::to_string(*options.truncation_cutoff));
-    }
+    check_style_latent(latent_shape(), latent, options);
     return TapState{latent.to(at::kFloat), {}, options};
   }
 
   at::Tensor map_latents(const at::Tensor& z, const SynthesisOptions& options) const override {
     c10::InferenceMode guard;
-    if (z.dim() != 2 || z.size(1) != cfg_.z_dim) {
-      throw Error(card_.name + ": z must be [N, " + std::to_string(cfg_.z_dim) + "], got " + shape_string(z.sizes()));
-    }
-    at::Tensor x = z.to(at::kFloat);
-    x = x * (x.square().mean(1, true) + 1e-8).rsqrt();
+    check_style_z(latent_shape(), z);
+    at::Tensor x = normalize_2nd_moment(z.to(at::kFloat));
     for (const Dense& fc : mapping_) x = at::leaky_relu(at::addmm(fc.bias.unsqueeze(0), x, fc.weight.t()), 0.2).mul_(kSqrt2);
-    at::Tensor ws = x.unsqueeze(1).repeat({1, num_ws_, 1});
-    if (options.truncation_psi != 1.0) {
-      const std::int64_t cutoff = std::min(options.truncation_cutoff.value_or(num_ws_), num_ws_);
-      at::Tensor head = ws.narrow(1, 0, cutoff);
-      head.copy_(at::lerp(w_avg_, head, options.truncation_psi));
-    }
-    return ws;
+    return broadcast_and_truncate(x, w_avg_, options, num_ws_);
   }
 
   at::Tensor w_average() const override { return w_avg_; }
