@@ -38,7 +38,8 @@ pkgs=(
   python3-distributed     # actmap.distributed: Dask's scheduler and workers
 )
 if [ "$want_gui" = 1 ]; then
-  pkgs+=(libimgui-dev libglfw3-dev libepoxy-dev xvfb xdotool x11-apps)
+  # xvfb, xdotool, x11-apps: the GUI tests; python3-xlib: they drop files on the window (XDND)
+  pkgs+=(libimgui-dev libglfw3-dev libepoxy-dev xvfb xdotool x11-apps python3-xlib)
 fi
 if [ "$want_dev" = 1 ]; then
   pkgs+=(python3-torch python3-numpy python3-click clang libclang-rt-14-dev hyperfine)

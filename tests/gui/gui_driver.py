@@ -176,6 +176,11 @@ class Editor:
         self.xdo("type", "--delay", 30, text)
         time.sleep(0.1)
 
+    def drop(self, paths, over=None):
+        """Drops files onto the window as a file manager does: the XDND protocol (version 5) with
+        text/uri-list, from a source window of our own (xdotool cannot drag between programs)."""
+        drop_files(self.display, self.proc.pid, paths, self.centre(over) if over else (800, 500))
+
     def close(self):
         if self.proc.poll() is None:
             self.proc.terminate()
@@ -184,6 +189,71 @@ class Editor:
             except subprocess.TimeoutExpired:
                 self.proc.kill()
         self.log.close()
+
+
+def drop_files(display, pid, paths, at):
+    """The XDND source side: enter, position, wait for the target's status, drop, answer its
+    selection request with the files' URIs, wait for finished."""
+    try:
+        from Xlib import X, display as xdisplay, protocol  # Debian: python3-xlib
+    except ImportError:
+        raise Skip("python3-xlib is not installed (Debian: apt-get install python3-xlib)")
+    from urllib.parse import quote
+    d = xdisplay.Display(display.env["DISPLAY"])
+    try:
+        atom = d.intern_atom
+        aware, enter, position, status, drop, finished = (atom(n) for n in (
+            "XdndAware", "XdndEnter", "XdndPosition", "XdndStatus", "XdndDrop", "XdndFinished"))
+        selection, copy, uri_list = atom("XdndSelection"), atom("XdndActionCopy"), atom("text/uri-list")
+        ids = subprocess.run(["xdotool", "search", "--pid", str(pid)], env=display.env, capture_output=True,
+                             text=True).stdout.split()
+        target = None
+        for wid in ids:
+            w = d.create_resource_object("window", int(wid))
+            if w.get_full_property(aware, X.AnyPropertyType):
+                target = w
+        if target is None:
+            raise AssertionError(f"no window of process {pid} takes drops (XdndAware)")
+        root = d.screen().root
+        source = root.create_window(0, 0, 1, 1, 0, X.CopyFromParent, event_mask=X.PropertyChangeMask)
+        source.set_selection_owner(selection, X.CurrentTime)
+        payload = "".join("file://" + quote(os.path.abspath(p)) + "\r\n" for p in paths).encode()
+        origin = target.translate_coords(root, 0, 0)  # the window's origin on the root window
+        x, y = int(at[0]) - origin.x, int(at[1]) - origin.y
+        x, y = min(max(x, 0), 65535), min(max(y, 0), 65535)
+
+        def send(kind, data):
+            ev = protocol.event.ClientMessage(window=target, client_type=kind, data=(32, data + [0] * (5 - len(data))))
+            target.send_event(ev)
+            d.flush()
+
+        def wait_for(predicate, what, timeout=10.0):
+            deadline = time.time() + timeout
+            while time.time() < deadline:
+                while d.pending_events():
+                    ev = d.next_event()
+                    if predicate(ev):
+                        return ev
+                time.sleep(0.01)
+            raise AssertionError(f"the window did not answer the drop ({what})")
+
+        send(enter, [source.id, 5 << 24, uri_list])
+        send(position, [source.id, 0, (x << 16) | y, X.CurrentTime, copy])
+        st = wait_for(lambda e: e.type == X.ClientMessage and e.client_type == status, "XdndStatus")
+        if not st.data[1][1] & 1:
+            raise AssertionError("the window refused the drop (XdndStatus without accept)")
+        send(drop, [source.id, 0, X.CurrentTime])
+        req = wait_for(lambda e: e.type == X.SelectionRequest, "its request for the file list")
+        req.requestor.change_property(req.property, req.target, 8, payload)
+        req.requestor.send_event(protocol.event.SelectionNotify(time=req.time, requestor=req.requestor,
+                                                               selection=req.selection, target=req.target,
+                                                               property=req.property))
+        d.flush()
+        wait_for(lambda e: e.type == X.ClientMessage and e.client_type == finished, "XdndFinished")
+        source.destroy()
+        d.flush()
+    finally:
+        d.close()
 
 
 def screenshot(display, path, width=1600, height=1000):

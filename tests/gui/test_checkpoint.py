@@ -7,7 +7,8 @@ it come from the cache without converting (the cache entry untouched); a file th
 generator shows its error in the window and the model in use stays; the conditional pickle shows
 the class picker in the StyleGAN2 tab (c_dim 3), picking class 2 renders the reference of class 2,
 and Ctrl+Z restores class 0's pixels; a session naming the TensorFlow pickle, opened with Ctrl+O,
-converts it first and then opens with its settings. The cache is private (XDG_CACHE_HOME in the test's folder).
+converts it first and then opens with its settings; a copy of a pickle dropped on the window (XDND, as a file manager
+drops) opens from the cache. The cache is private (XDG_CACHE_HOME in the test's folder).
 Screenshots go to OUT_DIR for people to look at.
 
 usage: test_checkpoint.py ACTMAP OUT_DIR
@@ -272,6 +273,23 @@ def drive(app, out_dir, work, cache):
         tf_out = export_output(ed, os.path.join(work, "tf.png"))
         want_tf = reference("tf_stylegan2.pkl", lambda c: c["seed"] == 1 and c["psi"] == 0.7 and c["noise"] == "none")
         assert g.mean_abs_diff(tf_out, want_tf) < 1.0, g.mean_abs_diff(tf_out, want_tf)
+
+        # Dropped on the window from a file manager (XDND): a copy of the unconditional pickle
+        # under a name with a space has the same sha256, so it opens from the cache.
+        dropped = os.path.join(work, "dropped copy.pkl")
+        shutil.copyfile(uncond, dropped)
+        ed.drop([dropped], over="output/edited")
+        if ed.wait("the drop taken", lambda u: u["state"].get("imports_done") == 6 or "prompt/discard" in u["items"] or
+                   u["state"].get("import") == "running")["items"].get("prompt/discard"):
+            ed.click("prompt/discard")
+        _, _, s = watch_import(ed, 5)
+        assert s["imports_done"] == 6 and s["import_from_cache"] is True, s
+        ed.wait("the session on the dropped file", lambda u: u["state"].get("model") == dropped)
+        ed.settle()
+        dropped_out = export_output(ed, os.path.join(work, "dropped.png"))
+        want_dropped = reference("ada_uncond_fp16.pkl", lambda c: c["seed"] == ed.state("seed") and c["psi"] == 1.0
+                                 and c["noise"] == "const")
+        assert g.mean_abs_diff(dropped_out, want_dropped) < 1.0, g.mean_abs_diff(dropped_out, want_dropped)
     finally:
         ed.close()
         display.close()
