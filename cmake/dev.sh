@@ -5,8 +5,9 @@
 #   bash cmake/dev.sh test   install what is missing, build, and run every test
 #   bash cmake/dev.sh build  install and build only
 #   bash cmake/dev.sh fuzz   build the libFuzzer targets (clang) and run each for ACTMAP_FUZZ_SECONDS (20)
-#   bash cmake/dev.sh sanitize  build the asan (ASan + UBSan) and tsan presets and run their tests
-#                            (ACTMAP_SANITIZE_TESTS: a ctest -R filter; default every test)
+#   bash cmake/dev.sh sanitize  build the asan (ASan + UBSan) and tsan presets and run every test
+#                            under each (ACTMAP_SANITIZE_TESTS: a ctest -R filter), then each
+#                            fuzz target for ACTMAP_SANITIZE_FUZZ_SECONDS (120)
 # Environment: ACTMAP_PRESET (default: default; see CMakePresets.json), ACTMAP_MODEL_PATH
 # (defaults to ../shared/models beside the checkout when that exists), ACTMAP_DATA_PATH (likewise
 # ../shared/datasets: the training data some tests compare with).
@@ -27,9 +28,12 @@ case "$what" in
     exit 0
     ;;
   sanitize)
-    bash cmake/install-deps.sh
+    bash cmake/install-deps.sh --fuzz
     if [ -z "${ACTMAP_MODEL_PATH:-}" ] && [ -d "$root/../shared/models" ]; then
       export ACTMAP_MODEL_PATH="$(cd "$root/../shared/models" && pwd)"
+    fi
+    if [ -z "${ACTMAP_DATA_PATH:-}" ] && [ -d "$root/../shared/datasets" ]; then
+      export ACTMAP_DATA_PATH="$(cd "$root/../shared/datasets" && pwd)"
     fi
     for p in asan tsan; do
       start=$(date +%s)
@@ -38,6 +42,13 @@ case "$what" in
       ctest --preset "$p" ${ACTMAP_SANITIZE_TESTS:+-R "$ACTMAP_SANITIZE_TESTS"}
       echo "sanitize: $p built and tested in $(( $(date +%s) - start )) s"
     done
+    # Every parser under libFuzzer for longer than CI runs them; what they find stays in
+    # build/fuzz/tests/fuzz/corpus/ and seeds the next run.
+    start=$(date +%s)
+    cmake --preset fuzz -DACTMAP_FUZZ_SECONDS="${ACTMAP_SANITIZE_FUZZ_SECONDS:-120}"
+    cmake --build --preset fuzz
+    ctest --preset fuzz
+    echo "sanitize: fuzz targets built and run in $(( $(date +%s) - start )) s"
     exit 0
     ;;
   *) sed -n '2,12p' "$0" | sed 's/^# \{0,1\}//'; exit 2 ;;
