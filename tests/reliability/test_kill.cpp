@@ -442,13 +442,23 @@ TEST(Kill, ADownloadKilledAnywhereResumesToTheRightFile) {
   const std::string cmd = cli_path() + " fetch fetchtest --registry " + dir + "/registry.json";
   const std::string models = dir + "/cache/actmap/models/fetchtest";
   std::mt19937 rng(kSeed + 4);
-  std::uniform_int_distribution<int> delay_us(0, 1200000);
+  // Each run is killed at a random moment once its download has moved on (the .part grew): in
+  // the download, the check of its hash, or the move into place.
+  std::uniform_int_distribution<int> delay_us(0, 400000);
   constexpr int kKills = 15;
   int resumed_parts = 0, whole = 0;
   for (int k = 0; k < kKills; ++k) {
     const int delay = delay_us(rng);
     SCOPED_TRACE("kill " + std::to_string(k) + " after " + std::to_string(delay) + " us");
+    const std::string part_path = models + "/weights.safetensors.part";
+    std::error_code ec;
+    const auto had = fs::exists(part_path) ? fs::file_size(part_path, ec) : 0;
     const pid_t pid = spawn(cmd, dir + "/run.log");
+    for (int i = 0; i < 100000; ++i) {  // up to 20 s
+      std::error_code size_ec;
+      if (fs::exists(models + "/weights.safetensors") || (fs::exists(part_path) && fs::file_size(part_path, size_ec) > had)) break;
+      sleep_us(200);
+    }
     sleep_us(delay);
     kill9(pid);
     if (fs::exists(models + "/weights.safetensors.part")) {
