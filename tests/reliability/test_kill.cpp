@@ -11,6 +11,7 @@
 
 #include <chrono>
 #include <filesystem>
+#include <fstream>
 #include <functional>
 #include <random>
 #include <set>
@@ -111,10 +112,15 @@ int wait_exit(pid_t pid) {
 
 void sleep_us(int us) { std::this_thread::sleep_for(std::chrono::microseconds(us)); }
 
-// Waits (up to 20 s, polling every 0.2 ms) until `path` exists: the writer is in its window.
-bool wait_for(const std::string& path) {
+// Waits (up to 20 s, polling every 0.2 ms) until `path` exists: the writer `pid` is in its window.
+// False once the process has ended (a zombie, not yet reaped) without it.
+bool wait_for(const std::string& path, pid_t pid) {
   for (int i = 0; i < 100000; ++i) {
     if (fs::exists(path)) return true;
+    std::ifstream stat("/proc/" + std::to_string(pid) + "/stat");
+    std::string word, state;
+    stat >> word >> word >> state;  // pid, (comm), state
+    if (state == "Z") return false;
     sleep_us(200);
   }
   return false;
@@ -352,10 +358,12 @@ TEST(Kill, ConvertingACheckpointLeavesAWholeEntryOrNone) {
   for (int k = 0; k < kKills; ++k) {
     // Even kills anywhere in the run; odd ones once the temporary folder exists.
     const bool in_window = k % 2;
-    const int delay = static_cast<int>(at(rng) * convert_s * (in_window ? 0.02 : 1.0) * 1e6);
+    // In the window the delay is short and absolute: the window is a few milliseconds however
+    // long the process takes to start on a loaded machine.
+    const int delay = static_cast<int>(at(rng) * (in_window ? 0.002 : convert_s) * 1e6);
     SCOPED_TRACE("kill " + std::to_string(k) + " after " + std::to_string(delay) + " us" + (in_window ? " in the window" : ""));
     const pid_t pid = spawn(convert, dir + "/run.log");
-    if (in_window) wait_for(converted_models_dir() + "/" + sha + ".tmp-" + std::to_string(pid));
+    if (in_window) wait_for(converted_models_dir() + "/" + sha + ".tmp-" + std::to_string(pid), pid);
     sleep_us(delay);
     interrupted += kill9(pid);
     const std::string root = converted_models_dir();
@@ -390,10 +398,10 @@ TEST(Kill, ConvertingACheckpointLeavesAWholeEntryOrNone) {
   int import_interrupted = 0, import_scratch = 0;
   for (int k = 0; k < kKills; ++k) {
     const bool in_window = k % 2;
-    const int delay = static_cast<int>(at(rng) * import_s * (in_window ? 0.02 : 1.0) * 1e6);
+    const int delay = static_cast<int>(at(rng) * (in_window ? 0.002 : import_s) * 1e6);
     SCOPED_TRACE("import kill " + std::to_string(k) + " after " + std::to_string(delay) + " us" + (in_window ? " in the window" : ""));
     const pid_t pid = spawn(import, dir + "/run.log");
-    if (in_window) wait_for(dir + "/tmp/actmap-convert-" + std::to_string(pid));
+    if (in_window) wait_for(dir + "/tmp/actmap-convert-" + std::to_string(pid), pid);
     sleep_us(delay);
     import_interrupted += kill9(pid);
     import_scratch += fs::exists(dir + "/tmp/actmap-convert-" + std::to_string(pid));
