@@ -22,14 +22,8 @@ Editor::Editor(EditorOptions options)
       recent_((std::filesystem::path(config_dir()) / "recent.json").string()) {
   recent_.load();
   layout_ = PanelLayout::load(layout_path());
-  // One recovery file per editor: the start time, the process id (unique among running editors,
-  // so two started in the same second never share one) and a count within the process.
-  static std::atomic<int> editors_in_process{0};
-  autosaver_ = std::make_unique<Autosaver>(
-      (std::filesystem::path(recovery_dir()) /
-       ("session-" + std::to_string(std::time(nullptr)) + "-" + std::to_string(::getpid()) + "-" +
-        std::to_string(editors_in_process++) + ".json"))
-          .string());
+  // One recovery file per editor (new_recovery_path: the start time, the process id and a count).
+  autosaver_ = std::make_unique<Autosaver>(new_recovery_path(recovery_dir()));
   const EditorOptions& o = ctx_.options;
   // A checkpoint file (asked for directly or named by the session) not converted yet: the window
   // opens on the default model while it converts, then switches to it.

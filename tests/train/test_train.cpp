@@ -1,4 +1,6 @@
 // Training: data loading, the GAN step, determinism and resume, the trained model's card.
+#include <sys/resource.h>
+
 #include <csignal>
 #include <filesystem>
 #include <set>
@@ -122,6 +124,36 @@ TEST(TrainData, PrefetchingIsDeterministicAndSkipsUnreadableFiles) {
     }
   }
   EXPECT_EQ(failed, 2);  // 32 slots over 16 files: every file twice
+}
+
+// A training image whose header claims 100000 x 100000 pixels is one more unreadable file, named
+// with its reason, and costs no memory: read_image refuses it from the header
+// (tests/reliability/test_hostile.cpp has the other crafted images).
+TEST(TrainData, AnImageClaimingAHugeSizeIsSkippedNotAllocated) {
+  const TrainSetup s = make_setup("train_hostile_image", 3);
+  std::vector<std::string> files = list_training_images(s.data);
+  const auto good = std::find_if(files.begin(), files.end(), [](const std::string& f) { return f.find("/img") != std::string::npos; });
+  ASSERT_NE(good, files.end());
+  std::string png = read_file_text(*good);
+  for (int at : {16, 20}) png.replace(static_cast<std::size_t>(at), 4, std::string("\x00\x01\x86\xa0", 4));  // IHDR: 100000 x 100000
+  write_file_atomic(s.data + "/a/huge.png", png);
+  files = list_training_images(s.data);
+  ASSERT_EQ(files.size(), 5u);  // 3 images, corrupt.png, huge.png
+  rusage before{}, after{};
+  ::getrusage(RUSAGE_SELF, &before);
+  PrefetchLoader loader(files, TrainingImageFormat{16, 3, -1.0, 1.0}, 2, [&](std::int64_t) {
+    std::vector<std::size_t> all(files.size());
+    for (std::size_t i = 0; i < all.size(); ++i) all[i] = i;
+    return all;
+  }, 0, 1);
+  const TrainingBatch b = loader.next();
+  ::getrusage(RUSAGE_SELF, &after);
+  EXPECT_EQ(b.count, 3);
+  ASSERT_EQ(b.failed.size(), 2u);
+  const UnreadableImage& huge = b.failed[0].path.find("huge.png") != std::string::npos ? b.failed[0] : b.failed[1];
+  EXPECT_NE(huge.reason.find(s.data + "/a/huge.png: an image of 100000x100000 pixels, larger than actmap reads"), std::string::npos)
+      << huge.reason;
+  EXPECT_LT((after.ru_maxrss - before.ru_maxrss) / 1024, 64);
 }
 
 TEST(TrainGan, ParameterNamesAreTheCardsWeightKeys) {

@@ -42,6 +42,11 @@ ImportResult import_checkpoint(const std::string& path, const ImportOptions& opt
 ImportResult import_checkpoint_bytes(const std::vector<std::uint8_t>& bytes, const std::string& name,
                                      const ImportOptions& options = {});
 
+// Only reads the file as data, as torch.load(weights_only=True) does, without converting it: a
+// one-line description of what it holds, or actmap::Error where the unpickler or the format
+// refuses it. Every tensor's view is checked against its storage; integer tensors are data here.
+std::string read_checkpoint_data(const std::vector<std::uint8_t>& bytes, const std::string& name);
+
 // True when `tensors` use the official StyleGAN2 generator names (stylegan2-ada-pytorch
 // training/networks.py: mapping.fc0.weight, synthesis.b4.const, ...).
 bool is_stylegan2_state_dict(const std::map<std::string, FloatTensor>& tensors);

@@ -97,6 +97,10 @@ struct RecoveryFile {
   std::int64_t saved_unix = 0;
 };
 std::vector<RecoveryFile> list_recovery_files(const std::string& dir);  // newest first
+// A new recovery file's path in `dir`: session-<unix time>-<pid>-<n>.json, n counting the calls in
+// this process. The process id keeps two editors started in the same second apart; n, two in one
+// process.
+std::string new_recovery_path(const std::string& dir);
 
 class Autosaver {
  public:

@@ -9,11 +9,13 @@
 #include <cstdio>
 #include <cstdlib>
 #include <iterator>
+#include <map>
 #include <optional>
 #include <regex>
 #include <set>
 #include <sstream>
 
+#include <yaml-cpp/eventhandler.h>
 #include <yaml-cpp/yaml.h>
 
 #include "actmap/edit/ops.h"
@@ -184,6 +186,90 @@ bool python_int(const Py& v, std::int64_t* out) {
   return false;
 }
 
+// ---- Bounds --------------------------------------------------------------------------------
+
+// yaml-cpp's nodes take about 230 bytes of memory per byte of a dense YAML list (a 2 MB list of
+// a million ints took 457 MB), and an alias shares its anchor's node, so a few hundred bytes can
+// stand for a billion values ("billion laughs") for whatever walks them. Before loading, one
+// streaming pass (yaml-cpp's event parser, which builds no nodes) counts the values each alias
+// stands for, and refuses a file past these bounds. The largest file Network Bending writes, the
+// cluster dictionary of a 1024x1024 model (5,568 channels, each a map of two keys and two values),
+// has about 28,000 values (keys count) in 3 levels.
+constexpr std::uint64_t kMaxYamlValues = 200000;
+constexpr std::size_t kMaxYamlDepth = 64;
+constexpr std::size_t kMaxYamlBytes = 16u << 20;
+
+class YamlBounds : public YAML::EventHandler {
+ public:
+  explicit YamlBounds(std::string source) : source_(std::move(source)) {}
+  void OnDocumentStart(const YAML::Mark&) override {}
+  void OnDocumentEnd() override {}
+  void OnNull(const YAML::Mark& m, YAML::anchor_t anchor) override { add(m, 1, anchor); }
+  void OnAlias(const YAML::Mark& m, YAML::anchor_t anchor) override {
+    const auto it = anchored_.find(anchor);
+    add(m, it == anchored_.end() ? 1 : it->second, 0);
+  }
+  void OnScalar(const YAML::Mark& m, const std::string&, YAML::anchor_t anchor, const std::string&) override { add(m, 1, anchor); }
+  void OnSequenceStart(const YAML::Mark& m, const std::string&, YAML::anchor_t anchor, YAML::EmitterStyle::value) override {
+    open(m, anchor);
+  }
+  void OnSequenceEnd() override { close(); }
+  void OnMapStart(const YAML::Mark& m, const std::string&, YAML::anchor_t anchor, YAML::EmitterStyle::value) override {
+    open(m, anchor);
+  }
+  void OnMapEnd() override { close(); }
+
+ private:
+  struct Open {
+    std::uint64_t values;
+    YAML::anchor_t anchor;
+    YAML::Mark mark;
+  };
+  [[noreturn]] void fail(const YAML::Mark& m, const std::string& what) const {
+    throw Error(source_ + ": line " + std::to_string(m.line + 1) + ": " + what);
+  }
+  void open(const YAML::Mark& m, YAML::anchor_t anchor) {
+    if (stack_.size() >= kMaxYamlDepth) {
+      fail(m, "nested deeper than " + std::to_string(kMaxYamlDepth) + " levels; Network Bending's files have a few");
+    }
+    stack_.push_back({1, anchor, m});
+  }
+  void close() {
+    const Open o = stack_.back();
+    stack_.pop_back();
+    add(o.mark, o.values, o.anchor);
+  }
+  // `n` values (an alias counts as everything its anchor holds) into the open collection.
+  void add(const YAML::Mark& m, std::uint64_t n, YAML::anchor_t anchor) {
+    if (anchor) anchored_[anchor] = n;
+    std::uint64_t& into = stack_.empty() ? total_ : stack_.back().values;
+    into = std::min<std::uint64_t>(into + n, kMaxYamlValues + 1);
+    std::uint64_t all = total_;
+    for (const Open& o : stack_) all = std::min<std::uint64_t>(all + o.values, kMaxYamlValues + 1);
+    if (all > kMaxYamlValues) {
+      fail(m, "more than " + std::to_string(kMaxYamlValues) + " values" + (anchored_.empty() ? "" : " (counting what each alias repeats)") +
+                  "; Network Bending's files have tens of thousands at most");
+    }
+  }
+
+  std::string source_;
+  std::vector<Open> stack_;
+  std::map<YAML::anchor_t, std::uint64_t> anchored_;
+  std::uint64_t total_ = 0;
+};
+
+void check_yaml_size(const std::string& text, const std::string& source) {
+  if (text.size() > kMaxYamlBytes) {
+    throw Error(source + ": " + std::to_string(text.size()) + " bytes, more than the " + std::to_string(kMaxYamlBytes >> 20) +
+                " MB a Network Bending file may be");
+  }
+  std::istringstream in(text);
+  YAML::Parser parser(in);
+  YamlBounds bounds(source);
+  while (parser.HandleNextDocument(bounds)) {
+  }
+}
+
 // ---- Errors and notes ------------------------------------------------------------------------
 
 class Reader {
@@ -213,6 +299,7 @@ class Reader {
 
   YAML::Node load(const std::string& text) const {
     try {
+      check_yaml_size(text, source_);
       return YAML::Load(text);
     } catch (const YAML::Exception& e) {
       throw Error(source_ + ": line " + std::to_string(e.mark.line + 1) + ": not YAML: " + e.msg);

@@ -383,6 +383,8 @@ CheckpointConversionResult convert_checkpoint(const std::string& path, const std
   if (!conversion.w_avg_file.empty() && !c.stylegan2) {
     throw Error("--w-avg: " + path + " is not a StyleGAN2 generator, so it has no average W");
   }
+  // The scratch folders of conversions that were killed (actmap-convert-PID of a process gone).
+  remove_dead_writers_leftovers(fs::temp_directory_path().string(), "actmap-convert-", "actmap-convert-");
   const fs::path scratch = fs::temp_directory_path() / ("actmap-convert-" + std::to_string(::getpid()));
   std::error_code ec;
   fs::create_directories(scratch, ec);

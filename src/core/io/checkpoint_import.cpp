@@ -9,6 +9,7 @@
 #include <map>
 #include <memory>
 #include <unordered_map>
+#include <unordered_set>
 
 #include <fcntl.h>
 #include <sys/mman.h>
@@ -52,12 +53,15 @@ class Importer {
         heap_(std::min<std::size_t>(2 * size + 4096, std::size_t(4) << 20)) {}
 
   ImportResult run();
+  std::string read_data();
 
  private:
   [[noreturn]] void fail(const std::string& what) const { throw Error(name_ + ": " + what); }
 
+  Value* load_root();
   Value* load_zip();
   Value* load_plain_or_legacy();
+  std::uint64_t check_view(const std::string& where, const pickle::TensorRef& t);
   Value* load_legacy(const std::uint8_t* d, std::size_t n, std::size_t pos, const std::string& label, bool nested);
   Value* zip_persistent_load(Value* pid);
   std::uint64_t storage_bytes(const StorageRef& s, const std::string& label) const;
@@ -498,14 +502,8 @@ Value* Importer::locate(Value* root, std::string& prefix) {
   fail("no state dict found: " + keys_summary(root) + "; pick one with --prefix KEY");
 }
 
-bool Importer::convert(const std::string& key, const pickle::TensorRef& t, FloatTensor& out, std::string& skip) {
+std::uint64_t Importer::check_view(const std::string& where, const pickle::TensorRef& t) {
   const StorageRef& s = *t.storage;
-  const std::string where = "tensor '" + key + "'";
-  if (!s.data) fail(where + ": its storage '" + s.key + "' has no data in the file");
-  if (!pickle::dtype_is_float(s.dtype)) {
-    skip = key + " (" + pickle::dtype_name(s.dtype) + " " + shape_text(t.size) + ")";
-    return false;
-  }
   std::uint64_t numel = 1, last = static_cast<std::uint64_t>(t.offset);
   if (t.offset < 0) fail(where + " has a negative storage offset " + std::to_string(t.offset));
   for (std::size_t d = 0; d < t.size.size(); ++d) {
@@ -535,6 +533,18 @@ bool Importer::convert(const std::string& key, const pickle::TensorRef& t, Float
     fail(where + ": the tensors view " + std::to_string(elements_out_) + " elements, far more than the " +
          std::to_string(storage_elements_) + " their storages hold; refusing an expansion bomb");
   }
+  return numel;
+}
+
+bool Importer::convert(const std::string& key, const pickle::TensorRef& t, FloatTensor& out, std::string& skip) {
+  const StorageRef& s = *t.storage;
+  const std::string where = "tensor '" + key + "'";
+  if (!s.data) fail(where + ": its storage '" + s.key + "' has no data in the file");
+  if (!pickle::dtype_is_float(s.dtype)) {
+    skip = key + " (" + pickle::dtype_name(s.dtype) + " " + shape_text(t.size) + ")";
+    return false;
+  }
+  const std::uint64_t numel = check_view(where, t);
   out.shape = t.size;
   out.data.resize(numel);
   const std::size_t es = pickle::dtype_size(s.dtype);
@@ -797,21 +807,43 @@ void Importer::refuse_non_generators(const Value* root) const {
   }
 }
 
+Value* Importer::load_root() {
+  if (size_ >= 4 && bytes_[0] == 'P' && bytes_[1] == 'K' && ((bytes_[2] == 3 && bytes_[3] == 4) || (bytes_[2] == 5 && bytes_[3] == 6))) {
+    return load_zip();
+  }
+  if (size_ >= 2 && bytes_[0] == 0x80) return load_plain_or_legacy();
+  if (size_ > 262 && std::memcmp(bytes_ + 257, "ustar", 5) == 0) {
+    fail("this is the tar-based torch.save format of PyTorch before 0.4, which is not supported; re-save it with a newer PyTorch");
+  }
+  fail("not a PyTorch checkpoint: neither a zip archive (torch.save since PyTorch 1.6) nor a binary pickle "
+       "(legacy torch.save, NVIDIA network .pkl)");
+}
+
+// The file as data, every tensor's view checked against its storage whatever its dtype.
+std::string Importer::read_data() {
+  Value* root = load_root();
+  std::unordered_set<const Value*> seen;
+  std::vector<Value*> todo{root};
+  while (!todo.empty()) {
+    Value* v = todo.back();
+    todo.pop_back();
+    if (!v || !seen.insert(v).second) continue;
+    if (v->kind == Kind::Tensor && v->tensor) {
+      if (v->tensor->storage && !v->tensor->storage->data) fail("a tensor's storage '" + v->tensor->storage->key + "' has no data in the file");
+      if (v->tensor->storage) check_view("a tensor", *v->tensor);
+    }
+    for (Value* i : v->items) todo.push_back(i);
+    for (const auto& [k, e] : v->entries) todo.push_back(k), todo.push_back(e);
+    todo.push_back(v->args), todo.push_back(v->state);
+  }
+  return pickle::describe(root);
+}
+
 ImportResult Importer::run() {
   if (options_.key_map != "auto" && options_.key_map != "none" && options_.key_map != "rosinality") {
     throw Error("unknown key map '" + options_.key_map + "' (use auto, none or rosinality)");
   }
-  Value* root = nullptr;
-  if (size_ >= 4 && bytes_[0] == 'P' && bytes_[1] == 'K' && ((bytes_[2] == 3 && bytes_[3] == 4) || (bytes_[2] == 5 && bytes_[3] == 6))) {
-    root = load_zip();
-  } else if (size_ >= 2 && bytes_[0] == 0x80) {
-    root = load_plain_or_legacy();
-  } else if (size_ > 262 && std::memcmp(bytes_ + 257, "ustar", 5) == 0) {
-    fail("this is the tar-based torch.save format of PyTorch before 0.4, which is not supported; re-save it with a newer PyTorch");
-  } else {
-    fail("not a PyTorch checkpoint: neither a zip archive (torch.save since PyTorch 1.6) nor a binary pickle "
-         "(legacy torch.save, NVIDIA network .pkl)");
-  }
+  Value* root = load_root();
 
   if (root->kind == Kind::Tuple && root->items.size() == 3 &&
       std::all_of(root->items.begin(), root->items.end(), [](const Value* v) { return is_tf_network(v); })) {
@@ -864,6 +896,11 @@ ImportResult import_checkpoint_bytes(const std::vector<std::uint8_t>& bytes, con
                                      const ImportOptions& options) {
   Importer importer(bytes.data(), bytes.size(), name, options);
   return importer.run();
+}
+
+std::string read_checkpoint_data(const std::vector<std::uint8_t>& bytes, const std::string& name) {
+  Importer importer(bytes.data(), bytes.size(), name, ImportOptions{});
+  return importer.read_data();
 }
 
 ImportResult import_checkpoint(const std::string& path, const ImportOptions& options) {

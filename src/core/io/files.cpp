@@ -10,6 +10,7 @@
 #include <sstream>
 
 #include <fcntl.h>
+#include <signal.h>
 #include <unistd.h>
 #if defined(__x86_64__)
 #include <cpuid.h>
@@ -39,7 +40,28 @@ std::string read_file_text(const std::string& path) {
   return std::string(bytes.begin(), bytes.end());
 }
 
+void remove_dead_writers_leftovers(const std::string& dir, const std::string& prefix, const std::string& marker) {
+  namespace fs = std::filesystem;
+  std::error_code ec;
+  for (fs::directory_iterator it(dir.empty() ? "." : dir, ec), end; !ec && it != end; it.increment(ec)) {
+    const std::string name = it->path().filename().string();
+    const std::size_t at = name.rfind(marker);
+    if (name.compare(0, prefix.size(), prefix) != 0 || at == std::string::npos) continue;
+    const std::string pid_text = name.substr(at + marker.size());
+    if (pid_text.empty() || pid_text.size() > 9 || pid_text.find_first_not_of("0123456789") != std::string::npos) continue;
+    // kill(pid, 0) tells a running process from a gone one without signalling it.
+    const auto pid = static_cast<pid_t>(std::stol(pid_text));
+    if (pid > 0 && ::kill(pid, 0) != 0 && errno == ESRCH) {
+      std::error_code remove_ec;
+      fs::remove_all(it->path(), remove_ec);
+    }
+  }
+}
+
 void write_file_atomic(const std::string& path, const void* data, std::size_t size) {
+  // A writer of this file killed mid-write (kill -9, power cut of the process) left PATH.tmp-PID.
+  const std::filesystem::path target(path);
+  remove_dead_writers_leftovers(target.parent_path().string(), target.filename().string() + ".tmp-", ".tmp-");
   const std::string tmp = path + ".tmp-" + std::to_string(::getpid());
   const int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
   if (fd < 0) throw Error(path + ": cannot write: " + std::strerror(errno));

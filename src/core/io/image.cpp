@@ -3,8 +3,10 @@
 #include <algorithm>
 #include <cmath>
 #include <cstring>
+#include <filesystem>
 
 #include <stb_image.h>
+#include <zlib.h>
 #include <stb_image_write.h>
 
 #pragma GCC diagnostic push
@@ -111,9 +113,133 @@ std::string encode_png(const Image& image) {
 
 void write_png(const std::string& path, const Image& image) { write_file_atomic(path, encode_png(image)); }
 
+namespace {
+
+constexpr std::uint64_t kMaxImageBytes = 256u << 20;
+constexpr std::int64_t kMaxImageSide = 32768;
+constexpr std::int64_t kMaxImagePixels = std::int64_t(1) << 26;  // 8192 x 8192: 256 MB as RGBA
+
+std::uint32_t be32(const std::uint8_t* p) {
+  return (std::uint32_t(p[0]) << 24) | (std::uint32_t(p[1]) << 16) | (std::uint32_t(p[2]) << 8) | p[3];
+}
+
+bool is_png_or_jpeg(const std::vector<std::uint8_t>& b) {
+  return (b.size() >= 8 && std::memcmp(b.data(), "\x89PNG\r\n\x1a\n", 8) == 0) || (b.size() >= 2 && b[0] == 0xff && b[1] == 0xd8);
+}
+
+// The size a PNG (IHDR) or JPEG (its frame header, SOFn) claims, read without stb: stb's own
+// header check fails on sizes over its 1 GB limit with a reason that names no size.
+bool claimed_size(const std::vector<std::uint8_t>& b, std::uint64_t& w, std::uint64_t& h) {
+  if (b.size() >= 24 && std::memcmp(b.data(), "\x89PNG\r\n\x1a\n", 8) == 0 && std::memcmp(b.data() + 12, "IHDR", 4) == 0) {
+    w = be32(b.data() + 16), h = be32(b.data() + 20);
+    return true;
+  }
+  if (b.size() < 4 || b[0] != 0xff || b[1] != 0xd8) return false;
+  for (std::size_t at = 2; at + 9 < b.size();) {
+    if (b[at] != 0xff) return false;
+    const std::uint8_t m = b[at + 1];
+    if (m == 0xff) {  // fill byte
+      ++at;
+      continue;
+    }
+    if (m == 0x01 || (m >= 0xd0 && m <= 0xd9)) {  // markers without a length
+      at += 2;
+      continue;
+    }
+    const std::size_t len = (std::size_t(b[at + 2]) << 8) | b[at + 3];
+    if (m >= 0xc0 && m <= 0xcf && m != 0xc4 && m != 0xc8 && m != 0xcc) {
+      h = (std::uint64_t(b[at + 5]) << 8) | b[at + 6];
+      w = (std::uint64_t(b[at + 7]) << 8) | b[at + 8];
+      return true;
+    }
+    at += 2 + len;
+  }
+  return false;
+}
+
+void check_size(std::uint64_t w, std::uint64_t h, const std::string& path) {
+  if (w > std::uint64_t(kMaxImageSide) || h > std::uint64_t(kMaxImageSide) || w * h > std::uint64_t(kMaxImagePixels)) {
+    throw Error(path + ": an image of " + std::to_string(w) + "x" + std::to_string(h) + " pixels, larger than actmap reads (at most " +
+                std::to_string(kMaxImageSide) + " on a side and " + std::to_string(kMaxImagePixels) + " pixels)");
+  }
+}
+
+// stb_image inflates a PNG's pixel data into a buffer that grows as long as the data does, so a
+// 1x1 PNG can hold a gigabyte of zeros in a megabyte (a zip bomb). The bytes its IHDR implies
+// are counted here without keeping them (zlib, 64 kB at a time), and more is refused.
+void check_png_data(const std::vector<std::uint8_t>& b, const std::string& path) {
+  if (b.size() < 33 || std::memcmp(b.data(), "\x89PNG\r\n\x1a\n", 8) != 0 || std::memcmp(b.data() + 12, "IHDR", 4) != 0) return;
+  const std::uint64_t w = be32(b.data() + 16), h = be32(b.data() + 20);
+  const int depth = b[24], colour = b[25], interlace = b[28];
+  const int channels = colour == 2 ? 3 : colour == 4 ? 2 : colour == 6 ? 4 : 1;
+  auto row_bytes = [&](std::uint64_t cols) { return (cols * static_cast<std::uint64_t>(channels * depth) + 7) / 8 + 1; };
+  std::uint64_t expected = 0;
+  if (interlace == 1) {
+    // Adam7: seven passes of (columns, rows) from (x0, y0) every (dx, dy).
+    const int x0[7] = {0, 4, 0, 2, 0, 1, 0}, y0[7] = {0, 0, 4, 0, 2, 0, 1}, dx[7] = {8, 8, 4, 4, 2, 2, 1}, dy[7] = {8, 8, 8, 4, 4, 2, 2};
+    for (int p = 0; p < 7; ++p) {
+      const std::uint64_t cols = w > std::uint64_t(x0[p]) ? (w - x0[p] + dx[p] - 1) / dx[p] : 0;
+      const std::uint64_t rows = h > std::uint64_t(y0[p]) ? (h - y0[p] + dy[p] - 1) / dy[p] : 0;
+      if (cols && rows) expected += row_bytes(cols) * rows;
+    }
+  } else {
+    expected = row_bytes(w) * h;
+  }
+  z_stream zs{};
+  if (inflateInit(&zs) != Z_OK) return;
+  std::vector<std::uint8_t> sink(1 << 16);
+  std::uint64_t produced = 0;
+  bool done = false;
+  for (std::size_t at = 8; at + 12 <= b.size() && !done;) {
+    const std::uint64_t len = be32(b.data() + at);
+    if (len > b.size() - at - 12) break;  // cut short: stb reports it
+    if (std::memcmp(b.data() + at + 4, "IDAT", 4) == 0) {
+      zs.next_in = const_cast<Bytef*>(b.data() + at + 8);
+      zs.avail_in = static_cast<uInt>(len);
+      while (zs.avail_in > 0 && !done) {
+        zs.next_out = sink.data();
+        zs.avail_out = static_cast<uInt>(sink.size());
+        const int ret = inflate(&zs, Z_NO_FLUSH);
+        produced += sink.size() - zs.avail_out;
+        if (produced > expected) {
+          inflateEnd(&zs);
+          throw Error(path + ": PNG pixel data inflates to more than the " + std::to_string(expected) + " bytes its " +
+                      std::to_string(w) + "x" + std::to_string(h) + " header implies (a decompression bomb); refused");
+        }
+        done = ret != Z_OK;  // the end of the stream, or damage that stb reports
+      }
+    }
+    at += 12 + len;
+  }
+  inflateEnd(&zs);
+}
+
+}  // namespace
+
 Image read_image(const std::string& path) {
+  std::error_code ec;
+  const auto size = std::filesystem::file_size(path, ec);
+  if (!ec && size > kMaxImageBytes) {
+    throw Error(path + ": " + std::to_string(size) + " bytes, more than the " + std::to_string(kMaxImageBytes >> 20) +
+                " MB actmap reads as an image");
+  }
   const auto bytes = read_file_bytes(path);
+  if (bytes.empty()) throw Error(path + ": cannot decode image: the file is empty");
+  // The size first, from the header alone: a file claiming 100000 x 100000 pixels is refused
+  // before anything is allocated for it.
+  std::uint64_t cw = 0, ch = 0;
+  const bool known = claimed_size(bytes, cw, ch);
+  if (known) check_size(cw, ch, path);
   int w = 0, h = 0, c = 0;
+  if (!stbi_info_from_memory(bytes.data(), static_cast<int>(bytes.size()), &w, &h, &c)) {
+    // stb's info tries every format and keeps the last one's reason ("unknown image type"); a
+    // PNG or JPEG whose size is small or not stated (no frame header: nothing to allocate) is
+    // decoded for its own reason instead.
+    if (known || is_png_or_jpeg(bytes)) stbi_image_free(stbi_load_from_memory(bytes.data(), static_cast<int>(bytes.size()), &w, &h, &c, 0));
+    throw Error(path + ": cannot decode image: " + stbi_failure_reason());
+  }
+  check_size(static_cast<std::uint64_t>(w), static_cast<std::uint64_t>(h), path);
+  check_png_data(bytes, path);
   stbi_uc* data = stbi_load_from_memory(bytes.data(), static_cast<int>(bytes.size()), &w, &h, &c, 0);
   if (!data) throw Error(path + ": cannot decode image: " + stbi_failure_reason());
   Image im;

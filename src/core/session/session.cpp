@@ -1,10 +1,13 @@
 #include "actmap/session/session.h"
 
+#include <atomic>
 #include <cmath>
 #include <functional>
 #include <ctime>
 #include <filesystem>
 #include <set>
+
+#include <unistd.h>
 
 #include "actmap/edit/ops.h"
 #include "actmap/io/error.h"
@@ -500,6 +503,9 @@ std::string recovery_dir() {
 
 std::vector<RecoveryFile> list_recovery_files(const std::string& dir) {
   std::vector<RecoveryFile> out;
+  // Each editor writes its own recovery file, so the temporary file of one killed mid-write
+  // (NAME.json.tmp-PID) would never be written over: removed here once its process is gone.
+  remove_dead_writers_leftovers(dir, "", ".tmp-");
   std::error_code ec;
   for (fs::directory_iterator it(dir, ec), end; !ec && it != end; it.increment(ec)) {
     if (it->path().extension() != ".json") continue;
@@ -520,6 +526,13 @@ std::vector<RecoveryFile> list_recovery_files(const std::string& dir) {
   }
   std::sort(out.begin(), out.end(), [](const RecoveryFile& a, const RecoveryFile& b) { return a.saved_unix > b.saved_unix; });
   return out;
+}
+
+std::string new_recovery_path(const std::string& dir) {
+  static std::atomic<int> made_in_process{0};
+  return (fs::path(dir) / ("session-" + std::to_string(std::time(nullptr)) + "-" + std::to_string(::getpid()) + "-" +
+                           std::to_string(made_in_process++) + ".json"))
+      .string();
 }
 
 Autosaver::Autosaver(std::string recovery_path, double interval_s)
