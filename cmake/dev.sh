@@ -5,6 +5,8 @@
 #   bash cmake/dev.sh test   install what is missing, build, and run every test
 #   bash cmake/dev.sh build  install and build only
 #   bash cmake/dev.sh fuzz   build the libFuzzer targets (clang) and run each for ACTMAP_FUZZ_SECONDS (20)
+#   bash cmake/dev.sh threads   the threaded tests under ThreadSanitizer (preset tsan-threads:
+#                            the core, CLI and tests only, so it builds in minutes; CI runs it)
 #   bash cmake/dev.sh sanitize  build the asan (ASan + UBSan) and tsan presets and run every test
 #                            under each (ACTMAP_SANITIZE_TESTS: a ctest -R filter), then each
 #                            fuzz target for ACTMAP_SANITIZE_FUZZ_SECONDS (120)
@@ -25,6 +27,16 @@ case "$what" in
     cmake --preset fuzz -DACTMAP_FUZZ_SECONDS="${ACTMAP_FUZZ_SECONDS:-20}"
     cmake --build --preset fuzz
     ctest --preset fuzz
+    exit 0
+    ;;
+  threads)
+    bash cmake/install-deps.sh --no-gui
+    if [ -z "${ACTMAP_MODEL_PATH:-}" ] && [ -d "$root/../shared/models" ]; then
+      export ACTMAP_MODEL_PATH="$(cd "$root/../shared/models" && pwd)"
+    fi
+    cmake --preset tsan-threads
+    cmake --build --preset tsan-threads
+    ctest --preset tsan-threads
     exit 0
     ;;
   sanitize)
@@ -51,7 +63,7 @@ case "$what" in
     echo "sanitize: fuzz targets built and run in $(( $(date +%s) - start )) s"
     exit 0
     ;;
-  *) sed -n '2,12p' "$0" | sed 's/^# \{0,1\}//'; exit 2 ;;
+  *) sed -n '2,14p' "$0" | sed 's/^# \{0,1\}//'; exit 2 ;;
 esac
 
 gui_flag=""
