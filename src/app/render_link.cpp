@@ -35,36 +35,24 @@ void RenderLink::submit_if_needed(const Session& session, std::uint64_t revision
 std::string RenderLink::take_reply() {
   std::optional<RenderReply> r = worker_.take();
   if (!r) return "";
+  // The whole reply of a request whose partial reply is on screen: its picture is there already.
+  const bool picture_shown = !r->partial && good_reply_ && good_reply_->partial && good_reply_->stamp == r->stamp;
   const auto sent = submit_times_.find(r->stamp);
   if (sent != submit_times_.end()) {
     awaiting_present_ = sent->second;
-    if (r->partial) views_sent_ = {r->stamp, sent->second};
-  }
-  if (!r->partial) {
-    if (sent != submit_times_.end()) awaiting_views_present_ = sent->second;
-    else if (views_sent_ && views_sent_->first == r->stamp) awaiting_views_present_ = views_sent_->second;
-    views_sent_.reset();
+    if (r->partial) {
+      partial_sent_ = sent->second;
+    } else {
+      awaiting_views_present_ = sent->second;
+    }
+  } else if (picture_shown) {
+    awaiting_views_present_ = partial_sent_;
   }
   submit_times_.erase(submit_times_.begin(), submit_times_.upper_bound(r->stamp));
   shown_stamp_ = r->stamp;
   error_ = r->error;
   if (!r->ok()) return error_;
-  output_tex_.upload(r->output);
-  if (r->original.width > 0) original_tex_.upload(r->original);
-  if (r->original.width == r->output.width && r->original.height == r->output.height) {
-    // |edited - original|, amplified 4x so small changes show.
-    diff_image_ = r->output;
-    double sum = 0.0;
-    for (std::size_t i = 0; i < diff_image_.pixels.size(); ++i) {
-      const int d = std::abs(int(r->output.pixels[i]) - int(r->original.pixels[i]));
-      sum += d;
-      diff_image_.pixels[i] = static_cast<std::uint8_t>(std::min(255, d * 4));
-    }
-    mean_change_ = diff_image_.pixels.empty() ? 0.0 : sum / double(diff_image_.pixels.size());
-    diff_tex_.upload(diff_image_);
-  } else {
-    mean_change_ = -1.0;
-  }
+  if (!picture_shown) upload_picture(*r);
   if (r->partial) {
     // The picture is new; the views of the last whole reply stay until this one's follow (of
     // the same model: another model's views are dropped).
@@ -84,6 +72,25 @@ std::string RenderLink::take_reply() {
   for (std::size_t i = 0; i < r->overview.size(); ++i) overview_tex_[i].upload(r->overview[i]);
   good_reply_ = std::move(r);
   return "";
+}
+
+void RenderLink::upload_picture(const RenderReply& r) {
+  output_tex_.upload(r.output);
+  if (r.original.width > 0) original_tex_.upload(r.original);
+  if (r.original.width == r.output.width && r.original.height == r.output.height) {
+    // |edited - original|, amplified 4x so small changes show.
+    diff_image_ = r.output;
+    double sum = 0.0;
+    for (std::size_t i = 0; i < diff_image_.pixels.size(); ++i) {
+      const int d = std::abs(int(r.output.pixels[i]) - int(r.original.pixels[i]));
+      sum += d;
+      diff_image_.pixels[i] = static_cast<std::uint8_t>(std::min(255, d * 4));
+    }
+    mean_change_ = diff_image_.pixels.empty() ? 0.0 : sum / double(diff_image_.pixels.size());
+    diff_tex_.upload(diff_image_);
+  } else {
+    mean_change_ = -1.0;
+  }
 }
 
 double RenderLink::pending_ms() const {

@@ -71,9 +71,12 @@ class RenderLink {
   std::string error_;                      // of the latest reply ("" when it rendered)
   std::optional<RenderReply> good_reply_;  // the latest reply without error
   std::optional<std::chrono::steady_clock::time_point> awaiting_present_, awaiting_views_present_;
-  // The request whose partial reply is on screen and whose views are still coming.
-  std::optional<std::pair<std::uint64_t, std::chrono::steady_clock::time_point>> views_sent_;
+  // When the request whose partial reply was taken last was sent (its whole reply comes next).
+  std::optional<std::chrono::steady_clock::time_point> partial_sent_;
   std::vector<double> latencies_ms_, views_latencies_ms_;
+  // The output, the original and their difference (with mean_change_) to the textures.
+  void upload_picture(const RenderReply& r);
+
   Texture output_tex_, original_tex_, diff_tex_, grid_tex_, focus_tex_;
   std::vector<Texture> overview_tex_;
   Image diff_image_;

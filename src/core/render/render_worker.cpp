@@ -58,7 +58,7 @@ ViewOptions overview_options() {
 // `early` receives the reply with the output alone before the views are mapped (when they are
 // asked for and req.output_first).
 void render_into(Model& model, const RenderRequest& req, RenderReply& reply,
-                 const std::function<void(const RenderReply&)>& early) {
+                 const std::function<void(RenderReply)>& early) {
   const Generator& gen = *model.generator;
   reply.taps = gen.taps();
 
@@ -86,7 +86,7 @@ void render_into(Model& model, const RenderRequest& req, RenderReply& reply,
   if (req.output_first && (!req.views.empty() || req.overview) && early) {
     RenderReply first = reply;
     first.partial = true;
-    early(first);
+    early(std::move(first));
   }
 
   c10::InferenceMode guard;  // thread-local: this thread needs its own
@@ -154,12 +154,11 @@ struct RenderWorker::State {
       std::function<bool()> stop_check = interrupt;
       lock.unlock();
 
-      RenderReply reply = process(request, stop_check, [&](const RenderReply& first) {
-        RenderReply r = first;
-        r.stamp = stamp;
+      RenderReply reply = process(request, stop_check, [&](RenderReply first) {
+        first.stamp = stamp;
         {
           std::lock_guard<std::mutex> guard(mutex);
-          keep(std::move(r));
+          keep(std::move(first));
         }
         if (on_reply) on_reply();
       });
@@ -187,7 +186,7 @@ struct RenderWorker::State {
   }
 
   RenderReply process(const RenderRequest& req, const std::function<bool()>& stop_check,
-                      const std::function<void(const RenderReply&)>& early) {
+                      const std::function<void(RenderReply)>& early) {
     RenderReply reply;
     reply.card_path = req.session.card_path;
     reply.device = req.device;
