@@ -20,6 +20,16 @@ what=${1:-}
 shift || true
 preset=${ACTMAP_PRESET:-default}
 
+# The pretrained models and training data beside the checkout, unless the environment names others.
+use_shared_data() {
+  if [ -z "${ACTMAP_MODEL_PATH:-}" ] && [ -d "$root/../shared/models" ]; then
+    export ACTMAP_MODEL_PATH="$(cd "$root/../shared/models" && pwd)"
+  fi
+  if [ -z "${ACTMAP_DATA_PATH:-}" ] && [ -d "$root/../shared/datasets" ]; then
+    export ACTMAP_DATA_PATH="$(cd "$root/../shared/datasets" && pwd)"
+  fi
+}
+
 case "$what" in
   run|test|build) ;;
   fuzz)
@@ -31,9 +41,7 @@ case "$what" in
     ;;
   threads)
     bash cmake/install-deps.sh --no-gui
-    if [ -z "${ACTMAP_MODEL_PATH:-}" ] && [ -d "$root/../shared/models" ]; then
-      export ACTMAP_MODEL_PATH="$(cd "$root/../shared/models" && pwd)"
-    fi
+    use_shared_data
     cmake --preset tsan-threads
     cmake --build --preset tsan-threads
     ctest --preset tsan-threads
@@ -41,12 +49,7 @@ case "$what" in
     ;;
   sanitize)
     bash cmake/install-deps.sh --fuzz
-    if [ -z "${ACTMAP_MODEL_PATH:-}" ] && [ -d "$root/../shared/models" ]; then
-      export ACTMAP_MODEL_PATH="$(cd "$root/../shared/models" && pwd)"
-    fi
-    if [ -z "${ACTMAP_DATA_PATH:-}" ] && [ -d "$root/../shared/datasets" ]; then
-      export ACTMAP_DATA_PATH="$(cd "$root/../shared/datasets" && pwd)"
-    fi
+    use_shared_data
     for p in asan tsan; do
       start=$(date +%s)
       cmake --preset "$p"
@@ -70,12 +73,7 @@ gui_flag=""
 case "$preset" in *no-gui*|cuda*) gui_flag="--no-gui" ;; esac
 bash cmake/install-deps.sh $gui_flag
 
-if [ -z "${ACTMAP_MODEL_PATH:-}" ] && [ -d "$root/../shared/models" ]; then
-  export ACTMAP_MODEL_PATH="$(cd "$root/../shared/models" && pwd)"
-fi
-if [ -z "${ACTMAP_DATA_PATH:-}" ] && [ -d "$root/../shared/datasets" ]; then
-  export ACTMAP_DATA_PATH="$(cd "$root/../shared/datasets" && pwd)"
-fi
+use_shared_data
 
 cmake --preset "$preset"
 cmake --build --preset "$preset"
