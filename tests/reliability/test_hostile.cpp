@@ -212,32 +212,44 @@ ZipPart stored(const std::string& name, const std::string& data) {
   return p;
 }
 
-// `n` zero bytes, deflated in chunks (never all in memory).
-ZipPart deflated_zeros(const std::string& name, std::uint64_t n) {
-  ZipPart p;
-  p.name = name;
-  p.method = 8;
+// `n` zero bytes deflated in chunks (never all in memory): a raw deflate stream for `window_bits`
+// -MAX_WBITS (zip entries), a zlib stream for MAX_WBITS (PNG pixel data).
+std::string deflate_zeros(std::uint64_t n, int window_bits) {
   z_stream zs{};
-  deflateInit2(&zs, 9, Z_DEFLATED, -MAX_WBITS, 9, Z_DEFAULT_STRATEGY);
+  deflateInit2(&zs, 9, Z_DEFLATED, window_bits, 9, Z_DEFAULT_STRATEGY);
   const std::string zeros(1 << 20, '\0');
-  std::string out(1 << 16, '\0');
-  uLong crc = crc32(0L, Z_NULL, 0);
-  for (std::uint64_t done = 0; done <= n;) {
+  std::string out, buf(1 << 16, '\0');
+  for (std::uint64_t done = 0;;) {
     const std::uint64_t chunk = std::min<std::uint64_t>(zeros.size(), n - done);
     zs.next_in = reinterpret_cast<Bytef*>(const_cast<char*>(zeros.data()));
     zs.avail_in = static_cast<uInt>(chunk);
-    crc = crc32(crc, reinterpret_cast<const Bytef*>(zeros.data()), static_cast<uInt>(chunk));
     done += chunk;
     const int flush = done == n ? Z_FINISH : Z_NO_FLUSH;
     do {
-      zs.next_out = reinterpret_cast<Bytef*>(out.data());
-      zs.avail_out = static_cast<uInt>(out.size());
+      zs.next_out = reinterpret_cast<Bytef*>(buf.data());
+      zs.avail_out = static_cast<uInt>(buf.size());
       deflate(&zs, flush);
-      p.data.append(out.data(), out.size() - zs.avail_out);
+      out.append(buf.data(), buf.size() - zs.avail_out);
     } while (zs.avail_out == 0);
     if (flush == Z_FINISH) break;
   }
   deflateEnd(&zs);
+  return out;
+}
+
+// A zip entry of `n` zero bytes, deflated.
+ZipPart deflated_zeros(const std::string& name, std::uint64_t n) {
+  ZipPart p;
+  p.name = name;
+  p.method = 8;
+  p.data = deflate_zeros(n, -MAX_WBITS);
+  const std::string zeros(1 << 20, '\0');
+  uLong crc = crc32(0L, Z_NULL, 0);
+  for (std::uint64_t done = 0; done < n;) {
+    const std::uint64_t chunk = std::min<std::uint64_t>(zeros.size(), n - done);
+    crc = crc32(crc, reinterpret_cast<const Bytef*>(zeros.data()), static_cast<uInt>(chunk));
+    done += chunk;
+  }
   p.crc = static_cast<std::uint32_t>(crc);
   p.size = static_cast<std::uint32_t>(n);
   p.csize = static_cast<std::uint32_t>(p.data.size());
@@ -379,30 +391,6 @@ std::string png_chunk(const std::string& type, const std::string& data) {
   return out;
 }
 
-// A zlib stream of `n` zero bytes, deflated in chunks (never all in memory).
-std::string zlib_zeros(std::uint64_t n) {
-  z_stream zs{};
-  deflateInit(&zs, 9);
-  const std::string zeros(1 << 20, '\0');
-  std::string out, buf(1 << 16, '\0');
-  for (std::uint64_t done = 0;;) {
-    const std::uint64_t chunk = std::min<std::uint64_t>(zeros.size(), n - done);
-    zs.next_in = reinterpret_cast<Bytef*>(const_cast<char*>(zeros.data()));
-    zs.avail_in = static_cast<uInt>(chunk);
-    done += chunk;
-    const int flush = done == n ? Z_FINISH : Z_NO_FLUSH;
-    do {
-      zs.next_out = reinterpret_cast<Bytef*>(buf.data());
-      zs.avail_out = static_cast<uInt>(buf.size());
-      deflate(&zs, flush);
-      out.append(buf.data(), buf.size() - zs.avail_out);
-    } while (zs.avail_out == 0);
-    if (flush == Z_FINISH) break;
-  }
-  deflateEnd(&zs);
-  return out;
-}
-
 // An 8-bit RGB PNG whose header says `w` x `h` and whose pixel data is `idat` (a zlib stream).
 std::string png_of(std::uint32_t w, std::uint32_t h, const std::string& idat) {
   std::string ihdr;
@@ -432,12 +420,12 @@ TEST(HostileImages, EachIsRefusedWithItsReason) {
     bool bomb;  // also run under an address-space limit
   };
   const std::vector<Case> cases = {
-      {"huge.png", png_of(100000, 100000, zlib_zeros(1000)), {": an image of 100000x100000 pixels, " + limits}, true},
+      {"huge.png", png_of(100000, 100000, deflate_zeros(1000, MAX_WBITS)), {": an image of 100000x100000 pixels, " + limits}, true},
       // 16000 x 16000 x 3 is 768 MB: under stb's own limit (1 GB), so stb alone would allocate it.
-      {"large.png", png_of(16000, 16000, zlib_zeros(1000)), {": an image of 16000x16000 pixels, " + limits}, true},
+      {"large.png", png_of(16000, 16000, deflate_zeros(1000, MAX_WBITS)), {": an image of 16000x16000 pixels, " + limits}, true},
       {"huge.jpg", jpeg_claiming(60000, 60000), {": an image of 60000x60000 pixels, " + limits}, true},
       // 200 MB of zeros behind a 1x1 header (4 bytes: a filter byte and one RGB pixel).
-      {"bomb.png", png_of(1, 1, zlib_zeros(200u << 20)),
+      {"bomb.png", png_of(1, 1, deflate_zeros(200u << 20, MAX_WBITS)),
        {": PNG pixel data inflates to more than the 4 bytes its 1x1 header implies (a decompression bomb); refused"}, true},
       {"cut.png", good.substr(0, good.size() / 2), {": cannot decode image: outofdata"}, false},
       {"bad-markers.jpg", std::string("\xff\xd8\xff\x01\xff\xff\xff\x99\x00\x04zzzz", 14), {": cannot decode image: unknown marker"}, false},
