@@ -4,7 +4,8 @@
   /usr/bin/python3 tools/random_stylegan2.py OUT_DIR [--resolution 1024] [--channel-base 32768]
       [--channel-max 512] [--mapping-layers 8] [--conv-clamp 256] [--seed 0]
 
-The defaults are config F of the StyleGAN2 paper at 1024x1024 (about 30 M parameters, 120 MB).
+The defaults are config F of the StyleGAN2 paper at 1024x1024 (about 30 M parameters, 120 MB), with
+the official training default num_fp16_res = 4 (float32 unless --fp16 on CUDA).
 The images are noise: use it for benchmarks (actmap-cli bench), never as a model.
 """
 import argparse
@@ -43,7 +44,7 @@ def main():
         "config": {"z_dim": 512, "c_dim": 0, "w_dim": 512, "img_resolution": a.resolution, "img_channels": 3,
                    "mapping_kwargs": {"num_layers": a.mapping_layers, "lr_multiplier": 0.01},
                    "synthesis_kwargs": {"channel_base": a.channel_base, "channel_max": a.channel_max,
-                                        "conv_clamp": a.conv_clamp, "architecture": "skip"}},
+                                        "conv_clamp": a.conv_clamp, "architecture": "skip", "num_fp16_res": 4}},
         "weights": name + ".safetensors",
     }
     with open(os.path.join(a.out, name + ".json"), "w") as f:

@@ -6,6 +6,8 @@
 #include <GLFW/glfw3.h>
 #include <imgui.h>
 
+#include "actmap/model/device.h"
+
 namespace actmap::app {
 namespace {
 
@@ -28,12 +30,14 @@ std::string EditorContext::adopt(Session session, const std::string& path, bool 
   taps_.clear();
   family_.clear();
   c_dim_ = 0;
+  fp16_resolution_ = 0;
   try {
     const ModelCard card = load_model_card(session.card_path);
     check_session_against_card(session, card);
     taps_ = card_taps(card);
     family_ = card.family;
     c_dim_ = card.stylegan2 ? card.stylegan2->c_dim : card.stylegan3 ? card.stylegan3->c_dim : 0;
+    if (card.stylegan2 && (card.stylegan2->cuda_fp16 || cuda_fp16_requested())) fp16_resolution_ = card.stylegan2->fp16_resolution();
   } catch (const std::exception& e) {
     card_error_ = e.what();
   }

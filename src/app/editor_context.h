@@ -77,6 +77,9 @@ class EditorContext {
   const std::string& family() const { return family_; }  // the card's ("" when it did not load)
   // The number of classes of a conditional generator (its label c has c_dim values); 0 otherwise.
   std::int64_t c_dim() const { return c_dim_; }
+  // StyleGAN2 asked to run its float16 blocks (--fp16 or the card's "cuda_fp16"): the lowest block
+  // resolution in float16 (on CUDA only); 0 otherwise.
+  std::int64_t fp16_resolution() const { return fp16_resolution_; }
 
   Selection selection;
   const TapInfo* selected_tap() const { return selection.tap < taps_.size() ? &taps_[selection.tap] : nullptr; }
@@ -116,7 +119,7 @@ class EditorContext {
   std::unique_ptr<SessionHistory> history_;
   std::vector<TapInfo> taps_;
   std::string family_;
-  std::int64_t c_dim_ = 0;
+  std::int64_t c_dim_ = 0, fp16_resolution_ = 0;
   std::string card_error_;
   std::deque<std::string> log_;
   std::string status_message_;

@@ -17,13 +17,14 @@ int main(int argc, char** argv) {
   actmap::app::EditorOptions opts;
   actmap::app::WindowOptions window;
   std::string ui_map, size = "1600x1000";
-  bool no_recovery = false;
+  bool no_recovery = false, fp16 = false;
   int threads = 0;
   cli.add_option("-m,--model", opts.model, "Model: a card (a path, or a name found in models/ or on ACTMAP_MODEL_PATH), or a checkpoint file (.pkl, .pt, .pth, .ckpt, .safetensors; converted once into the cache) (default: the default model)");
   // Not checked here: a session that cannot be opened is reported in the window (and by
   // --screenshot, which then exits 1), which opens on the default model.
   cli.add_option("-s,--session", opts.session_path, "Open this session file");
   cli.add_option("--device", opts.device, "cpu or cuda")->default_str("cpu");
+  cli.add_flag("--fp16", fp16, "StyleGAN2 on CUDA: run the blocks num_fp16_res names in float16, as the original does on NVIDIA GPUs (default: float32 everywhere)");
   cli.add_option("--size", size, "Window size, WIDTHxHEIGHT")->default_str(size);
   cli.add_option("--scale", window.ui_scale, "Interface scale (default: the monitor's content scale, or ACTMAP_UI_SCALE)");
   cli.add_option("--screenshot", window.screenshot, "Save the window as a PNG once the session has rendered and N frames were drawn, then exit");
@@ -51,6 +52,7 @@ int main(int argc, char** argv) {
     std::cerr << "actmap: " << e.what() << "\n";
     return 2;
   }
+  actmap::set_cuda_fp16(fp16);
   actmap::tune_memory_allocator();
   // The model gets every core but one: the UI thread (and a software GL) keep theirs, so frames
   // stay smooth while renders run.

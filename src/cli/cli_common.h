@@ -23,13 +23,17 @@ struct ModelOptions {
   std::string model = "ffhq64-vae";
   std::string device = "cpu";
   int threads = 0;
+  bool fp16 = false;                // --fp16: StyleGAN2's float16 blocks on CUDA
   std::string w_avg;                // --w-avg FILE.npy: the average W of a StyleGAN2 model
   std::int64_t class_index = -1;    // --class K (conditional StyleGAN2; -1: not given)
   std::string c_file;               // --c FILE.npy (conditional StyleGAN2: the label vector)
 };
-// --model (a card path or name, or a checkpoint file), --device, --threads, --w-avg.
+// The workers of --dask read their precision from the card, not from a flag.
+inline constexpr const char* kFp16NotOnDask =
+    "--fp16 does not go with --dask: the workers read the model's card, so put \"cuda_fp16\": true in it instead";
+// --model (a card path or name, or a checkpoint file), --device, --fp16, --threads, --w-avg.
 void add_model_options(CLI::App& cmd, ModelOptions& opts);
-// Only --device, --threads and --w-avg (commands whose model comes from a session).
+// Only --device, --fp16, --threads and --w-avg (commands whose model comes from a session).
 void add_device_options(CLI::App& cmd, ModelOptions& opts);
 // --class K and --c FILE.npy for the commands that render (conditional StyleGAN2 models).
 void add_class_options(CLI::App& cmd, ModelOptions& opts);

@@ -71,6 +71,7 @@ void register_animate(CLI::App& app) {
         throw Error("--class, --c and --w-avg do not go with --dask: set the class in the session's synthesis "
                     "(actmap-cli session set) so every worker renders the same");
       }
+      if (opts->model.fp16) throw Error(kFp16NotOnDask);
       load_session_file(opts->session);  // converts a checkpoint the session names before the workers need it
       run_on_dask(args, opts->dask);
     }

@@ -140,6 +140,7 @@ void register_render(CLI::App& app) {
                             "--class", "--c", "--w-avg", "--input-rotate", "--input-translate"}) {
         if (cmd->count(o)) throw Error(std::string(o) + " does not go with --dask (the session says it all)");
       }
+      if (opts->model.fp16) throw Error(kFp16NotOnDask);
       parse_seed_range(opts->seeds);
       load_session_file(opts->session);  // converts a checkpoint the session names before the workers need it
       std::vector<std::string> args = {"render-seeds", opts->session, "--seeds", opts->seeds, "-o", opts->out,

@@ -30,6 +30,9 @@ void add_model_options(CLI::App& cmd, ModelOptions& opts) {
 void add_device_options(CLI::App& cmd, ModelOptions& opts) {
   cmd.add_option("--device", opts.device, "cpu, cuda or cuda:N (available: " + available_devices() + ")")
       ->capture_default_str();
+  cmd.add_flag("--fp16", opts.fp16,
+               "StyleGAN2 on CUDA: run the blocks num_fp16_res names in float16, as the original does on NVIDIA GPUs\n"
+               "(default: float32 everywhere; the CPU always computes in float32)");
   cmd.add_option("--threads", opts.threads, "CPU threads (0: every core, or OMP_NUM_THREADS when set)")->check(CLI::NonNegativeNumber);
   cmd.add_option("--w-avg", opts.w_avg, "StyleGAN2: the average W for truncation, a .npy [w_dim] (instead of the model's)")
       ->check(CLI::ExistingFile);
@@ -82,7 +85,19 @@ std::shared_ptr<const Generator> load_with_options(ModelCard card, const ModelOp
     if (!card.stylegan2) throw Error("--w-avg: model " + card.name + " (" + card.family + ") has no average W");
     card.stylegan2->w_avg_file = std::filesystem::absolute(opts.w_avg).string();
   }
-  return load_generator(card, opts.device);
+  if (opts.fp16) {
+    set_cuda_fp16(true);
+    if (!card.stylegan2 || card.stylegan2->num_fp16_res == 0) {
+      std::cerr << "note: --fp16 changes nothing for " << card.name << ": "
+                << (card.stylegan2 ? "its num_fp16_res is 0" : "only StyleGAN2 models have float16 blocks") << "\n";
+    } else if (opts.device.rfind("cuda", 0) != 0) {
+      std::cerr << "note: --fp16 applies on CUDA only; on " << opts.device
+                << " every block computes in float32 (the CPU has no float16 convolutions)\n";
+    }
+  }
+  auto gen = load_generator(card, opts.device);
+  if (opts.fp16) std::cerr << card.name << " computes in " << gen->precision() << "\n";
+  return gen;
 }
 }  // namespace
 

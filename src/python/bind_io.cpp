@@ -93,6 +93,9 @@ void bind_io(py::module_& m) {
   m.def("set_threads", &set_cpu_threads, py::arg("threads"),
         "CPU threads LibTorch uses within one computation (0: every core, or OMP_NUM_THREADS when set), as actmap-cli's --threads.");
   m.def("threads", &cpu_threads, "CPU threads LibTorch uses within one computation.");
+  m.def("set_cuda_fp16", &set_cuda_fp16, py::arg("on"),
+        "StyleGAN2 models loaded after this on CUDA run the blocks their num_fp16_res names in float16, as the original "
+        "does on NVIDIA GPUs (actmap-cli's --fp16); on the CPU they stay float32.");
   m.def("devices", &available_devices, "The compute devices this build of LibTorch offers, e.g. \"cpu\".");
 }
 

@@ -90,7 +90,7 @@ std::shared_ptr<const Generator> load_model(const std::string& source, const std
 std::shared_ptr<const Generator> cached_generator(const std::string& card_path, const std::string& device) {
   std::error_code ec;
   const fs::path canonical = fs::weakly_canonical(fs::absolute(card_path), ec);
-  const std::string key = (ec ? card_path : canonical.string()) + "\n" + device;
+  const std::string key = (ec ? card_path : canonical.string()) + "\n" + device + (cuda_fp16_requested() ? "\nfp16" : "");
   std::lock_guard<std::mutex> lock(g_models_mutex);  // a model loads once even when asked from several threads
   auto it = g_models.find(key);
   if (it != g_models.end()) return it->second;
@@ -157,6 +157,8 @@ void bind_model(py::module_& m) {
                              "The model card as a dict.")
       .def_property_readonly("weights_path", [](const PyModel& p) { return resolve_weights_path(p.generator->card()); })
       .def_property_readonly("device", [](const PyModel& p) { return p.generator->device(); })
+      .def_property_readonly("precision", [](const PyModel& p) { return p.generator->precision(); },
+                             "How it computes: \"float32\", or which StyleGAN2 blocks run in float16 (set_cuda_fp16).")
       .def_property_readonly("latent_size", [](const PyModel& p) { return p.generator->card().latent.size; })
       .def_property_readonly("latent_distribution",
                              [](const PyModel& p) { return std::string(latent_distribution_name(p.generator->card().latent.distribution)); })

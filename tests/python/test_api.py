@@ -213,6 +213,19 @@ class Api(unittest.TestCase):
         self.assertTrue(m.has_mapping)
         self.assertEqual(m.render(seed=2).png(), read(f"{d}/tiny.png"))
 
+    def test_fp16_is_asked_as_actmap_cli_fp16_and_stays_float32_on_the_cpu(self):
+        pkl = os.path.join(support.SOURCE_DIR, "tests", "fixtures", "checkpoints", "genuine", "ada_uncond_fp16.pkl")
+        plain = actmap.Model.load(pkl)
+        self.assertEqual(plain.precision, "float32")
+        actmap.set_cuda_fp16(True)
+        try:
+            asked = actmap.Model.load(pkl)  # loaded again: the cache of models knows the setting
+            self.assertIsNot(asked, plain)
+            self.assertEqual(asked.precision, "float32")  # the CPU has no float16 convolutions
+            self.assertEqual(asked.render(seed=1).png(), plain.render(seed=1).png())
+        finally:
+            actmap.set_cuda_fp16(False)
+
     def test_analyses_match_actmap_cli(self):
         d = scratch("analysis")
         cli("sensitivity", "-m", "faces64", "--tap", "main.8", "--samples", 3, "-o", f"{d}/sens.csv")

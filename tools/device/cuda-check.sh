@@ -42,6 +42,9 @@ if want bench; then
     env $env "$build/src/cli/actmap-cli" bench -m /tmp/sg1024/stylegan2-random-1024.json --device cuda --iters 50 --warmup 10 \
       --tap b256.conv0 --tap b256.conv1 --tap b256.img 2>&1 | tee -a "$logs/bench.log" | grep -E "full|b256|model"
   done
+  echo "== --fp16 (float16 from 128x128, as the original)"
+  "$build/src/cli/actmap-cli" bench -m /tmp/sg1024/stylegan2-random-1024.json --device cuda --fp16 --iters 50 --warmup 10 \
+    --tap b256.conv0 --tap b256.conv1 --tap b256.img 2>&1 | tee -a "$logs/bench.log" | grep -E "full|b256|model|float"
   "$build/src/cli/actmap-cli" bench -m /tmp/sg1024/stylegan2-random-1024.json --device cuda --iters 20 --warmup 5 \
     --stages --tap b1024.img >"$logs/bench-stages.log" 2>&1
 fi

@@ -21,6 +21,12 @@ std::string blas_in_use();
 int cpu_threads();
 void set_cpu_threads(int threads);
 
+// --fp16: StyleGAN2 generators loaded after this call on a CUDA device run the blocks their card's
+// num_fp16_res names in float16, as the original does on NVIDIA GPUs (as if every card said
+// "cuda_fp16": true). On the CPU they stay float32. Off by default.
+void set_cuda_fp16(bool on);
+bool cuda_fp16_requested();
+
 // Keeps freed activation-sized buffers in the process instead of handing them back to the kernel
 // and faulting them in again on the next render: buffers up to 32 MB in glibc's heap (its defaults
 // made small edit ops up to 3x slower), larger ones in actmap's CPU buffer cache (below), sized

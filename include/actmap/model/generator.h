@@ -32,6 +32,9 @@ class Generator {
   virtual const ModelCard& card() const = 0;
   virtual const std::vector<TapInfo>& taps() const = 0;
   virtual const std::string& device() const = 0;
+  // How it computes, in words: "float32", or which blocks run in float16 (StyleGAN2 with --fp16 on
+  // CUDA).
+  virtual std::string precision() const { return "float32"; }
 
   // The input of stage 0 for latents z [N, latent_size] (already on this generator's device).
   // Families with a mapping network also take W+ itself, [N, num_ws, w_dim], which skips it.

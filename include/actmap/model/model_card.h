@@ -65,10 +65,18 @@ struct StyleGAN2Config {
   // The card's "w_avg": a float32 .npy ([w_dim] or [1, w_dim]) used as the average W instead of
   // the weights' mapping.w_avg (a path as written, relative to the card); "" = the weights'.
   std::string w_avg_file;
+  // The official num_fp16_res: the N highest-resolution blocks run in float16 on NVIDIA GPUs. actmap
+  // follows that only where asked (cuda_fp16: the card's "cuda_fp16": true, or --fp16) and only on
+  // CUDA; otherwise every block computes in float32, as the original does on the CPU.
+  std::int64_t num_fp16_res = 0;
+  bool cuda_fp16 = false;
 
   std::int64_t channels_at(std::int64_t resolution) const;  // min(channel_base / res, channel_max)
   std::vector<std::int64_t> block_resolutions() const;      // 4, 8, ..., img_resolution
   std::int64_t num_ws() const;                              // W+ rows the synthesis network reads
+  // The lowest block resolution that is float16 in the original, max(2^(log2(img_resolution) + 1 -
+  // num_fp16_res), 8); 0 when num_fp16_res is 0.
+  std::int64_t fp16_resolution() const;
 };
 
 struct ModelCard {

@@ -84,7 +84,16 @@ void ModelPanel::draw(EditorContext& ctx, ModelLibrary& models) {
     tip("Histogram of the latent's values over [-range, range]");
     ImGui::TextDisabled("range [%.2f, %.2f]", lo, hi);
   }
-  ImGui::TextDisabled("device: %s", ctx.options.device.c_str());
+  const bool cuda = ctx.options.device.rfind("cuda", 0) == 0;
+  if (ctx.fp16_resolution() > 0 && cuda) {
+    const long long r = static_cast<long long>(ctx.fp16_resolution());
+    ImGui::TextDisabled("device: %s, float16 from %lldx%lld", ctx.options.device.c_str(), r, r);
+    tip("--fp16: the blocks the model's num_fp16_res names compute in float16, as the original does on NVIDIA GPUs; "
+        "the others in float32");
+  } else {
+    ImGui::TextDisabled("device: %s, float32", ctx.options.device.c_str());
+    if (ctx.fp16_resolution() > 0) tip("--fp16 applies on CUDA only: on the CPU every block computes in float32");
+  }
 }
 
 }  // namespace actmap::app

@@ -164,7 +164,8 @@ Converted read_checkpoint(const std::string& path, const ImportOptions& io, cons
   if (fp16 > 0) {
     c.report.push_back("fp16: the original runs its " + std::to_string(fp16) + " highest-resolution blocks in float16 on "
                        "NVIDIA GPUs (num_fp16_res " + std::to_string(fp16) + "); actmap runs every block in float32, as the "
-                       "original does on the CPU");
+                       "original does on the CPU, unless asked: --fp16 (or \"cuda_fp16\": true in the card) runs them in "
+                       "float16 on CUDA as the original does");
   }
   return c;
 }

@@ -1,5 +1,7 @@
 #include "actmap/model/device.h"
 
+#include <atomic>
+
 #include <malloc.h>
 
 #include <dlfcn.h>
@@ -99,6 +101,13 @@ void set_cpu_threads(int threads) {
   }
   at::set_num_threads(threads);
 }
+
+namespace {
+std::atomic<bool> g_cuda_fp16{false};
+}  // namespace
+
+void set_cuda_fp16(bool on) { g_cuda_fp16.store(on); }
+bool cuda_fp16_requested() { return g_cuda_fp16.load(); }
 
 void tune_memory_allocator() {
 #if defined(__GLIBC__)

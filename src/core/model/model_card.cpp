@@ -302,6 +302,10 @@ StyleGAN2Config parse_stylegan2_config(const json& config, const std::string& wh
   }
   c.use_noise = holder("use_noise", synthesis, synthesis_where).boolean_or("use_noise", true);
   {
+    const Reader h = holder("num_fp16_res", synthesis, synthesis_where);
+    c.num_fp16_res = h.integer_or("num_fp16_res", 0, 0);
+  }
+  {
     const Reader h = holder("resample_filter", synthesis, synthesis_where);
     if (h.has("resample_filter")) {
       const json& f = h.at("resample_filter");
@@ -423,6 +427,7 @@ ModelCard parse_model_card(const std::string& json_text, const std::string& path
     }
     latent_size = card.stylegan2->z_dim;
     card.stylegan2->w_avg_file = r.string_or("w_avg", "");  // an average W beside the weights
+    card.stylegan2->cuda_fp16 = r.boolean_or("cuda_fp16", false);  // the official float16 blocks on CUDA
   } else if (card.family == "stylegan3") {
     card.stylegan3 = parse_stylegan3_config(r.at("config"), where + ": config");
     if (latent_size != 0 && latent_size != card.stylegan3->z_dim) {
@@ -524,6 +529,14 @@ std::int64_t StyleGAN2Config::num_ws() const {
   std::int64_t n = 0;
   for (std::int64_t r : block_resolutions()) n += r == 4 ? 1 : 2;
   return n + 1;
+}
+
+std::int64_t StyleGAN2Config::fp16_resolution() const {
+  if (num_fp16_res <= 0) return 0;
+  std::int64_t log2 = 0;
+  while ((std::int64_t{1} << (log2 + 1)) <= img_resolution) ++log2;
+  const std::int64_t exponent = log2 + 1 - num_fp16_res;
+  return exponent <= 3 ? 8 : std::int64_t{1} << exponent;
 }
 
 std::vector<TapInfo> stylegan2_taps(const StyleGAN2Config& c) {

@@ -16,6 +16,16 @@
 //             bias, clamp
 // Modulation scales the activations and demodulation the result (the official non-fused order),
 // which batches without grouped convolutions and equals the fused form up to rounding.
+// float16 blocks (num_fp16_res, only on CUDA and only where asked: the card's "cuda_fp16" or
+// --fp16) follow SynthesisBlock's float16 path: the block's input cast to float16; for
+// demodulated layers the weight divided by its largest |value| per output channel times
+// sqrt(fan-in) and the styles by their largest |value| (against overflow); at batch 1 the fused form
+// (weight * styles * demodulation, cast to float16), above it styles and demodulation applied to
+// the float16 activations (the latter with the noise in one multiply-add); the bias (cast to
+// float16), activation, gain and clamp, and the resampling filter, computed in float32 and
+// rounded once, as the CUDA kernels of bias_act and upfirdn2d do; ToRGB's result back in float32
+// before it joins the image. Taps hold float32 copies of the float16 values (exact), so edits
+// and views see float32 and the next stage casts back without loss.
 #include <cmath>
 #include <cstdlib>
 #include <filesystem>
@@ -31,6 +41,7 @@
 #include "actmap/io/npy.h"
 #include "actmap/io/safetensors.h"
 #include "actmap/model/checkpoint_cache.h"
+#include "actmap/model/device.h"
 #include "actmap/model/generator.h"
 #include "actmap/model/latent.h"
 #include "model/conv_kernels.h"
@@ -151,6 +162,7 @@ class StyleGAN2Generator final : public Generator {
     actmap_kernels_ = use_actmap_cpu_kernels();
     cpu_layout_ = actmap_kernels_ ? cpu_layout_from_env() : CpuLayout::Nchw;
     fir2d_ = upfirdn2d_filter(taps_fir_, at::TensorOptions().dtype(at::kFloat).device(dev));
+    set_reduced_precision(dev);
 
     // Mapping network; conditional ones embed the label c into w_dim features (a linear layer
     // with gain 1) that are concatenated after z.
@@ -214,6 +226,14 @@ class StyleGAN2Generator final : public Generator {
   const std::vector<TapInfo>& taps() const override { return taps_; }
   const std::string& device() const override { return device_name_; }
 
+  std::string precision() const override {
+    if (reduced_ == at::ScalarType::Undefined) return "float32";
+    const std::string type = reduced_ == at::kHalf ? "float16" : "bfloat16 (emulating float16 on the CPU)";
+    const std::string from = std::to_string(cfg_.fp16_resolution());
+    return type + " in blocks " + from + "x" + from + " and up (num_fp16_res " + std::to_string(cfg_.num_fp16_res) +
+           ", as the original on NVIDIA GPUs), float32 elsewhere";
+  }
+
   TapState prepare(const at::Tensor& latent, const SynthesisOptions& options) const override {
     check_style_latent(latent_shape(), latent, options);
     return TapState{latent.to(at::kFloat), {}, options};
@@ -276,6 +296,21 @@ class StyleGAN2Generator final : public Generator {
     w_avg_ = at::from_blob(v.data(), {cfg_.w_dim}, at::kFloat).clone().to(dev);
   }
 
+  // float16 blocks: on CUDA where asked. ACTMAP_TEST_CPU_BFLOAT16=1 runs the same path on the CPU
+  // in bfloat16 (the CPU has no float16 convolutions), for tests against the original code run the
+  // same way.
+  void set_reduced_precision(c10::Device dev) {
+    if (cfg_.num_fp16_res <= 0) return;
+    const bool asked = cfg_.cuda_fp16 || cuda_fp16_requested();
+    if (asked && dev.is_cuda()) reduced_ = at::kHalf;
+    const char* emulate = std::getenv("ACTMAP_TEST_CPU_BFLOAT16");
+    if (dev.is_cpu() && emulate && std::string(emulate) == "1") reduced_ = at::kBFloat16;
+  }
+
+  bool reduced_block(std::int64_t resolution) const {
+    return reduced_ != at::ScalarType::Undefined && resolution >= cfg_.fp16_resolution();
+  }
+
   std::string no_w_avg_message(const std::string& what) const {
     return card_.name + ": " + what + " needs the average W, and " + resolve_weights_path(card_) +
            " has no mapping.w_avg (rosinality's train.py stores none); render with psi 1, give one with --w-avg "
@@ -335,7 +370,12 @@ class StyleGAN2Generator final : public Generator {
           out.carry[kImage] = in.x;
           feature = in.carry[kFeature];
         }
-        if (cfg_.architecture == "resnet") {
+        if (cfg_.architecture == "resnet" && reduced_block(b.resolution)) {
+          // Convolve in float16, then the filter and the gain each in float32, rounded once.
+          const at::Tensor y = reduced_op(feature.to(reduced_), b.skip_weight.to(reduced_),
+                                          [](const at::Tensor& a, const at::Tensor& k) { return at::conv2d(a, k); });
+          out.carry[kSkip] = round_reduced(round_reduced(upfir(y.to(at::kFloat), 2, pad_up0(), pad_up1())).mul_(std::sqrt(0.5)));
+        } else if (cfg_.architecture == "resnet") {
           out.carry[kSkip] = upfir(at::conv2d(feature, b.skip_weight), 2, pad_up0(), pad_up1());
           out.carry[kSkip].mul_(std::sqrt(0.5));
         }
@@ -353,6 +393,7 @@ class StyleGAN2Generator final : public Generator {
         out.x = modulated(override_layer ? *override_layer : b.conv1, feature, ws_row(out.carry[kWs], b.conv1.w_index),
                           in.options, resnet ? std::sqrt(0.5) : 1.0);
         if (resnet) out.x.add_(out.carry[kSkip]);
+        if (resnet && reduced_block(b.resolution)) out.x = round_reduced(out.x);  // the float16 sum
         out.carry[kSkip] = at::Tensor();
         break;
       }
@@ -546,9 +587,77 @@ class StyleGAN2Generator final : public Generator {
     });
   }
 
+  // A convolution (or product) of reduced-precision tensors: native in float16 on CUDA (where cuDNN
+  // accumulates in float32); in the CPU's bfloat16 emulation computed in float32 and rounded once,
+  // the same (and Debian's LibTorch 1.13 gives conv_transpose2d in bfloat16 a wrong shape).
+  template <class Op>
+  at::Tensor reduced_op(const at::Tensor& x, const at::Tensor& k, const Op& op) const {
+    if (reduced_ == at::kHalf) return op(x, k);
+    return op(x.to(at::kFloat), k.to(at::kFloat)).to(reduced_);
+  }
+
+  // float32 values rounded to the reduced type (float16 on CUDA), still float32.
+  at::Tensor round_reduced(const at::Tensor& x) const { return x.to(reduced_).to(at::kFloat); }
+
+  // The modulated layer of a float16 block (see the top of this file): x float32 holding float16
+  // values; the result likewise.
+  at::Tensor modulated_reduced(const ModLayer& l, const at::Tensor& x, const at::Tensor& w, const SynthesisOptions& o,
+                               double gain) const {
+    const at::ScalarType h = reduced_;
+    const std::int64_t n = x.size(0);
+    at::Tensor styles = at::addmm(l.affine.bias.unsqueeze(0), w, l.affine.weight.t());
+    if (l.style_gain != 1.0) styles = styles * l.style_gain;
+    at::Tensor weight = l.weight, d;
+    if (l.demodulate) {
+      const double fan_in = static_cast<double>(weight.size(1) * weight.size(2) * weight.size(3));
+      weight = weight * ((1.0 / std::sqrt(fan_in)) / weight.abs().amax({1, 2, 3}, true));
+      styles = styles / styles.abs().amax({1}, true);
+      d = (at::mm(styles.square(), weight.square().sum({2, 3}).t()) + 1e-8).rsqrt();  // [N, O]
+    }
+    const at::Tensor nz = noise(l, n, o);
+    const bool fused = n == 1;
+    at::Tensor y = x.to(h);
+    at::Tensor k = weight;
+    if (fused) {
+      k = weight * styles.view({1, -1, 1, 1});
+      if (d.defined()) k = k * d.view({-1, 1, 1, 1});
+    } else {
+      y = y * styles.to(h).view({n, -1, 1, 1});
+    }
+    k = k.to(h);
+    if (l.up) {
+      const auto [pt, p0, p1] = up_geometry(l.weight.size(3));
+      y = reduced_op(y, k, [&](const at::Tensor& a, const at::Tensor& b) { return at::conv_transpose2d(a, b.transpose(0, 1), {}, 2, pt); });
+      y = upfir(y.to(at::kFloat), 1, static_cast<int>(p0 + pt), static_cast<int>(p1 + pt)).to(h);
+    } else if (k.size(3) == 1) {
+      y = reduced_op(y, k, [&](const at::Tensor& a, const at::Tensor& b) {
+        return at::matmul(b.view({b.size(0), b.size(1)}), a.reshape({n, a.size(1), -1})).view({n, b.size(0), a.size(2), a.size(3)});
+      });
+    } else {
+      y = reduced_op(y, k, [](const at::Tensor& a, const at::Tensor& b) { return at::conv2d(a, b, {}, 1, b.size(3) / 2); });
+    }
+    if (fused) {
+      if (nz.defined()) y.add_(nz);
+    } else if (d.defined() && nz.defined()) {
+      y = at::addcmul(nz.to(h), y, d.to(h).view({n, -1, 1, 1}));
+    } else if (d.defined()) {
+      y = y * d.to(h).view({n, -1, 1, 1});
+    } else if (nz.defined()) {
+      y.add_(nz.to(h));
+    }
+    // bias_act: the bias rounded to float16, the rest in float32, rounded once.
+    at::Tensor f = y.to(at::kFloat).add_(l.bias.to(h).to(at::kFloat).view({1, -1, 1, 1}));
+    if (l.activation) at::leaky_relu_(f, 0.2);
+    const double act_gain = l.activation ? kSqrt2 * gain : gain;
+    if (act_gain != 1.0) f.mul_(act_gain);
+    if (cfg_.conv_clamp) f.clamp_(-*cfg_.conv_clamp * gain, *cfg_.conv_clamp * gain);
+    return round_reduced(f);
+  }
+
   // The modulated convolution with its bias, activation and clamp; `gain` is the block's.
   at::Tensor modulated(const ModLayer& l, const at::Tensor& x, const at::Tensor& w, const SynthesisOptions& o,
                        double gain) const {
+    if (reduced_block(l.resolution)) return modulated_reduced(l, x, w, o, gain);
     const std::int64_t n = x.size(0);
     at::Tensor styles = at::addmm(l.affine.bias.unsqueeze(0), w, l.affine.weight.t());
     if (l.style_gain != 1.0) styles = styles * l.style_gain;
@@ -619,6 +728,7 @@ class StyleGAN2Generator final : public Generator {
   Dense embed_;  // conditional models: c -> w_dim features
   at::Tensor w_avg_, const_;
   at::Tensor fir2d_;  // [1, 1, fw, fw] on the device, for upfir off the CPU
+  at::ScalarType reduced_ = at::ScalarType::Undefined;  // float16 blocks' type; Undefined: float32 only
   std::vector<Block> blocks_;
   std::vector<StageDef> stages_;
 };

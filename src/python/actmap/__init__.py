@@ -45,6 +45,7 @@ from ._actmap import (  # noqa: F401
     read_image,
     region,
     sensitivity,
+    set_cuda_fp16,
     set_threads,
     sha256_file,
     sweep,
