@@ -41,11 +41,16 @@ def latent(seed, size, distribution):
     return [float(np.float32(x)) for x in out]
 
 
-cases = []
-for seed, size, dist in [(0, 64, "normal"), (1, 64, "normal"), (42, 7, "normal"), (2**63 + 5, 100, "normal"),
-                         (0, 100, "uniform"), (123456789, 16, "uniform")]:
-    cases.append({"seed": seed, "size": size, "distribution": dist, "z": latent(seed, size, dist)})
-out = sys.argv[1] if len(sys.argv) > 1 else "tests/fixtures/seeded_latents.json"
-with open(out, "w") as f:
-    json.dump({"generator": "tests/reference/seeded_latents.py", "cases": cases}, f, indent=1)
-    f.write("\n")
+def main():
+    cases = []
+    for seed, size, dist in [(0, 64, "normal"), (1, 64, "normal"), (42, 7, "normal"), (2**63 + 5, 100, "normal"),
+                             (0, 100, "uniform"), (123456789, 16, "uniform")]:
+        cases.append({"seed": seed, "size": size, "distribution": dist, "z": latent(seed, size, dist)})
+    out = sys.argv[1] if len(sys.argv) > 1 else "tests/fixtures/seeded_latents.json"
+    with open(out, "w") as f:
+        json.dump({"generator": "tests/reference/seeded_latents.py", "cases": cases}, f, indent=1)
+        f.write("\n")
+
+
+if __name__ == "__main__":  # importers (the other reference scripts) only want latent()
+    main()
