@@ -91,8 +91,8 @@ void ModelPanel::draw(EditorContext& ctx, ModelLibrary& models) {
     tip("--fp16: the blocks the model's num_fp16_res names compute in float16, as the original does on NVIDIA GPUs; "
         "the others in float32");
   } else {
-    ImGui::TextDisabled("device: %s, float32", ctx.options.device.c_str());
-    if (ctx.fp16_resolution() > 0) tip("--fp16 applies on CUDA only: on the CPU every block computes in float32");
+    ImGui::TextDisabled("device: %s, float32%s", ctx.options.device.c_str(),
+                        ctx.fp16_resolution() > 0 ? " (--fp16: CUDA only)" : "");
   }
 }
 
