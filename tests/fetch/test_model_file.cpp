@@ -381,6 +381,8 @@ TEST_F(ModelFile, Float16BlocksFollowTheOriginalsFloat16Path) {
     ASSERT_TRUE(card.stylegan2.has_value());
     EXPECT_EQ(card.stylegan2->num_fp16_res, 2);
     EXPECT_EQ(card.stylegan2->fp16_resolution(), entry.at("fp16_resolution").get<std::int64_t>());
+    EXPECT_FALSE(card.stylegan2->cuda_fp16);  // the converted card shows the switch, off
+    EXPECT_EQ(json::parse(read_file_text(card.path)).at("cuda_fp16"), false);
     const auto exact = load_generator(card, "cpu");
     EXPECT_EQ(exact->precision(), "float32");
     std::shared_ptr<const Generator> reduced;

@@ -285,6 +285,11 @@ std::vector<std::string> write_model(Converted& c, const std::string& source_pat
   card["source"] = {{"file", file}, {"format", c.r.format}, {"network", c.r.prefix}, {"key_map", c.r.key_map},
                     {"w_avg", c.w_avg_origin}, {"report", report}};
   if (!source_sha.empty()) card["source"]["sha256"] = source_sha;
+  // The switch for the original's float16 blocks, written out so the card says which runs (false:
+  // float32 everywhere; true: those blocks in float16 on CUDA, as --fp16).
+  if (c.stylegan2 && c.config.contains("synthesis_kwargs") && c.config["synthesis_kwargs"].value("num_fp16_res", 0LL) > 0) {
+    card["cuda_fp16"] = false;
+  }
   write_file_atomic(card_path, card.dump(2) + "\n");
   if (checked) return report;
   rep.say(FileStage::Check, -1, "loading the converted model");
