@@ -124,6 +124,40 @@ TEST_F(ModelFile, GenuineFilesRenderTheOriginalCodesImages) {
   }
 }
 
+// A StyleGAN2 snapshot written by NVIDIA's stylegan3 repository (train.py --cfg=stylegan2,
+// networks_stylegan2.py; tests/reference/make_stylegan3_repo_sg2.py): synthesis arguments flat
+// beside z_dim, and the source's own defaults where the pickle records none (num_fp16_res 4,
+// conv_clamp 256, which changes this file's pictures by up to 129, fused_modconv_default).
+TEST_F(ModelFile, StyleGAN2PicklesOfTheStyleGAN3RepositoryRenderTheOriginalsImages) {
+  const json doc = json::parse(read_file_text(genuine("sg3repo_sg2.json")));
+  const OpenedModelFile opened = open_model_file(genuine("sg3repo_sg2.pkl"));
+  std::string report;
+  for (const auto& l : opened.report) report += l + "\n";
+  for (const char* want : {"sg3repo_sg2.pkl: a stylegan3 network pickle holding G, D, G_ema, augment_pipe", "using G_ema",
+                           "StyleGAN2 generator, 16x16", "the original runs its 4 highest-resolution blocks in float16"}) {
+    EXPECT_NE(report.find(want), std::string::npos) << want << "\n" << report;
+  }
+  const ModelCard card = load_model_card(opened.card);
+  ASSERT_TRUE(card.stylegan2.has_value());
+  EXPECT_EQ(card.stylegan2->channel_base, 128);
+  EXPECT_EQ(card.stylegan2->channel_max, 16);
+  EXPECT_EQ(card.stylegan2->num_fp16_res, doc.at("num_fp16_res").get<std::int64_t>());
+  ASSERT_TRUE(card.stylegan2->conv_clamp.has_value());
+  EXPECT_EQ(*card.stylegan2->conv_clamp, doc.at("conv_clamp").get<double>());
+  EXPECT_EQ(card.stylegan2->fused_modconv, std::optional<bool>(true));
+  const auto gen = load_generator(card, "cpu");
+  int cases = 0;
+  for (const auto& c : doc.at("cases")) {
+    SCOPED_TRACE(c.dump());
+    const at::Tensor out = gen->forward(seed_latent(card, c.at("seed").get<std::uint64_t>()), case_options(c));
+    const at::Tensor want = test::load_tensor(genuine(c.at("image").get<std::string>()));
+    ASSERT_EQ(out.sizes(), want.sizes());
+    EXPECT_LE((out - want).abs().max().item<double>(), 1e-4 * std::max(1.0, want.abs().max().item<double>()));
+    ++cases;
+  }
+  EXPECT_EQ(cases, 6);
+}
+
 TEST_F(ModelFile, RosinalityTrainCheckpointGetsTheAverageWOfFourThousandSeededLatents) {
   const OpenedModelFile opened = open_model_file(genuine("rosinality_train_000000.pt"));
   const auto weights = read_safetensors(fs::path(opened.card).parent_path().string() + "/weights.safetensors");
@@ -385,14 +419,19 @@ TEST_F(ModelFile, Float16BlocksFollowTheOriginalsFloat16Path) {
     EXPECT_EQ(json::parse(read_file_text(card.path)).at("cuda_fp16"), false);
     const auto exact = load_generator(card, "cpu");
     EXPECT_EQ(exact->precision(), "float32");
-    std::shared_ptr<const Generator> reduced;
+    std::shared_ptr<const Generator> reduced_default, reduced_fused;
     {
       test::EnvVar emulate("ACTMAP_TEST_CPU_BFLOAT16", "1");
-      reduced = load_generator(card, "cpu");
+      reduced_default = load_generator(card, "cpu");
+      ModelCard fused = card;  // fused_modconv_default true: the fused form at every batch size
+      fused.stylegan2->fused_modconv = true;
+      reduced_fused = load_generator(fused, "cpu");
     }
-    EXPECT_NE(reduced->precision().find("in blocks 8x8 and up (num_fp16_res 2"), std::string::npos) << reduced->precision();
+    EXPECT_NE(reduced_default->precision().find("in blocks 8x8 and up (num_fp16_res 2"), std::string::npos)
+        << reduced_default->precision();
     for (const auto& c : entry.at("cases")) {
       SCOPED_TRACE(c.dump());
+      const auto& reduced = c.value("fused_modconv", false) ? reduced_fused : reduced_default;
       const auto seeds = c.at("seeds").get<std::vector<std::uint64_t>>();
       const at::Tensor z = latents_from_seeds(card.latent, seeds.front(), static_cast<std::int64_t>(seeds.size()), "cpu");
       const SynthesisOptions o = case_options(c);
@@ -413,8 +452,8 @@ TEST_F(ModelFile, Float16BlocksFollowTheOriginalsFloat16Path) {
       ++cases;
     }
   }
-  EXPECT_EQ(cases, 9);
-  EXPECT_GE(exact_cases, 5);  // 8 of 9 here
+  EXPECT_EQ(cases, 10);
+  EXPECT_GE(exact_cases, 6);  // 9 of 10 here
 }
 
 // The same, stage by stage: each stage is fed the original's value of the tap before it, so a
@@ -427,13 +466,17 @@ TEST_F(ModelFile, Float16BlocksFollowTheOriginalStageByStage) {
   for (const auto& [file, entry] : doc.at("files").items()) {
     SCOPED_TRACE(file);
     const ModelCard card = load_model_card(open_model_file(genuine(file)).card);
-    std::shared_ptr<const Generator> gen;
+    std::shared_ptr<const Generator> plain, fused;
     {
       test::EnvVar emulate("ACTMAP_TEST_CPU_BFLOAT16", "1");
-      gen = load_generator(card, "cpu");
+      plain = load_generator(card, "cpu");
+      ModelCard f = card;
+      f.stylegan2->fused_modconv = true;
+      fused = load_generator(f, "cpu");
     }
     for (const auto& c : entry.at("cases")) {
       SCOPED_TRACE(c.dump());
+      const auto& gen = c.value("fused_modconv", false) ? fused : plain;
       const auto seeds = c.at("seeds").get<std::vector<std::uint64_t>>();
       const at::Tensor z = latents_from_seeds(card.latent, seeds.front(), static_cast<std::int64_t>(seeds.size()), "cpu");
       const std::string path = genuine(c.at("taps").get<std::string>());

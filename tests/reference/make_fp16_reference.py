@@ -45,6 +45,7 @@ CASES = [  # (seeds in one batch, psi, cutoff, noise)
     ([1], 1.0, None, "none"),
     ([0, 1], 1.0, None, "const"),  # batch 2: the non-fused form (styles and demodulation on the activations)
     ([0, 1], 0.7, None, "none"),
+    ([0, 1], 1.0, None, "const", True),  # fused at batch 2 (fused_modconv=True, the stylegan3 repository's default)
 ]
 RESNET_CASES = [
     ([0], 1.0, None, "const"),
@@ -154,14 +155,15 @@ def capture_taps(G):
 def render_cases(G, cases, prefix, half, reduced):
     """The original's float16 path (in `reduced`) for every case, and its float32 images."""
     entries = []
-    for k, (seeds, psi, cutoff, noise) in enumerate(cases):
+    for k, (seeds, psi, cutoff, noise, *fused) in enumerate(cases):
+        extra = dict(fused_modconv=True) if fused else {}
         z = torch.tensor([seeded_latents.latent(s, G.z_dim, "normal") for s in seeds], dtype=torch.float32)
         c = torch.zeros([len(seeds), G.c_dim])
         hooks = capture_taps(G)
         with torch.no_grad():
             torch.float16 = reduced
             try:
-                img = G(z, c, truncation_psi=psi, truncation_cutoff=cutoff, noise_mode=noise)
+                img = G(z, c, truncation_psi=psi, truncation_cutoff=cutoff, noise_mode=noise, **extra)
             finally:
                 torch.float16 = half
                 for h in hooks:
@@ -177,7 +179,8 @@ def render_cases(G, cases, prefix, half, reduced):
         ref.write_safetensors(os.path.join(OUT, taps_name), taps)
         gap = (img - exact).abs()
         entries.append(dict(seeds=seeds, psi=psi, cutoff=cutoff, noise=noise, image=name, float32_image=exact_name,
-                            taps=taps_name, float32_max_diff=float(gap.max()), float32_mean_diff=float(gap.mean())))
+                            taps=taps_name, float32_max_diff=float(gap.max()), float32_mean_diff=float(gap.mean()),
+                            **extra))
         print(name, seeds, psi, cutoff, noise, "vs float32: max", float(gap.max()), "mean", float(gap.mean()))
     lowest = min(b.resolution for b in (getattr(G.synthesis, f"b{r}") for r in G.synthesis.block_resolutions) if b.use_fp16)
     return dict(network="G_ema", fp16_resolution=lowest, cases=entries)

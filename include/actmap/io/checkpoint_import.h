@@ -27,6 +27,8 @@ struct ImportResult {
   std::string key_map;                         // the key map actually applied ("none", "rosinality", "tf")
   std::vector<std::string> networks;           // the networks (state dicts, modules) the file holds by
                                                // name, e.g. G, D, G_ema, augment_pipe; [] for a bare state dict
+  std::string source_repository;               // nvidia-pkl: the NVIDIA repository whose module source the
+                                               // pickle embeds, "stylegan2-ada-pytorch" or "stylegan3"
   bool has_latent_avg = false;                 // rosinality: the checkpoint stores latent_avg
   std::map<std::string, FloatTensor> tensors;  // float32, keys after the key map
   std::vector<std::string> skipped;            // entries dropped (non-float tensors, num_batches_tracked)

@@ -70,6 +70,10 @@ struct StyleGAN2Config {
   // CUDA; otherwise every block computes in float32, as the original does on the CPU.
   std::int64_t num_fp16_res = 0;
   bool cuda_fp16 = false;
+  // The float16 path's form at batch sizes above 1 (synthesis "fused_modconv_default"): none
+  // (stylegan2-ada-pytorch) fuses at batch 1 only; true or "inference_only" (the stylegan3
+  // repository) fuses at every batch size; false never fuses.
+  std::optional<bool> fused_modconv;
 
   std::int64_t channels_at(std::int64_t resolution) const;  // min(channel_base / res, channel_max)
   std::vector<std::int64_t> block_resolutions() const;      // 4, 8, ..., img_resolution

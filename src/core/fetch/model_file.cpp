@@ -100,7 +100,7 @@ std::string network_words(const ImportResult& r) {
 std::string origin_words(const std::string& file, const ImportResult& r) {
   const std::string held = r.networks.empty() ? "" : " holding " + join(r.networks);
   if (r.format == "tf-pkl") return file + ": an NVIDIA TensorFlow StyleGAN2 pickle (dnnlib.tflib)" + held;
-  if (r.format == "nvidia-pkl") return file + ": a stylegan2-ada-pytorch network pickle" + held;
+  if (r.format == "nvidia-pkl") return file + ": a " + r.source_repository + " network pickle" + held;
   if (r.key_map == "rosinality") {
     return file + ": a rosinality stylegan2-pytorch checkpoint" +
            (r.has_latent_avg ? std::string(" (with latent_avg, as its convert_weight.py writes)")

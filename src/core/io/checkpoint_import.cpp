@@ -676,8 +676,16 @@ nlohmann::json Importer::module_kwargs(Value* module) const {
   return given;
 }
 
+// The NVIDIA repository whose module source a persistent pickle embeds: the stylegan3
+// repository's networks (networks_stylegan2.py, networks_stylegan3.py) take update_emas,
+// stylegan2-ada-pytorch's networks.py predates it.
+std::string nvidia_repository(const Value* module) {
+  const Value* src = module && module->args ? module->args->get("module_src") : nullptr;
+  return src && src->is_str() && src->text.find("update_emas") != std::string::npos ? "stylegan3" : "stylegan2-ada-pytorch";
+}
+
 // The constructor arguments NVIDIA's persistence records (_init_args, _init_kwargs) in the
-// official layout, defaults filled in.
+// official layout, defaults filled in (those of the embedded source where the repositories differ).
 nlohmann::json Importer::module_config(Value* module) const {
   const Value* state = module->state;
   const Value* kwargs = state->get("_init_kwargs");
@@ -695,8 +703,23 @@ nlohmann::json Importer::module_config(Value* module) const {
   nlohmann::json mapping = {{"num_layers", 8}, {"lr_multiplier", 0.01}};
   nlohmann::json synthesis = {{"channel_base", 32768}, {"channel_max", 512}, {"conv_clamp", nullptr},
                               {"architecture", "skip"}, {"num_fp16_res", 0}};
+  if (nvidia_repository(module) == "stylegan3") {
+    // networks_stylegan2.py's own defaults, which its pickles do not record when they were used:
+    // SynthesisNetwork num_fp16_res 4, SynthesisBlock conv_clamp 256 and fused_modconv_default
+    // True (the fused form at every batch size outside training).
+    synthesis["num_fp16_res"] = 4;
+    synthesis["conv_clamp"] = 256;
+    synthesis["fused_modconv_default"] = true;
+  }
   if (given.contains("mapping_kwargs") && given["mapping_kwargs"].is_object()) mapping.update(given["mapping_kwargs"]);
   if (given.contains("synthesis_kwargs") && given["synthesis_kwargs"].is_object()) synthesis.update(given["synthesis_kwargs"]);
+  // The stylegan3 repository's networks_stylegan2.Generator takes the synthesis arguments flat
+  // (**synthesis_kwargs): every other keyword is one of them.
+  for (const auto& [k, v] : given.items()) {
+    const bool top = k == "z_dim" || k == "c_dim" || k == "w_dim" || k == "img_resolution" || k == "img_channels" ||
+                     k == "mapping_kwargs" || k == "synthesis_kwargs";
+    if (!top) synthesis[k] = v;
+  }
   config["mapping_kwargs"] = mapping;
   config["synthesis_kwargs"] = synthesis;
   return config;
@@ -860,6 +883,7 @@ ImportResult Importer::run() {
   Value* chosen = locate(root, result.prefix);
   if (format_ == "pickle" && is_module(chosen) && chosen->args && chosen->args->get("module_src")) {
     result.format = "nvidia-pkl";
+    result.source_repository = nvidia_repository(chosen);
   }
   collect(chosen, result);
   if (result.tensors.empty()) fail("no float tensors found under '" + result.prefix + "'");

@@ -306,6 +306,19 @@ StyleGAN2Config parse_stylegan2_config(const json& config, const std::string& wh
     c.num_fp16_res = h.integer_or("num_fp16_res", 0, 0);
   }
   {
+    const Reader h = holder("fused_modconv_default", synthesis, synthesis_where);
+    if (h.has("fused_modconv_default")) {
+      const json& v = h.at("fused_modconv_default");
+      if (v.is_boolean()) {
+        c.fused_modconv = v.get<bool>();
+      } else if (v == "inference_only") {
+        c.fused_modconv = true;  // actmap never trains the generator it renders
+      } else {
+        h.fail("fused_modconv_default", "must be true, false or \"inference_only\", got " + v.dump());
+      }
+    }
+  }
+  {
     const Reader h = holder("resample_filter", synthesis, synthesis_where);
     if (h.has("resample_filter")) {
       const json& f = h.at("resample_filter");

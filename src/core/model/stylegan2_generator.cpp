@@ -20,8 +20,10 @@
 // --fp16) follow SynthesisBlock's float16 path: the block's input cast to float16; for
 // demodulated layers the weight divided by its largest |value| per output channel times
 // sqrt(fan-in) and the styles by their largest |value| (against overflow); at batch 1 the fused form
-// (weight * styles * demodulation, cast to float16), above it styles and demodulation applied to
-// the float16 activations (the latter with the noise in one multiply-add); the bias (cast to
+// (weight * styles * demodulation, cast to float16, a grouped convolution), above it styles and
+// demodulation applied to the float16 activations (the latter with the noise in one multiply-add),
+// or the fused form at every batch size where the card's fused_modconv_default says so (the
+// stylegan3 repository's networks_stylegan2.py); the bias (cast to
 // float16), activation, gain and clamp, and the resampling filter, computed in float32 and
 // rounded once, as the CUDA kernels of bias_act and upfirdn2d do; ToRGB's result back in float32
 // before it joins the image. Taps hold float32 copies of the float16 values (exact), so edits
@@ -615,26 +617,36 @@ class StyleGAN2Generator final : public Generator {
       d = (at::mm(styles.square(), weight.square().sum({2, 3}).t()) + 1e-8).rsqrt();  // [N, O]
     }
     const at::Tensor nz = noise(l, n, o);
-    const bool fused = n == 1;
+    const bool fused = cfg_.fused_modconv.value_or(n == 1);
     at::Tensor y = x.to(h);
     at::Tensor k = weight;
-    if (fused) {
-      k = weight * styles.view({1, -1, 1, 1});
-      if (d.defined()) k = k * d.view({-1, 1, 1, 1});
+    if (fused) {  // per sample: [N * O, I, k, k], run as a grouped convolution
+      k = weight.unsqueeze(0) * styles.view({n, 1, -1, 1, 1});
+      if (d.defined()) k = k * d.view({n, -1, 1, 1, 1});
+      k = k.reshape({-1, weight.size(1), weight.size(2), weight.size(3)});
     } else {
       y = y * styles.to(h).view({n, -1, 1, 1});
     }
     k = k.to(h);
+    // Fused: one group per sample (the batch folded into the channels); otherwise one group.
+    const std::int64_t g = fused ? n : 1, in = weight.size(1), kh = weight.size(2), kw = weight.size(3);
+    auto grouped = [&](const at::Tensor& a) { return fused ? a.reshape({1, -1, a.size(2), a.size(3)}) : a; };
+    auto ungrouped = [&](const at::Tensor& r) { return fused ? r.reshape({n, -1, r.size(2), r.size(3)}) : r; };
     if (l.up) {
-      const auto [pt, p0, p1] = up_geometry(l.weight.size(3));
-      y = reduced_op(y, k, [&](const at::Tensor& a, const at::Tensor& b) { return at::conv_transpose2d(a, b.transpose(0, 1), {}, 2, pt); });
-      y = upfir(y.to(at::kFloat), 1, static_cast<int>(p0 + pt), static_cast<int>(p1 + pt)).to(h);
-    } else if (k.size(3) == 1) {
+      const auto [pt, p0, p1] = up_geometry(kw);
       y = reduced_op(y, k, [&](const at::Tensor& a, const at::Tensor& b) {
-        return at::matmul(b.view({b.size(0), b.size(1)}), a.reshape({n, a.size(1), -1})).view({n, b.size(0), a.size(2), a.size(3)});
+        const at::Tensor t = b.view({g, -1, in, kh, kw}).transpose(1, 2).reshape({g * in, -1, kh, kw});
+        return ungrouped(at::conv_transpose2d(grouped(a), t, {}, 2, pt, 0, g));
+      });
+      y = upfir(y.to(at::kFloat), 1, static_cast<int>(p0 + pt), static_cast<int>(p1 + pt)).to(h);
+    } else if (kw == 1) {  // [g, O, I] x [N, I, H*W]
+      y = reduced_op(y, k, [&](const at::Tensor& a, const at::Tensor& b) {
+        return at::matmul(b.view({g, -1, in}), a.reshape({n, in, -1})).view({n, -1, a.size(2), a.size(3)});
       });
     } else {
-      y = reduced_op(y, k, [](const at::Tensor& a, const at::Tensor& b) { return at::conv2d(a, b, {}, 1, b.size(3) / 2); });
+      y = reduced_op(y, k, [&](const at::Tensor& a, const at::Tensor& b) {
+        return ungrouped(at::conv2d(grouped(a), b, {}, 1, kw / 2, 1, g));
+      });
     }
     if (fused) {
       if (nz.defined()) y.add_(nz);
