@@ -81,6 +81,7 @@ TEST_F(ModelFile, AStyleGAN3PickleOpensAndRendersTheReference) {
   std::string report;
   for (const auto& l : opened.report) report += l + "\n";
   EXPECT_NE(report.find("StyleGAN3-T generator, 32x32"), std::string::npos) << report;
+  EXPECT_NE(report.find("t32_nvidia.pkl: a stylegan3 network pickle"), std::string::npos) << report;
   const auto gen = load_generator(load_model_card(opened.card), "cpu");
   ASSERT_TRUE(gen->card().stylegan3.has_value());
   const FloatArray z = read_npy(test::fixture("stylegan3/t32_z.npy"));

@@ -910,6 +910,7 @@ ImportResult Importer::run() {
     result.config = module_config(chosen);
   } else if (is_module(chosen) && chosen->text == "Generator" && is_stylegan3_state_dict(result.tensors)) {
     result.config = stylegan3_config_from_kwargs(module_kwargs(chosen));  // StyleGAN3 (stylegan3_keys.cpp)
+    if (result.format == "nvidia-pkl") result.source_repository = "stylegan3";  // whatever its source says
   }
   return result;
 }
