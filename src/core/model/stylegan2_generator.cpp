@@ -602,13 +602,10 @@ class StyleGAN2Generator final : public Generator {
   at::Tensor round_reduced(const at::Tensor& x) const { return x.to(reduced_).to(at::kFloat); }
 
   // The modulated layer of a float16 block (see the top of this file): x float32 holding float16
-  // values; the result likewise.
-  at::Tensor modulated_reduced(const ModLayer& l, const at::Tensor& x, const at::Tensor& w, const SynthesisOptions& o,
-                               double gain) const {
+  // values; the result likewise. `f` without d: this path demodulates its pre-normalised weight.
+  at::Tensor modulated_reduced(const ModLayer& l, const at::Tensor& x, at::Tensor styles, const LayerFinish& f) const {
     const at::ScalarType h = reduced_;
     const std::int64_t n = x.size(0);
-    at::Tensor styles = at::addmm(l.affine.bias.unsqueeze(0), w, l.affine.weight.t());
-    if (l.style_gain != 1.0) styles = styles * l.style_gain;
     at::Tensor weight = l.weight, d;
     if (l.demodulate) {
       const double fan_in = static_cast<double>(weight.size(1) * weight.size(2) * weight.size(3));
@@ -616,7 +613,7 @@ class StyleGAN2Generator final : public Generator {
       styles = styles / styles.abs().amax({1}, true);
       d = (at::mm(styles.square(), weight.square().sum({2, 3}).t()) + 1e-8).rsqrt();  // [N, O]
     }
-    const at::Tensor nz = noise(l, n, o);
+    const at::Tensor& nz = f.noise;
     const bool fused = cfg_.fused_modconv.value_or(n == 1);
     at::Tensor y = x.to(h);
     at::Tensor k = weight;
@@ -658,24 +655,25 @@ class StyleGAN2Generator final : public Generator {
       y.add_(nz.to(h));
     }
     // bias_act: the bias rounded to float16, the rest in float32, rounded once.
-    at::Tensor f = y.to(at::kFloat).add_(l.bias.to(h).to(at::kFloat).view({1, -1, 1, 1}));
-    if (l.activation) at::leaky_relu_(f, 0.2);
-    const double act_gain = l.activation ? kSqrt2 * gain : gain;
-    if (act_gain != 1.0) f.mul_(act_gain);
-    if (cfg_.conv_clamp) f.clamp_(-*cfg_.conv_clamp * gain, *cfg_.conv_clamp * gain);
-    return round_reduced(f);
+    at::Tensor out = y.to(at::kFloat).add_(f.bias.to(h).to(at::kFloat).view({1, -1, 1, 1}));
+    if (f.activation) at::leaky_relu_(out, 0.2);
+    if (f.gain != 1.0) out.mul_(f.gain);
+    if (f.clamp >= 0) out.clamp_(-f.clamp, f.clamp);
+    return round_reduced(out);
   }
 
   // The modulated convolution with its bias, activation and clamp; `gain` is the block's.
   at::Tensor modulated(const ModLayer& l, const at::Tensor& x, const at::Tensor& w, const SynthesisOptions& o,
                        double gain) const {
-    if (reduced_block(l.resolution)) return modulated_reduced(l, x, w, o, gain);
     const std::int64_t n = x.size(0);
     at::Tensor styles = at::addmm(l.affine.bias.unsqueeze(0), w, l.affine.weight.t());
     if (l.style_gain != 1.0) styles = styles * l.style_gain;
-    const at::Tensor d = l.demodulate ? (at::mm(styles.square(), l.weight_sq.t()) + 1e-8).rsqrt() : at::Tensor();
     const double act_gain = l.activation ? kSqrt2 * gain : gain;
     const double clamp = cfg_.conv_clamp ? *cfg_.conv_clamp * gain : -1.0;
+    if (reduced_block(l.resolution)) {
+      return modulated_reduced(l, x, std::move(styles), {at::Tensor(), noise(l, n, o), l.bias, l.activation, act_gain, clamp});
+    }
+    const at::Tensor d = l.demodulate ? (at::mm(styles.square(), l.weight_sq.t()) + 1e-8).rsqrt() : at::Tensor();
     if (channels_last_layer(l, x)) return modulated_nhwc(l, x, styles, {d, noise(l, n, o), l.bias, l.activation, act_gain, clamp});
     // Modulation: batch 1 scales the weight's input channels (cheap), larger batches the input.
     // (NCHW from here: a channels-last input comes from a channels-last layer before this one.)
