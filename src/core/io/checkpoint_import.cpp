@@ -4,6 +4,7 @@
 #include "actmap/io/checkpoint_import.h"
 
 #include <algorithm>
+#include <array>
 #include <cerrno>
 #include <cstring>
 #include <map>
@@ -71,7 +72,7 @@ class Importer {
   void collect_module(Value* obj, const std::string& prefix, int depth, ImportResult& result);
   void add_tensor(const std::string& key, Value* v, ImportResult& result);
   bool convert(const std::string& key, const pickle::TensorRef& t, FloatTensor& out, std::string& skip_reason);
-  nlohmann::json module_config(Value* module) const;
+  nlohmann::json module_config(Value* module, const std::string& repository) const;
   nlohmann::json module_kwargs(Value* module) const;
   ImportResult run_tf(Value* root);
   void collect_tf(const Value* net, const std::string& prefix, int depth, std::map<std::string, FloatTensor>& out);
@@ -685,16 +686,19 @@ std::string nvidia_repository(const Value* module) {
 }
 
 // The constructor arguments NVIDIA's persistence records (_init_args, _init_kwargs) in the
-// official layout, defaults filled in (those of the embedded source where the repositories differ).
-nlohmann::json Importer::module_config(Value* module) const {
+// official layout, defaults filled in (those of `repository`, nvidia_repository's answer, where the
+// two differ).
+nlohmann::json Importer::module_config(Value* module, const std::string& repository) const {
   const Value* state = module->state;
   const Value* kwargs = state->get("_init_kwargs");
   const Value* args = state->get("_init_args");
   std::size_t budget = 10000;  // nodes: configs are small, shared references must not multiply
   nlohmann::json given = kwargs && kwargs->kind == Kind::Dict ? to_json(kwargs, 0, budget) : nlohmann::json::object();
+  // The Generator's own parameters, in order; any other keyword is a synthesis argument.
+  const std::array<const char*, 7> order = {"z_dim", "c_dim", "w_dim", "img_resolution", "img_channels", "mapping_kwargs",
+                                            "synthesis_kwargs"};
   if (args && (args->kind == Kind::Tuple || args->kind == Kind::List)) {
-    const char* order[] = {"z_dim", "c_dim", "w_dim", "img_resolution", "img_channels", "mapping_kwargs", "synthesis_kwargs"};
-    for (std::size_t i = 0; i < args->items.size() && i < 7; ++i) given[order[i]] = to_json(args->items[i], 0, budget);
+    for (std::size_t i = 0; i < args->items.size() && i < order.size(); ++i) given[order[i]] = to_json(args->items[i], 0, budget);
   }
   nlohmann::json config = {{"z_dim", 512}, {"c_dim", 0}, {"w_dim", 512}, {"img_resolution", nullptr}, {"img_channels", 3}};
   for (const char* k : {"z_dim", "c_dim", "w_dim", "img_resolution", "img_channels"}) {
@@ -703,7 +707,7 @@ nlohmann::json Importer::module_config(Value* module) const {
   nlohmann::json mapping = {{"num_layers", 8}, {"lr_multiplier", 0.01}};
   nlohmann::json synthesis = {{"channel_base", 32768}, {"channel_max", 512}, {"conv_clamp", nullptr},
                               {"architecture", "skip"}, {"num_fp16_res", 0}};
-  if (nvidia_repository(module) == "stylegan3") {
+  if (repository == "stylegan3") {
     // networks_stylegan2.py's own defaults, which its pickles do not record when they were used:
     // SynthesisNetwork num_fp16_res 4, SynthesisBlock conv_clamp 256 and fused_modconv_default
     // True (the fused form at every batch size outside training).
@@ -716,9 +720,7 @@ nlohmann::json Importer::module_config(Value* module) const {
   // The stylegan3 repository's networks_stylegan2.Generator takes the synthesis arguments flat
   // (**synthesis_kwargs): every other keyword is one of them.
   for (const auto& [k, v] : given.items()) {
-    const bool top = k == "z_dim" || k == "c_dim" || k == "w_dim" || k == "img_resolution" || k == "img_channels" ||
-                     k == "mapping_kwargs" || k == "synthesis_kwargs";
-    if (!top) synthesis[k] = v;
+    if (std::find(order.begin(), order.end(), k) == order.end()) synthesis[k] = v;
   }
   config["mapping_kwargs"] = mapping;
   config["synthesis_kwargs"] = synthesis;
@@ -907,7 +909,7 @@ ImportResult Importer::run() {
     result.key_map = "none";
   }
   if (is_module(chosen) && chosen->text == "Generator" && is_stylegan2_state_dict(result.tensors)) {
-    result.config = module_config(chosen);
+    result.config = module_config(chosen, result.source_repository);
   } else if (is_module(chosen) && chosen->text == "Generator" && is_stylegan3_state_dict(result.tensors)) {
     result.config = stylegan3_config_from_kwargs(module_kwargs(chosen));  // StyleGAN3 (stylegan3_keys.cpp)
     if (result.format == "nvidia-pkl") result.source_repository = "stylegan3";  // whatever its source says
