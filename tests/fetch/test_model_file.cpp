@@ -401,6 +401,21 @@ TEST(Float16Blocks, StartWhereTheOriginalStartsThem) {
   }
 }
 
+// A card's float16 path emulated in bfloat16 on the CPU (ACTMAP_TEST_CPU_BFLOAT16=1), as the card
+// says and fused at every batch size (fused_modconv_default true), for the cases of
+// fp16_emulated.json.
+struct EmulatedFloat16 {
+  explicit EmulatedFloat16(const ModelCard& card) {
+    test::EnvVar emulate("ACTMAP_TEST_CPU_BFLOAT16", "1");
+    plain = load_generator(card, "cpu");
+    ModelCard f = card;
+    f.stylegan2->fused_modconv = true;
+    fused = load_generator(f, "cpu");
+  }
+  const std::shared_ptr<const Generator>& for_case(const json& c) const { return c.value("fused_modconv", false) ? fused : plain; }
+  std::shared_ptr<const Generator> plain, fused;
+};
+
 // The float16 path (--fp16 on CUDA) against the original code's float16 path. The CPU has no
 // float16 convolutions, so both run it in bfloat16 here (tests/reference/make_fp16_reference.py;
 // actmap with ACTMAP_TEST_CPU_BFLOAT16=1): same casts, pre-normalisation, fused form at batch 1 and
@@ -420,19 +435,12 @@ TEST_F(ModelFile, Float16BlocksFollowTheOriginalsFloat16Path) {
     EXPECT_EQ(json::parse(read_file_text(card.path)).at("cuda_fp16"), false);
     const auto exact = load_generator(card, "cpu");
     EXPECT_EQ(exact->precision(), "float32");
-    std::shared_ptr<const Generator> reduced_default, reduced_fused;
-    {
-      test::EnvVar emulate("ACTMAP_TEST_CPU_BFLOAT16", "1");
-      reduced_default = load_generator(card, "cpu");
-      ModelCard fused = card;  // fused_modconv_default true: the fused form at every batch size
-      fused.stylegan2->fused_modconv = true;
-      reduced_fused = load_generator(fused, "cpu");
-    }
-    EXPECT_NE(reduced_default->precision().find("in blocks 8x8 and up (num_fp16_res 2"), std::string::npos)
-        << reduced_default->precision();
+    const EmulatedFloat16 emulated(card);
+    EXPECT_NE(emulated.plain->precision().find("in blocks 8x8 and up (num_fp16_res 2"), std::string::npos)
+        << emulated.plain->precision();
     for (const auto& c : entry.at("cases")) {
       SCOPED_TRACE(c.dump());
-      const auto& reduced = c.value("fused_modconv", false) ? reduced_fused : reduced_default;
+      const auto& reduced = emulated.for_case(c);
       const auto seeds = c.at("seeds").get<std::vector<std::uint64_t>>();
       const at::Tensor z = latents_from_seeds(card.latent, seeds.front(), static_cast<std::int64_t>(seeds.size()), "cpu");
       const SynthesisOptions o = case_options(c);
@@ -467,17 +475,10 @@ TEST_F(ModelFile, Float16BlocksFollowTheOriginalStageByStage) {
   for (const auto& [file, entry] : doc.at("files").items()) {
     SCOPED_TRACE(file);
     const ModelCard card = load_model_card(open_model_file(genuine(file)).card);
-    std::shared_ptr<const Generator> plain, fused;
-    {
-      test::EnvVar emulate("ACTMAP_TEST_CPU_BFLOAT16", "1");
-      plain = load_generator(card, "cpu");
-      ModelCard f = card;
-      f.stylegan2->fused_modconv = true;
-      fused = load_generator(f, "cpu");
-    }
+    const EmulatedFloat16 emulated(card);
     for (const auto& c : entry.at("cases")) {
       SCOPED_TRACE(c.dump());
-      const auto& gen = c.value("fused_modconv", false) ? fused : plain;
+      const auto& gen = emulated.for_case(c);
       const auto seeds = c.at("seeds").get<std::vector<std::uint64_t>>();
       const at::Tensor z = latents_from_seeds(card.latent, seeds.front(), static_cast<std::int64_t>(seeds.size()), "cpu");
       const std::string path = genuine(c.at("taps").get<std::string>());
